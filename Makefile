@@ -1,0 +1,79 @@
+# Narrated Studio: `make run` to start everything, `make test` to check everything.
+# Every target is idempotent; stamp files keep repeated runs fast.
+
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.requirements.stamp
+BUN_DIR := .tools/bun
+BUN_BIN := $(BUN_DIR)/node_modules/.bin
+BUN_STAMP := .tools/.bun.stamp
+CHROMIUM := /usr/bin/chromium
+PG_TEST_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/test
+
+# Reflex must use the bun installed from the npm registry (it cannot download its own here).
+export PATH := $(CURDIR)/$(BUN_BIN):$(PATH)
+export REFLEX_USE_SYSTEM_BUN := 1
+export REFLEX_TELEMETRY_ENABLED := false
+
+.PHONY: venv bun chromium run test clean reconcile bench backup restore
+
+venv: $(VENV_STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV_STAMP): requirements.txt | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -r requirements.txt
+	touch $@
+
+# Rebuilt when the requirements change, since Reflex pins the bun version it supports.
+bun: $(BUN_STAMP)
+
+$(BUN_STAMP): $(VENV_STAMP)
+	@version="$$($(PY) -c 'from reflex.constants.installer import Bun; print(Bun.VERSION)')"; \
+	if [ "$$($(BUN_BIN)/bun --version 2>/dev/null)" != "$$version" ]; then \
+		echo "Installing bun $$version into $(BUN_DIR)"; \
+		mkdir -p $(BUN_DIR) && \
+		npm install --prefix $(BUN_DIR) --no-save --no-audit --no-fund "bun@$$version" && \
+		$(BUN_BIN)/bun --version >/dev/null || exit 1; \
+	fi
+	@mkdir -p $(dir $@) && touch $@
+
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+		$$sudo apt-get update && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	fi
+
+run: venv bun
+	$(PY) -m saas_app.dev.run
+
+# PostgreSQL is checked first so a missing server fails in seconds, not after the suite.
+test: venv bun chromium
+	@$(PY) -m saas_app.dev.dbcheck '$(PG_TEST_URL)'
+	$(PY) -m pytest -q
+	DATABASE_URL='$(PG_TEST_URL)' $(PY) -m pytest -q -m db
+
+# Rebuild the Redis usage counters from the SQL ledger (after a Redis data loss).
+reconcile: venv
+	$(PY) -m saas_app.jobs.reconcile
+
+# Take a database backup now; restore one with `make restore BACKUP=var/backups/<file>` (app stopped).
+backup: venv
+	$(PY) -m saas_app.jobs.backup_cli backup
+
+restore: venv
+	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=var/backups/backup-<time>.sqlite3|.dump"; exit 2; }
+	$(PY) -m saas_app.jobs.backup_cli restore '$(BACKUP)'
+
+clean:
+	rm -rf var/ .web/ .states/
+
+# Benchmarks: print figures against a baseline measured in the same run (never assert timings).
+bench: venv
+	$(PY) -m bench.quota_admission
+	$(PY) -m bench.render
+	$(PY) -m bench.enqueue_latency

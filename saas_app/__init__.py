@@ -1,0 +1,1 @@
+"""Narrated Studio: a multi-tenant SaaS that turns topics and scenes into narrated videos."""

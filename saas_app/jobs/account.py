@@ -1,0 +1,49 @@
+"""RQ adapters for the account: export building and tenant purge."""
+
+from __future__ import annotations
+
+import logging
+
+from saas_app.db import session_scope
+from saas_app.models import DataExport, utcnow
+from saas_app.services import deletion, exports
+
+log = logging.getLogger(__name__)
+
+
+def build_export_job(export_id: str) -> str:
+    """Build one export ZIP and email its owner; a failure marks the export failed.
+
+    Args:
+        export_id: The `DataExport` row to build.
+
+    Returns:
+        The export's final status.
+    """
+    try:
+        with session_scope() as session:
+            return exports.build_export(session=session, export_id=export_id).status
+    except Exception:
+        log.exception("export %s failed", export_id)
+        with session_scope() as session:
+            row = session.get(DataExport, export_id)
+            if row is not None and row.status == "queued":
+                row.status = "failed"
+                session.add(row)
+        raise
+
+
+def purge_tenant_job(tenant_id: str) -> bool:
+    """Purge a tenant whose deletion is due (does nothing if it was canceled meanwhile).
+
+    Args:
+        tenant_id: The tenant scheduled for deletion.
+
+    Returns:
+        Whether anything was purged.
+    """
+    with session_scope() as session:
+        pending = deletion.get_deletion(session=session, tenant_id=tenant_id)
+        if pending is None or pending.scheduled_for > utcnow():
+            return False
+        return deletion.purge_tenant(session=session, tenant_id=tenant_id)

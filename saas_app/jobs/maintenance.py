@@ -1,0 +1,64 @@
+"""The once-a-minute maintenance job: backups on schedule, expired exports, due deletions.
+
+Every worker runs a small clock thread that enqueues this job at most once a minute
+across all workers (a Redis `SET NX` with a TTL), so the schedule survives worker
+restarts and even a Redis that lost its data.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import redis
+
+from saas_app.db import session_scope
+from saas_app.jobs.queues import get_queue, get_rq_connection
+from saas_app.services import backups, deletion, exports
+
+log = logging.getLogger(__name__)
+TICK_SECONDS = 60
+_LOCK_KEY = "maintenance:next-tick"
+
+
+def run_maintenance() -> dict[str, int]:
+    """One maintenance pass.
+
+    Returns:
+        What was done: backups taken, exports expired, tenants purged.
+    """
+    done = {"backups": 0, "exports_expired": 0, "tenants_purged": 0}
+    try:
+        done["backups"] = 1 if backups.run_backup_if_due() else 0
+    except backups.BackupError:
+        log.exception("scheduled backup failed")
+    with session_scope() as session:
+        done["exports_expired"] = exports.delete_expired_exports(session=session)
+    with session_scope() as session:
+        done["tenants_purged"] = deletion.purge_due_deletions(session=session)
+    return done
+
+
+def enqueue_maintenance_once_a_minute() -> bool:
+    """Queue a maintenance pass unless one was queued in the last minute (by any worker)."""
+    if not get_rq_connection().set(_LOCK_KEY, "1", nx=True, ex=TICK_SECONDS - 5):
+        return False
+    get_queue("default").enqueue("saas_app.jobs.maintenance.run_maintenance", job_timeout=900,
+                                 result_ttl=3600, failure_ttl=86400, description="maintenance")
+    return True
+
+
+def start_clock(stop: threading.Event) -> threading.Thread:
+    """A daemon thread that queues maintenance every minute until `stop` is set."""
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                enqueue_maintenance_once_a_minute()
+            except redis.RedisError as exc:
+                log.warning("maintenance clock: redis unavailable (%s)", exc)
+            stop.wait(15)
+
+    thread = threading.Thread(target=loop, name="maintenance-clock", daemon=True)
+    thread.start()
+    return thread

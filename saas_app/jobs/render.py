@@ -1,0 +1,42 @@
+"""RQ adapters for renders: thin wrappers that call the pipeline service."""
+
+from __future__ import annotations
+
+import logging
+
+from rq import get_current_job
+from rq.job import Job
+
+from saas_app.services import pipeline
+
+log = logging.getLogger(__name__)
+
+
+def run_render_job(render_id: str, tenant_id: str, user_id: str) -> str:
+    """Run one render (job id `render-{id}`); RQ retries it on `RetryLater`.
+
+    Args:
+        render_id: The render to run.
+        tenant_id: Its tenant (recorded on the job for operators).
+        user_id: Who asked for it.
+
+    Returns:
+        The render's final status.
+    """
+    job = get_current_job()
+    retries_left = (job.retries_left or 0) if job else 0
+    log.info("render %s for tenant %s by %s (retries left %s)", render_id, tenant_id, user_id, retries_left)
+    return pipeline.run_render(render_id=render_id, retries_left=retries_left)
+
+
+def on_render_failure(job: Job, connection, exc_type, exc_value, tb) -> None:  # type: ignore[no-untyped-def]
+    """RQ failure callback: once no retry is left, the render ends as failed."""
+    if not job.should_retry:
+        message = str(exc_value) if isinstance(exc_value, pipeline.RetryLater) else pipeline.GENERIC_FAILURE
+        pipeline.fail_render(render_id=str(job.args[0]), message=message)
+
+
+def on_work_horse_killed(job: Job, retpid: int, ret_val: int, rusage) -> None:  # type: ignore[no-untyped-def]
+    """Worker hook: a killed work-horse with no retry left ends the render as failed."""
+    if job.func_name == "saas_app.jobs.render.run_render_job" and not job.should_retry:
+        pipeline.fail_render(render_id=str(job.args[0]), message="The render worker stopped unexpectedly.")

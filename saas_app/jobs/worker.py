@@ -1,0 +1,83 @@
+"""The RQ worker process: ``python -m saas_app.jobs.worker``.
+
+Listens to every queue in priority order, with the JSON serializer and the scheduler
+enabled (needed for `Retry` intervals and scheduled jobs).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import redis
+from rq import Worker
+from rq.serializers import JSONSerializer
+
+from saas_app.db import session_scope
+from saas_app.jobs.maintenance import start_clock
+from saas_app.jobs.queues import QUEUE_NAMES, get_rq_connection
+from saas_app.jobs.render import on_work_horse_killed
+from saas_app.services.renders import requeue_orphaned_renders
+
+
+def main() -> None:
+    """Run a worker until SIGINT or SIGTERM (RQ finishes the current job).
+
+    If Redis goes away at a moment RQ does not retry by itself (e.g. as a job ends), the
+    worker waits for Redis and starts again instead of exiting.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _recover()
+    stop = threading.Event()
+    start_clock(stop)
+    try:
+        while True:
+            worker = Worker(QUEUE_NAMES, connection=get_rq_connection(), serializer=JSONSerializer,
+                            work_horse_killed_handler=on_work_horse_killed)
+            try:
+                worker.work(with_scheduler=True, logging_level="INFO")
+            except redis.RedisError as exc:
+                log.warning("worker stopped on a redis error: %s", exc)
+            if worker._stop_requested or _redis_answers():  # a shutdown, not a lost Redis
+                return
+            _wait_for_redis()
+    finally:
+        stop.set()
+
+
+def _redis_answers() -> bool:
+    try:
+        return bool(get_rq_connection().ping())
+    except redis.RedisError:
+        return False
+
+
+def _wait_for_redis() -> None:
+    delay = 1.0
+    while True:
+        try:
+            get_rq_connection().ping()
+            log.warning("redis is back; restarting the worker")
+            return
+        except redis.RedisError:
+            log.warning("worker stopped on a redis error; retrying in %.0f s", delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 30)
+
+
+def _recover() -> None:
+    """Queue again renders whose jobs were lost (e.g. Redis restarted without its data)."""
+    try:
+        with session_scope() as session:
+            count = requeue_orphaned_renders(session=session)
+        if count:
+            logging.getLogger(__name__).warning("requeued %s render(s) whose jobs were lost", count)
+    except Exception:  # a worker must still start when the database is briefly unavailable
+        logging.getLogger(__name__).exception("could not check for lost render jobs")
+
+
+log = logging.getLogger(__name__)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,268 @@
+"""Database tables. Every tenant-owned row carries `tenant_id`.
+
+Datetimes are timezone-aware UTC everywhere (SQLModel stores them as UTC); use `utcnow()`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Optional
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+def iso_or_none(moment: datetime | None) -> str | None:
+    """ISO 8601 text of a datetime, or None (the JSON form used by the API and exports)."""
+    return moment.isoformat() if moment else None
+
+
+def new_id() -> str:
+    """A random 32-hex-digit id."""
+    return uuid.uuid4().hex
+
+
+class Tenant(SQLModel, table=True):
+    """A workspace that owns renders, usage and a plan."""
+
+    __table_args__ = (UniqueConstraint("stripe_customer_id", name="uq_tenant_stripe_customer_id"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    name: str = Field(max_length=200)
+    plan: str = Field(default="free", max_length=32)
+    # While a payment is past due the plan holds until this moment, then Free applies.
+    plan_grace_until: Optional[datetime] = None
+    stripe_customer_id: Optional[str] = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class User(SQLModel, table=True):
+    """A person who signs in; belongs to one tenant with a role."""
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    email: str = Field(max_length=320, sa_column_kwargs={"unique": True}, index=True)
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=32)
+    role: str = Field(default="owner", max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_login_at: Optional[datetime] = None
+    # Sign out everywhere: access tokens issued before this moment are refused.
+    tokens_valid_after: Optional[datetime] = None
+
+
+class MagicLink(SQLModel, table=True):
+    """A one-time sign-in link and code. Only hashes are stored."""
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    email: str = Field(max_length=320, index=True)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    code_hash: str = Field(max_length=64)
+    next_path: str = Field(default="/create", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    consumed_at: Optional[datetime] = None
+    failed_attempts: int = 0
+    request_ip: str = Field(default="", max_length=64)
+
+
+class AuthSession(SQLModel, table=True):
+    """One signed-in device: a browser cookie or an API refresh-token family."""
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="user.id", index=True, max_length=32)
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=32)
+    kind: str = Field(default="browser", max_length=16)  # browser | api
+    # Browser sessions: SHA-256 of the cookie value; API sessions: None.
+    token_hash: Optional[str] = Field(
+        default=None, max_length=64, sa_column_kwargs={"unique": True}
+    )
+    ip: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=400)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: Optional[datetime] = None
+
+
+class RefreshToken(SQLModel, table=True):
+    """A refresh token (by JWT id) in a session's rotation chain."""
+
+    jti: str = Field(primary_key=True, max_length=64)
+    session_id: str = Field(foreign_key="authsession.id", index=True, max_length=32)
+    user_id: str = Field(foreign_key="user.id", index=True, max_length=32)
+    issued_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    rotated_at: Optional[datetime] = None
+
+
+class AuditLog(SQLModel, table=True):
+    """An append-only record of something that changed in a tenant."""
+
+    __table_args__ = (Index("ix_auditlog_tenant_created", "tenant_id", "created_at"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    tenant_id: Optional[str] = Field(default=None, max_length=32)
+    user_id: Optional[str] = Field(default=None, max_length=32)
+    actor: str = Field(default="", max_length=120)
+    action: str = Field(max_length=64, index=True)
+    target: str = Field(default="", max_length=200)
+    ip: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=400)
+    request_id: str = Field(default="", max_length=64)
+    details: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+__all__ = [
+    "AccountDeletion",
+    "ApiKey",
+    "AuditLog",
+    "AuthSession",
+    "DataExport",
+    "MagicLink",
+    "RefreshToken",
+    "Render",
+    "StripeEvent",
+    "Subscription",
+    "RenderStep",
+    "SQLModel",
+    "Tenant",
+    "UsageRecord",
+    "User",
+    "iso_or_none",
+    "new_id",
+    "utcnow",
+]
+
+
+class Render(SQLModel, table=True):
+    """A requested video: its input, progress and result."""
+
+    __table_args__ = (Index("ix_render_tenant_created", "tenant_id", "created_at"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=32)
+    user_id: str = Field(foreign_key="user.id", max_length=32)
+    topic: str = Field(max_length=120)
+    scenes_json: str = Field(sa_column=Column(Text, nullable=False))
+    template: str = Field(default="aurora", max_length=32)
+    voice: str = Field(default="en", max_length=32)
+    resolution: str = Field(default="720p", max_length=8)
+    status: str = Field(default="queued", max_length=16, index=True)  # queued|running|succeeded|failed|canceled
+    error: str = Field(default="", max_length=500)
+    notes: str = Field(default="", max_length=500)
+    estimate_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    period: str = Field(max_length=7)  # YYYY-MM the job was admitted in
+    attempts: int = 0
+    duration_seconds: float = 0.0
+    size_bytes: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+    deleted_at: Optional[datetime] = None
+
+
+class RenderStep(SQLModel, table=True):
+    """One pipeline step of a render (speech, images, video)."""
+
+    __table_args__ = (UniqueConstraint("render_id", "name", name="uq_renderstep_render_name"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    render_id: str = Field(foreign_key="render.id", index=True, max_length=32)
+    tenant_id: str = Field(max_length=32, index=True)
+    name: str = Field(max_length=16)
+    position: int = 0
+    status: str = Field(default="pending", max_length=16)  # pending|running|done|failed|canceled
+    progress: float = 0.0
+    detail: str = Field(default="", max_length=300)
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+
+
+class UsageRecord(SQLModel, table=True):
+    """The usage ledger: one row per metered step and metric, unique by `event_key`."""
+
+    __table_args__ = (
+        UniqueConstraint("event_key", name="uq_usagerecord_event_key"),
+        Index("ix_usage_tenant_period", "tenant_id", "period"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    tenant_id: str = Field(max_length=32)
+    render_id: Optional[str] = Field(default=None, max_length=32, index=True)
+    user_id: Optional[str] = Field(default=None, max_length=32)
+    metric: str = Field(max_length=32)
+    amount: float
+    period: str = Field(max_length=7)
+    event_key: str = Field(max_length=160)
+    created_at: datetime = Field(default_factory=utcnow)
+    logged_at: Optional[datetime] = None  # appended to the JSONL log
+
+
+class Subscription(SQLModel, table=True):
+    """A tenant's Stripe subscription as last reported by Stripe (one per tenant)."""
+
+    tenant_id: str = Field(foreign_key="tenant.id", primary_key=True, max_length=32)
+    stripe_subscription_id: str = Field(max_length=64, index=True)
+    price_id: str = Field(default="", max_length=64)
+    plan: str = Field(default="free", max_length=32)
+    status: str = Field(default="", max_length=32)
+    current_period_end: Optional[datetime] = None
+    cancel_at_period_end: bool = False
+    past_due_since: Optional[datetime] = None
+    # Stripe's `created` of the newest event applied: older events never roll state back.
+    state_at: int = 0
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class StripeEvent(SQLModel, table=True):
+    """Every webhook event applied, by Stripe's event id (a duplicate is ignored)."""
+
+    id: str = Field(primary_key=True, max_length=100)
+    type: str = Field(max_length=80)
+    created: int = 0
+    tenant_id: Optional[str] = Field(default=None, max_length=32, index=True)
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiKey(SQLModel, table=True):
+    """A revocable API key: only its SHA-256 is stored; `prefix` identifies it in lists and logs."""
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=32)
+    user_id: str = Field(foreign_key="user.id", max_length=32)
+    name: str = Field(max_length=80)
+    prefix: str = Field(max_length=24, sa_column_kwargs={"unique": True})
+    key_hash: str = Field(max_length=64)
+    is_default: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: Optional[datetime] = None
+    revoked_at: Optional[datetime] = None
+
+
+class DataExport(SQLModel, table=True):
+    """A GDPR export ZIP: built by a job, downloadable for 24 hours under an unguessable name."""
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=32)
+    user_id: str = Field(foreign_key="user.id", max_length=32)
+    status: str = Field(default="queued", max_length=16)  # queued|ready|failed|expired
+    filename: str = Field(max_length=100, sa_column_kwargs={"unique": True})
+    size_bytes: int = 0
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    ready_at: Optional[datetime] = None
+    expires_at: Optional[datetime] = None
+
+
+class AccountDeletion(SQLModel, table=True):
+    """A scheduled deletion of a whole tenant, cancellable until `scheduled_for`."""
+
+    tenant_id: str = Field(foreign_key="tenant.id", primary_key=True, max_length=32)
+    requested_by: str = Field(max_length=32)
+    requested_at: datetime = Field(default_factory=utcnow)
+    scheduled_for: datetime = Field(index=True)

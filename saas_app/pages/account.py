@@ -1,0 +1,192 @@
+"""`/account`: data and privacy, API keys, backups, sessions and security, recent activity."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from saas_app import routes
+from saas_app.components.native_form import native_form
+from saas_app.components.theme import DANGER, MUTED
+from saas_app.state.account_data import AccountDataState as Data
+from saas_app.state.account_keys import AccountKeysState as Keys
+from saas_app.state.account_security import AccountSecurityState as Sec
+
+
+def _section(title: str, *children: rx.Component, **props) -> rx.Component:
+    return rx.card(rx.vstack(rx.heading(title, size="5", as_="h2"), *children, spacing="3", width="100%"),
+                   width="100%", **props)
+
+
+def _note(text: rx.Var, id_: str) -> rx.Component:
+    return rx.cond(text != "", rx.text(text, size="2", role="status", id=id_))
+
+
+def _export_row(row: rx.Var) -> rx.Component:
+    return rx.hstack(
+        rx.text(row["created"], size="2"), rx.badge(row["status"]),
+        rx.cond(row["url"] != "",
+                rx.el.a("Download ZIP", href=row["url"], class_name="export-download", style={"color": "#5b21b6"}),
+                rx.cond(row["status"] == "queued",
+                        rx.button("Check again", size="1", variant="ghost", on_click=Data.refresh_exports))),
+        rx.cond(row["expires"] != "", rx.text("until ", row["expires"], size="1", color=MUTED)),
+        spacing="3", align="center", wrap="wrap",
+    )
+
+
+def _delete_dialog() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Delete this workspace?"),
+            rx.alert_dialog.description("Every video, usage record, key and setting will be deleted for good "
+                                        "after the grace period. Type your email to confirm."),
+            rx.el.label("Your email", html_for="confirm-email", font_weight="600"),
+            rx.input(id="confirm-email", value=Data.confirm_text, on_change=Data.set_confirm_text,
+                     placeholder=Data.user_email, width="100%"),
+            _note(Data.delete_message, "delete-dialog-message"),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Keep my account", variant="soft", color_scheme="gray",
+                                                 on_click=Data.close_delete)),
+                rx.button("Delete my account", color_scheme="red", on_click=Data.confirm_delete,
+                          disabled=~Data.can_confirm_delete, id="confirm-delete-account"),
+                spacing="3", justify="end", margin_top="1em",
+            ),
+        ),
+        open=Data.delete_dialog,
+    )
+
+
+def _data_section() -> rx.Component:
+    danger = rx.box(
+        rx.heading("Danger zone", size="3", color=DANGER, as_="h3"),
+        rx.cond(
+            Data.deletion_at != "",
+            rx.vstack(
+                rx.text("This workspace will be deleted on ", rx.text.strong(Data.deletion_at), " (",
+                        rx.moment(Data.deletion_iso, from_now=True, interval=30000), ").", id="deletion-countdown"),
+                rx.button("Cancel deletion", on_click=Data.cancel_delete, color_scheme="violet", id="cancel-deletion"),
+                spacing="2",
+            ),
+            rx.vstack(
+                rx.text("Delete the workspace and everything in it. You get a grace period to change your mind.",
+                        size="2"),
+                rx.button("Delete account…", color_scheme="red", variant="soft", on_click=Data.open_delete,
+                          id="delete-account"),
+                spacing="2",
+            ),
+        ),
+        _note(Data.delete_message, "delete-message"),
+        border_left=f"4px solid {DANGER}", background="#fef2f2", padding="1em", border_radius="6px", width="100%",
+    )
+    return _section(
+        "Data and privacy",
+        rx.text("Download everything we hold about you and your workspace as a ZIP of JSON files and your videos.",
+                size="2", color=MUTED),
+        rx.button("Export my data", on_click=Data.request_export, color_scheme="violet", id="request-export"),
+        _note(Data.export_message, "export-message"),
+        rx.foreach(Data.export_rows, _export_row),
+        danger, _delete_dialog(),
+        id="data-privacy",
+    )
+
+
+def _key_row(key: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(key["name"]), rx.table.cell(rx.code(key["prefix"])), rx.table.cell(key["created"]),
+        rx.table.cell(key["last_used"]),
+        rx.table.cell(rx.hstack(
+            rx.button("Rotate", size="1", variant="soft", on_click=Keys.rotate_key(key["id"])),
+            rx.button("Revoke", size="1", variant="soft", color_scheme="red", on_click=Keys.ask_revoke(key["id"]),
+                      aria_label="Revoke " + key["name"]),
+            spacing="2")),
+        class_name="api-key-row",
+    )
+
+
+def _keys_section() -> rx.Component:
+    secret = rx.cond(Keys.revealed_secret != "", rx.callout.root(
+        rx.callout.text("New key “", Keys.revealed_name, "”. Copy it now: it will not be shown again."),
+        rx.hstack(rx.code(Keys.revealed_secret, id="new-key-secret", word_break="break-all"),
+                  rx.button("Copy", size="1", on_click=Keys.copy_secret, id="copy-key"),
+                  rx.button("Done", size="1", variant="soft", on_click=Keys.dismiss_secret), wrap="wrap"),
+        color_scheme="green", width="100%"))
+    revoke = rx.alert_dialog.root(rx.alert_dialog.content(
+        rx.alert_dialog.title("Revoke this key?"),
+        rx.alert_dialog.description("Programs using it stop working at once."),
+        rx.hstack(rx.alert_dialog.cancel(rx.button("Keep it", variant="soft", color_scheme="gray",
+                                                   on_click=Keys.close_revoke)),
+                  rx.alert_dialog.action(rx.button("Revoke", color_scheme="red", on_click=Keys.revoke_key,
+                                                   id="confirm-revoke")),
+                  spacing="3", justify="end", margin_top="1em"),
+    ), open=Keys.confirm_revoke_id != "")
+    return _section(
+        "API and integration",
+        rx.text("Use a key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>' for the renders and usage API. "
+                "See the API reference at /api/docs.", size="2", color=MUTED),
+        rx.hstack(
+            rx.el.label("Key name", html_for="new-key-name", class_name="sr-only"),
+            rx.input(id="new-key-name", value=Keys.new_key_name, on_change=Keys.set_new_key_name,
+                     placeholder="Name, e.g. CI pipeline", max_length=80),
+            rx.button("Create key", on_click=Keys.create_key, color_scheme="violet", id="create-key"),
+            wrap="wrap",
+        ),
+        secret, _note(Keys.key_message, "key-message"),
+        rx.cond(Keys.keys.length() > 0,
+                rx.table.root(rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
+                                                             ("Name", "Prefix", "Created", "Last used", "")])),
+                              rx.table.body(rx.foreach(Keys.keys, _key_row)), width="100%"),
+                rx.text("No API keys yet.", size="2", color=MUTED)),
+        revoke, id="api-keys",
+    )
+
+
+def _session_row(row: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(row["device"], rx.cond(row["current"] == "yes", rx.badge("This device", margin_left="0.5em"))),
+        rx.table.cell(row["ip"]), rx.table.cell(row["last_seen"]),
+        rx.table.cell(rx.cond(row["current"] == "yes", rx.fragment(),
+                              rx.button("Sign out", size="1", variant="soft", color_scheme="red",
+                                        on_click=Sec.revoke(row["id"]), aria_label="Sign out " + row["device"]))),
+        class_name="session-row",
+    )
+
+
+def _security_sections() -> rx.Component:
+    activity_row = lambda a: rx.table.row(rx.table.cell(a["when"]), rx.table.cell(a["action"]),  # noqa: E731
+                                          rx.table.cell(a["actor"]), rx.table.cell(a["ip"]))
+    return rx.fragment(
+        _section("Backups",
+                 rx.text("Last backup: ", rx.text.strong(Sec.last_backup, id="last-backup"), size="2"),
+                 rx.text("Next backup: ", Sec.next_backup, size="2"),
+                 rx.text("Backups are kept for ", Sec.retention_days, " days.", size="2", color=MUTED),
+                 id="backups"),
+        _section("Sessions and security",
+                 rx.table.root(rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
+                                                              ("Device", "IP", "Last seen", "")])),
+                               rx.table.body(rx.foreach(Sec.sessions, _session_row)), width="100%"),
+                 _note(Sec.session_message, "session-message"),
+                 native_form(rx.button("Sign out everywhere", type="submit", color_scheme="red", variant="soft"),
+                             action=routes.SESSION_SIGN_OUT_ALL),
+                 id="sessions"),
+        _section("Recent activity",
+                 rx.table.root(rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
+                                                              ("When", "What", "Who", "IP")])),
+                               rx.table.body(rx.foreach(Sec.activity, activity_row)), width="100%"),
+                 rx.hstack(rx.button("Newer", size="1", variant="soft", disabled=Sec.activity_page == 0,
+                                     on_click=Sec.go_to_activity(Sec.activity_page - 1)),
+                           rx.text("Page ", Sec.activity_page + 1, " of ", Sec.activity_pages, size="2"),
+                           rx.button("Older", size="1", variant="soft",
+                                     disabled=Sec.activity_page + 1 >= Sec.activity_pages,
+                                     on_click=Sec.go_to_activity(Sec.activity_page + 1)),
+                           align="center", spacing="3"),
+                 id="activity"),
+    )
+
+
+def account_page() -> rx.Component:
+    """The account page."""
+    return rx.vstack(
+        rx.heading("Account", size="7", as_="h1"),
+        rx.text("Signed in as ", rx.text.strong(Data.user_email), color=MUTED),
+        _data_section(), _keys_section(), _security_sections(),
+        spacing="4", width="100%", max_width="960px",
+    )

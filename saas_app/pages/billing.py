@@ -1,0 +1,89 @@
+"""`/billing`: current plan and status, plan cards, Checkout and portal, FAQ."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from saas_app.components.theme import BRAND, MUTED
+from saas_app.state.billing import BillingState
+
+_FAQ = [
+    ("When am I billed?", "Paid plans renew monthly on the date you subscribed. Usage quotas reset on the first "
+                          "day of each calendar month (UTC)."),
+    ("Can I cancel?", "Yes, any time from “Manage billing”. Your plan stays active until the end of the period "
+                      "you paid for, then you are back on Free. Your videos are kept."),
+    ("What happens over quota?", "New renders that would go over your monthly quota are refused with a clear "
+                                 "message before anything is charged. Upgrade, or wait for the monthly reset."),
+    ("What if a payment fails?", "Your plan keeps working for a grace period while you update your card; after "
+                                 "it the workspace moves to Free."),
+]
+
+
+def _status() -> rx.Component:
+    scheme = rx.match(BillingState.status, ("past_due", "orange"), ("canceled", "red"), ("trialing", "blue"),
+                      "green")
+    return rx.card(
+        rx.vstack(
+            rx.hstack(rx.text("Current plan", color=MUTED, size="2"), width="100%"),
+            rx.hstack(rx.heading(BillingState.plan_name, size="6", id="current-plan"),
+                      rx.badge(BillingState.status_label, color_scheme=scheme, size="2", id="plan-status"),
+                      align="center", spacing="3"),
+            rx.cond(BillingState.renewal != "",
+                    rx.text(rx.cond(BillingState.cancel_at_period_end, "Ends on ", "Renews on "),
+                            BillingState.renewal, size="2", color=MUTED)),
+            rx.cond(BillingState.grace_until != "",
+                    rx.callout("Your last payment failed. Update your card by " + BillingState.grace_until
+                               + " to keep your plan.", icon="triangle-alert", color_scheme="orange",
+                               id="grace-warning")),
+            rx.cond(BillingState.configured & (BillingState.plan != "free"),
+                    rx.button("Manage billing", on_click=BillingState.manage, loading=BillingState.busy == "portal",
+                              variant="soft", color_scheme="violet", id="manage-billing")),
+            spacing="2", width="100%",
+        ),
+        width="100%",
+    )
+
+
+def _card(card: rx.Var) -> rx.Component:
+    current = card["current"] == "yes"
+    return rx.card(
+        rx.vstack(
+            rx.hstack(rx.heading(card["name"], size="5", as_="h3"),
+                      rx.cond(current, rx.badge("Current plan", color_scheme="violet")), align="center"),
+            rx.text(card["price"], size="6", weight="bold", color=BRAND),
+            rx.text(card["quota"], size="2"),
+            rx.text(card["features"], size="2", color=MUTED),
+            rx.cond(
+                current | (card["id"] == "free"),
+                rx.fragment(),
+                rx.button("Upgrade to " + card["name"], on_click=BillingState.upgrade(card["id"]),
+                          loading=BillingState.busy == card["id"], disabled=~BillingState.configured,
+                          color_scheme="violet", width="100%", id="upgrade-" + card["id"]),
+            ),
+            spacing="3", height="100%",
+        ),
+        border=rx.cond(current, f"2px solid {BRAND}", "1px solid #e5e7eb"), class_name="plan-card",
+        data_plan=card["id"],
+    )
+
+
+def billing_page() -> rx.Component:
+    """The billing page."""
+    return rx.vstack(
+        rx.heading("Billing", size="7", as_="h1"),
+        rx.cond(BillingState.message != "",
+                rx.callout(BillingState.message, icon="info", id="billing-message", role="status",
+                           color_scheme=rx.match(BillingState.message_kind, ("success", "green"), ("error", "red"),
+                                                 "blue"))),
+        rx.cond(~BillingState.configured,
+                rx.callout("Billing is not configured on this server, so every workspace is on the Free plan.",
+                           icon="info", color_scheme="gray", id="billing-not-configured")),
+        _status(),
+        rx.heading("Plans", size="5", as_="h2"),
+        rx.grid(rx.foreach(BillingState.cards, _card), columns=rx.breakpoints(initial="1", md="3"), spacing="4",
+                width="100%"),
+        rx.heading("Questions", size="5", as_="h2"),
+        rx.vstack(*[rx.box(rx.text(q, weight="bold"), rx.text(a, color=MUTED, size="2")) for q, a in _FAQ],
+                  spacing="3"),
+        spacing="4", width="100%",
+    )

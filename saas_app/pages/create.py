@@ -1,0 +1,107 @@
+"""`/create`: topic, scenes (add, edit, reorder, remove), template and voice, estimate, submit."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from saas_app.components.theme import BRAND, DANGER, MUTED
+from saas_app.state.create import MAX_SCENES, CreateState
+
+
+def _field_error(key: str) -> rx.Component:
+    message = CreateState.errors.get(key, "")
+    return rx.cond(message != "", rx.text(message, color=DANGER, size="2", role="alert"))
+
+
+def _scene(scene: rx.Var, index: rx.Var) -> rx.Component:
+    number = index + 1
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.text("Scene ", number, weight="bold"),
+                rx.spacer(),
+                rx.icon_button(rx.icon("arrow-up", size=16), on_click=CreateState.move_scene(index, -1),
+                               variant="soft", color_scheme="gray", disabled=index == 0,
+                               aria_label="Move scene " + number.to_string() + " up"),
+                rx.icon_button(rx.icon("arrow-down", size=16), on_click=CreateState.move_scene(index, 1),
+                               variant="soft", color_scheme="gray", disabled=index == CreateState.scenes.length() - 1,
+                               aria_label="Move scene " + number.to_string() + " down"),
+                rx.icon_button(rx.icon("trash-2", size=16), on_click=CreateState.remove_scene(index),
+                               variant="soft", color_scheme="red", disabled=CreateState.scenes.length() == 1,
+                               aria_label="Remove scene " + number.to_string()),
+                width="100%", align="center",
+            ),
+            rx.el.label("On-screen text", html_for="scene-text-" + index.to_string(), font_weight="500"),
+            rx.text_area(id="scene-text-" + index.to_string(), value=scene["text"], max_length=300,
+                         placeholder="What the viewer reads (up to 300 characters)", width="100%",
+                         on_change=lambda v: CreateState.set_scene_field(index, "text", v)),
+            _field_error("scenes." + index.to_string() + ".text"),
+            rx.el.label("Narration (optional)", html_for="scene-narration-" + index.to_string(), font_weight="500"),
+            rx.text_area(id="scene-narration-" + index.to_string(), value=scene["narration"], max_length=1000,
+                         placeholder="What the narrator says (defaults to the on-screen text)", width="100%",
+                         on_change=lambda v: CreateState.set_scene_field(index, "narration", v)),
+            _field_error("scenes." + index.to_string() + ".narration"),
+            spacing="2", width="100%",
+        ),
+        width="100%", class_name="scene-card",
+    )
+
+
+def _picker(label: str, name: str, value: rx.Var, options: rx.Var) -> rx.Component:
+    return rx.vstack(
+        rx.el.label(label, html_for=f"pick-{name}", font_weight="600"),
+        rx.el.select(
+            rx.foreach(options, lambda o: rx.el.option(o["label"], value=o["id"])),
+            id=f"pick-{name}", value=value, on_change=lambda v: CreateState.set_option(name, v),
+            class_name="native-select",
+        ),
+        spacing="1", min_width="200px",
+    )
+
+
+def _submit_area() -> rx.Component:
+    return rx.vstack(
+        rx.cond(CreateState.estimate.length() > 0,
+                rx.text("This render will use ", rx.text.strong(CreateState.estimate.join(", ")), ".",
+                        color=MUTED, size="2", id="estimate")),
+        rx.cond(
+            CreateState.form_error != "",
+            rx.callout.root(
+                rx.callout.icon(rx.icon("triangle-alert")),
+                rx.callout.text(CreateState.form_error, id="form-error"),
+                rx.cond(CreateState.upgrade_hint,
+                        rx.link("See plans and upgrade", href=CreateState.upgrade_path, weight="bold",
+                                color=BRAND, id="upgrade-link")),
+                color_scheme="red", role="alert", width="100%",
+            ),
+        ),
+        rx.button(rx.cond(CreateState.submitting, "Submitting…", "Create video"), on_click=CreateState.submit,
+                  loading=CreateState.submitting, size="3", color_scheme="violet", id="create-submit"),
+        spacing="3", width="100%", align="start",
+    )
+
+
+def create_page() -> rx.Component:
+    """The create form."""
+    return rx.vstack(
+        rx.heading("Create a video", size="7", as_="h1"),
+        rx.text("Give it a topic and a few scenes; we narrate each scene and turn them into a video.", color=MUTED),
+        rx.el.label("Topic", html_for="topic", font_weight="600"),
+        rx.input(id="topic", value=CreateState.topic, on_change=CreateState.set_topic, max_length=120,
+                 placeholder="e.g. How volcanoes work", size="3", width="100%"),
+        _field_error("topic"),
+        rx.hstack(
+            _picker("Template", "template", CreateState.template, CreateState.template_options),
+            _picker("Voice", "voice", CreateState.voice, CreateState.voice_options),
+            _picker("Resolution", "resolution", CreateState.resolution,
+                    [{"id": "720p", "label": "720p"}, {"id": "1080p", "label": "1080p (Pro)"}]),
+            spacing="4", wrap="wrap",
+        ),
+        rx.heading("Scenes", size="5", as_="h2", margin_top="0.5em"),
+        _field_error("scenes"),
+        rx.foreach(CreateState.scenes, _scene),
+        rx.button(rx.icon("plus", size=16), "Add scene", on_click=CreateState.add_scene, variant="soft",
+                  color_scheme="violet", disabled=CreateState.scenes.length() >= MAX_SCENES, id="add-scene"),
+        _submit_area(),
+        spacing="3", width="100%", max_width="760px",
+    )

@@ -1,0 +1,48 @@
+"""`/auth/verify`: confirm before signing in, so mail scanners cannot burn the link."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from saas_app import routes
+from saas_app.components.layout import centered_card
+from saas_app.components.native_form import native_form
+from saas_app.components.theme import BRAND, MUTED, PRODUCT_NAME
+from saas_app.state.login import VerifyState
+
+
+def _confirm() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Sign in as ", rx.text.span(VerifyState.link_email, id="verify-email"), "?", size="6", as_="h1"),
+        rx.text("Press the button to finish signing in on this device.", color=MUTED),
+        native_form(
+            rx.el.input(type="hidden", name="token", value=VerifyState.token),
+            rx.button("Sign in", type="submit", size="3", width="100%", color_scheme="violet", id="confirm-sign-in"),
+            action=routes.SESSION_SIGN_IN, method="post", width="100%",
+        ),
+        spacing="3", width="100%",
+    )
+
+
+def _invalid() -> rx.Component:
+    return rx.vstack(
+        rx.heading("This link has expired", size="6", as_="h1"),
+        rx.text("Sign-in links work once and only for a short time. It may also have been replaced by a "
+                "newer link.", color=MUTED),
+        rx.link(rx.button("Send me a new link", size="3", color_scheme="violet"), href=routes.LOGIN),
+        spacing="3", width="100%",
+    )
+
+
+def verify_page() -> rx.Component:
+    """The confirm page (or the expired-link page)."""
+    return rx.el.main(
+        centered_card(
+            rx.text(PRODUCT_NAME, weight="bold", color=BRAND, size="4"),
+            rx.cond(
+                VerifyState.checked,
+                rx.cond(VerifyState.link_email != "", _confirm(), _invalid()),
+                rx.center(rx.spinner(), width="100%"),
+            ),
+        )
+    )

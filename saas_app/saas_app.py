@@ -1,0 +1,50 @@
+"""App assembly: pages and the API mount, nothing else."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from saas_app import routes
+from saas_app.api.app import create_api
+from saas_app.components.layout import protected
+from saas_app.pages.account import account_page
+from saas_app.pages.billing import billing_page
+from saas_app.pages.create import create_page
+from saas_app.pages.library import library_page
+from saas_app.pages.login import login_page
+from saas_app.pages.render import render_page
+from saas_app.pages.verify import verify_page
+from saas_app.state.account_data import AccountDataState
+from saas_app.state.account_keys import AccountKeysState
+from saas_app.state.account_security import AccountSecurityState
+from saas_app.state.billing import BillingState
+from saas_app.state.create import CreateState
+from saas_app.state.library import LibraryState
+from saas_app.state.login import LoginState, VerifyState
+from saas_app.state.render import RenderState
+from saas_app.state.session import SessionState
+from saas_app.state.usage import UsageState
+
+app = rx.App(
+    api_transformer=create_api(),
+    head_components=[rx.el.meta(name="color-scheme", content="light")],
+    stylesheets=["/styles.css"],
+)
+
+app.add_page(login_page, route=routes.LOGIN, title="Sign in · Narrated Studio", on_load=LoginState.on_load)
+app.add_page(verify_page, route=routes.VERIFY, title="Confirm sign-in · Narrated Studio",
+             on_load=VerifyState.on_load)
+app.add_page(lambda: rx.fragment(), route=routes.HOME, on_load=rx.redirect(routes.CREATE, replace=True))
+
+# Protected pages: the session check runs first, then the usage banner, then the page's loader.
+_PROTECTED_PAGES = [
+    (create_page, routes.CREATE, "Create", [CreateState.load]),
+    (library_page, routes.LIBRARY, "Library", [LibraryState.load]),
+    (render_page, routes.RENDER, "Render", [RenderState.load]),
+    (billing_page, routes.BILLING, "Billing", [BillingState.load]),
+    (account_page, routes.ACCOUNT, "Account",
+     [AccountDataState.load, AccountKeysState.load, AccountSecurityState.load]),
+]
+for component, route, title, loaders in _PROTECTED_PAGES:
+    app.add_page(protected(component), route=route, title=f"{title} · Narrated Studio",
+                 on_load=[SessionState.require_sign_in, UsageState.load_usage, *loaders])

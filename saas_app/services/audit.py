@@ -1,0 +1,61 @@
+"""The audit trail: one row per change, written in the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, func, select
+
+from saas_app.models import AuditLog
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who is calling and from where (for audit rows and rate limits)."""
+
+    ip: str = ""
+    user_agent: str = ""
+    request_id: str = ""
+
+
+def record_event(
+    *,
+    session: Session,
+    action: str,
+    ctx: RequestContext,
+    tenant_id: str | None = None,
+    user_id: str | None = None,
+    actor: str = "",
+    target: str = "",
+    details: dict | None = None,
+) -> AuditLog:
+    """Add an audit row to `session` (committed with the caller's change).
+
+    Args:
+        session: The open database session.
+        action: Dotted action name, e.g. `auth.signed_in`.
+        ctx: The request context (IP, user agent, request id).
+        tenant_id: The tenant the change belongs to.
+        user_id: The user who acted, if any.
+        actor: A display name for the actor (email or API key prefix).
+        target: What was changed (an id or a name).
+        details: Small JSON-able extra facts.
+    """
+    row = AuditLog(
+        tenant_id=tenant_id, user_id=user_id, actor=actor[:120], action=action,
+        target=target[:200], ip=ctx.ip[:64], user_agent=ctx.user_agent[:400],
+        request_id=ctx.request_id[:64], details=json.dumps(details or {}, sort_keys=True),
+    )
+    session.add(row)
+    return row
+
+
+def list_events(*, session: Session, tenant_id: str, limit: int = 20, offset: int = 0) -> tuple[list[AuditLog], int]:
+    """This tenant's audit rows, newest first, and the total count."""
+    base = select(AuditLog).where(AuditLog.tenant_id == tenant_id)
+    rows = session.exec(
+        base.order_by(col(AuditLog.created_at).desc(), col(AuditLog.id).desc()).offset(offset).limit(limit)
+    ).all()
+    total = session.exec(select(func.count()).select_from(AuditLog).where(AuditLog.tenant_id == tenant_id)).one()
+    return list(rows), int(total)

@@ -1,0 +1,109 @@
+"""Scene images (16:9) drawn with Pillow from a visual template."""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+RESOLUTIONS: dict[str, tuple[int, int]] = {"720p": (1280, 720), "1080p": (1920, 1080)}
+
+
+@dataclass(frozen=True)
+class Template:
+    """A visual look: background gradient, text colours and accent."""
+
+    id: str
+    name: str
+    description: str
+    top: tuple[int, int, int]
+    bottom: tuple[int, int, int]
+    title_color: tuple[int, int, int]
+    text_color: tuple[int, int, int]
+    accent: tuple[int, int, int]
+    premium: bool = False
+
+
+TEMPLATES: dict[str, Template] = {
+    t.id: t
+    for t in [
+        Template("aurora", "Aurora", "Deep violet gradient with bright text.",
+                 (46, 16, 101), (109, 40, 217), (255, 255, 255), (237, 233, 254), (250, 204, 21)),
+        Template("paper", "Paper", "Warm off-white page with ink-dark type.",
+                 (253, 250, 243), (241, 236, 222), (31, 31, 46), (55, 65, 81), (220, 38, 38)),
+        Template("noir", "Noir", "High-contrast black with a teal accent.",
+                 (8, 8, 12), (30, 30, 40), (255, 255, 255), (209, 213, 219), (45, 212, 191)),
+        Template("sunset", "Sunset", "Orange-to-magenta gradient (Pro).",
+                 (249, 115, 22), (190, 24, 93), (255, 255, 255), (255, 237, 213), (254, 240, 138),
+                 premium=True),
+        Template("ocean", "Ocean", "Blue depths with soft white type (Pro).",
+                 (12, 74, 110), (8, 47, 73), (255, 255, 255), (224, 242, 254), (56, 189, 248), premium=True),
+    ]
+}
+DEFAULT_TEMPLATE = "aurora"
+
+
+def _gradient(size: tuple[int, int], top: tuple[int, int, int], bottom: tuple[int, int, int]) -> Image.Image:
+    width, height = size
+    column = Image.new("RGB", (1, height))
+    for y in range(height):
+        mix = y / max(1, height - 1)
+        column.putpixel((0, y), tuple(int(a + (b - a) * mix) for a, b in zip(top, bottom)))
+    return column.resize(size)
+
+
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, max_width: int) -> list[str]:
+    avg = max(1.0, draw.textlength("abcdefghijklmnopqrstuvwxyz", font=font) / 26)
+    width_chars = max(10, int(max_width / avg))
+    lines = textwrap.wrap(text, width=width_chars) or [""]
+    while len(lines) > 1 and any(draw.textlength(line, font=font) > max_width for line in lines):
+        width_chars -= 2
+        lines = textwrap.wrap(text, width=width_chars)
+    return lines
+
+
+def render_scene_image(
+    *, topic: str, text: str, index: int, total: int, template_id: str, resolution: str, out_path: Path
+) -> Path:
+    """Draw one scene: topic as a header, the scene text wrapped and centred, a progress mark.
+
+    Returns:
+        The PNG path (written atomically).
+    """
+    template = TEMPLATES.get(template_id, TEMPLATES[DEFAULT_TEMPLATE])
+    size = RESOLUTIONS[resolution]
+    width, height = size
+    scale = width / 1280
+    image = _gradient(size, template.top, template.bottom)
+    draw = ImageDraw.Draw(image)
+    margin = int(80 * scale)
+    title_font = ImageFont.load_default(size=int(34 * scale))
+    body_font = ImageFont.load_default(size=int(52 * scale))
+    small_font = ImageFont.load_default(size=int(24 * scale))
+    draw.rectangle([margin, margin, margin + int(90 * scale), margin + int(8 * scale)], fill=template.accent)
+    draw.text((margin, margin + int(24 * scale)), topic, font=title_font, fill=template.title_color)
+    lines = _wrap(draw, text, body_font, width - 2 * margin)[:7]
+    line_height = int(body_font.size * 1.3)
+    y = (height - line_height * len(lines)) // 2 + int(30 * scale)
+    for line in lines:
+        draw.text((margin, y), line, font=body_font, fill=template.text_color)
+        y += line_height
+    draw.text((margin, height - margin), f"{index + 1} / {total}", font=small_font, fill=template.text_color)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_suffix(".tmp.png")
+    image.save(tmp, format="PNG", compress_level=1)
+    tmp.replace(out_path)
+    return out_path
+
+
+def make_thumbnail(*, source: Path, out_path: Path, width: int = 480) -> Path:
+    """A JPEG thumbnail of a scene image."""
+    with Image.open(source) as image:
+        thumb = image.convert("RGB")
+        thumb.thumbnail((width, width * 9 // 16))
+        tmp = out_path.with_suffix(".tmp.jpg")
+        thumb.save(tmp, format="JPEG", quality=85)
+    tmp.replace(out_path)
+    return out_path

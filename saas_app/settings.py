@@ -1,0 +1,181 @@
+"""The one place that reads the environment.
+
+Every module gets configuration from `get_settings()`. Values come from the process
+environment, then `.env` in the project root, then the defaults below.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from enum import Enum
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = PROJECT_ROOT / "var"
+
+# Values that look like secrets but are the well-known placeholders from docs/examples.
+_PLACEHOLDER_SECRETS = {
+    "",
+    "changeme",
+    "change-me",
+    "secret",
+    "your-32-byte-random-string",
+    "dev-insecure-secret-change-me-in-production-0000",
+    "replace-me-with-a-long-random-string",
+}
+
+
+class AppEnv(str, Enum):
+    """Where the app runs; production enables strict checks."""
+
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run; the message is one line for operators."""
+
+
+class Settings(BaseSettings):
+    """Validated application settings (see `.env.example` for documentation)."""
+
+    model_config = SettingsConfigDict(
+        env_file=str(PROJECT_ROOT / ".env"), extra="ignore", case_sensitive=True
+    )
+
+    APP_ENV: AppEnv = AppEnv.development
+    APP_BASE_URL: str = "http://localhost:3000"
+    PORT: int = Field(default=3000, ge=1, le=65535)
+    DATABASE_URL: str = f"sqlite:///{VAR_DIR / 'app.db'}"
+    REDIS_URL: str = "redis://127.0.0.1:6379/0"
+
+    JWT_SECRET: str = "dev-insecure-secret-change-me-in-production-0000"
+    JWT_EXPIRE_HOURS: int = Field(default=24, ge=1)
+    REFRESH_EXPIRE_DAYS: int = Field(default=30, ge=1)
+    JWT_ISSUER: str = "saas-app"
+    JWT_AUDIENCE: str = "saas-app-api"
+
+    MAGIC_LINK_TTL_MINUTES: int = Field(default=15, ge=1, le=1440)
+    MAGIC_LINK_FROM: str = "Narrated Studio <no-reply@localhost>"
+    SMTP_HOST: str = ""
+    SMTP_PORT: int = 1025
+    SMTP_USER: str = ""
+    SMTP_PASSWORD: str = ""
+    SMTP_STARTTLS: bool = False
+    SECURE_COOKIES: bool = False
+    # Reverse proxies in front of the app whose X-Forwarded-For entries are trusted (0 = none).
+    TRUSTED_PROXY_HOPS: int = Field(default=0, ge=0, le=5)
+    SESSION_COOKIE_NAME: str = "sa_session"
+
+    STORAGE_DIR: Path = VAR_DIR / "storage"
+    MAIL_DIR: Path = VAR_DIR / "mail"
+
+    # Monthly base quotas (Free = 1x, Pro = 5x, Enterprise unlimited; see services/plans.py).
+    QUOTA_IMAGES_COUNT: int = Field(default=500, ge=0)
+    QUOTA_TTS_SECONDS: int = Field(default=60000, ge=0)
+    QUOTA_RENDER_MINUTES: int = Field(default=500, ge=0)
+    QUOTA_STORAGE_MB: int = Field(default=100000, ge=0)
+    USAGE_LOG_DIR: Path = VAR_DIR / "usage"
+
+    # Render pipeline limits.
+    MAX_QUEUE_DEPTH: int = Field(default=200, ge=1)
+    MIN_FREE_DISK_MB: int = Field(default=500, ge=0)
+    RENDER_STEP_TIMEOUT_SECONDS: int = Field(default=300, ge=1)
+    RENDER_JOB_TIMEOUT_SECONDS: int = Field(default=1800, ge=10)
+    RENDER_MAX_RETRIES: int = Field(default=2, ge=0, le=10)
+    RENDER_RETRY_DELAYS: str = "2,10"
+    # ffmpeg to use; empty = the binary shipped in the imageio-ffmpeg wheel.
+    FFMPEG_BINARY: str = ""
+
+    # Stripe billing (optional: without STRIPE_API_KEY everyone is on Free).
+    STRIPE_API_KEY: str = ""
+    STRIPE_WEBHOOK_SECRET: str = ""
+    STRIPE_PRICE_PRO: str = ""
+    STRIPE_PRICE_ENTERPRISE: str = ""
+    STRIPE_API_BASE: str = ""  # e.g. a local Stripe-compatible server for tests
+    BILLING_GRACE_DAYS: int = Field(default=7, ge=0)
+
+    # Account and data protection.
+    DELETION_GRACE_HOURS: int = Field(default=24, ge=0)
+    EXPORT_DIR: Path = VAR_DIR / "exports"
+    EXPORT_TTL_HOURS: int = Field(default=24, ge=1)
+    BACKUP_DIR: Path = VAR_DIR / "backups"
+    BACKUPS_CRON: str = "0 3 * * *"  # daily at 03:00 UTC
+    BACKUPS_RETENTION_DAYS: int = Field(default=14, ge=1)
+
+    # Rate limits for sign-in email (per address and per client IP).
+    RATE_EMAIL_PER_MINUTE: int = 1
+    RATE_EMAIL_PER_HOUR: int = 5
+    RATE_IP_PER_HOUR: int = 20
+
+    @field_validator("APP_BASE_URL")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("APP_BASE_URL must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("BACKUPS_CRON")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from croniter import croniter
+
+        if not croniter.is_valid(value):
+            raise ValueError("BACKUPS_CRON is not a valid cron expression (e.g. '0 3 * * *')")
+        return value
+
+    @model_validator(mode="after")
+    def _production_checks(self) -> "Settings":
+        if self.APP_ENV is AppEnv.production:
+            secret = self.JWT_SECRET.strip()
+            if secret.lower() in _PLACEHOLDER_SECRETS:
+                raise ValueError("JWT_SECRET is missing or a placeholder; set a random 32+ byte secret")
+            if len(secret.encode()) < 32:
+                raise ValueError("JWT_SECRET is shorter than 32 bytes")
+        return self
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        """Browser origins allowed to call the backend (CORS and the websocket handshake)."""
+        scheme, _, rest = self.APP_BASE_URL.partition("://")
+        host, _, port = rest.partition(":")
+        origins = [self.APP_BASE_URL]
+        if host in ("localhost", "127.0.0.1"):  # the same machine under either name
+            other = "127.0.0.1" if host == "localhost" else "localhost"
+            origins.append(f"{scheme}://{other}" + (f":{port}" if port else ""))
+        return origins
+
+    @property
+    def billing_configured(self) -> bool:
+        """True when Stripe keys and prices are set."""
+        return bool(self.STRIPE_API_KEY and self.STRIPE_PRICE_PRO and self.STRIPE_PRICE_ENTERPRISE)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is a SQLite file."""
+        return self.DATABASE_URL.startswith("sqlite")
+
+
+def child_process_env(**extra: str) -> dict[str, str]:
+    """The environment for a child process (e.g. pg_dump), plus `extra` variables."""
+    return {**os.environ, **extra}
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, raising `ConfigError` with a one-line reason."""
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic ValidationError: keep the first reason only
+        errors = getattr(exc, "errors", None)
+        if callable(errors):
+            first = errors()[0]
+            field = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+            reason = str(first.get("msg", exc)).removeprefix("Value error, ")
+            raise ConfigError(f"Invalid configuration ({field}): {reason}") from None
+        raise ConfigError(f"Invalid configuration: {exc}") from None

@@ -1,0 +1,144 @@
+"""The sign-in page and the link confirm page."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+
+import reflex as rx
+
+from saas_app import routes
+from saas_app.db import session_scope
+from saas_app.services import magic_links
+from saas_app.services.audit import RequestContext
+from saas_app.services.errors import AppError, RateLimited
+from saas_app.state.session import SessionState
+
+RESEND_COOLDOWN_SECONDS = 60
+_QUERY_MESSAGES = {
+    "code_invalid": "That code is not right or has expired. Check the latest email, or request a new code.",
+    "invalid_input": "Enter the 6-digit code from the email.",
+    "rate_limited": "Too many attempts. Please wait a minute and try again.",
+}
+
+
+def _request_link(email: str, next_path: str, ctx: RequestContext) -> None:
+    with session_scope() as session:
+        magic_links.request_magic_link(session=session, email=email, next_path=next_path, ctx=ctx)
+
+
+def _peek(token: str) -> str | None:
+    with session_scope() as session:
+        return magic_links.peek_magic_link(session=session, token=token)
+
+
+class LoginState(SessionState):
+    """Email form, "check your email" step with resend cooldown, and the code form."""
+
+    email: str = ""
+    email_error: str = ""
+    code_error: str = ""
+    notice: str = ""
+    sent: bool = False
+    sending: bool = False
+    cooldown: int = 0
+    next_path: str = routes.CREATE
+    _cooldown_until: float = 0.0
+    _ticking: bool = False
+
+    @rx.event
+    async def on_load(self):
+        """Read `next`, `error`, `email` and `signed_out` from the URL; skip the page when signed in."""
+        params = self.router.url.query_parameters
+        next_path = magic_links.safe_next_path(params.get("next"))
+        if await self._resolve_principal() is not None:  # first: it may reset the page states
+            return rx.redirect(next_path, replace=True)
+        self.next_path = next_path
+        self.email_error = ""
+        self.code_error = _QUERY_MESSAGES.get(params.get("error", ""), "")
+        self.notice = {"1": "You are signed out.", "all": "You are signed out on every device."}.get(
+            params.get("signed_out", ""), "")
+        if params.get("signed_out"):  # nothing of the previous user stays on the page
+            self.email, self.sent, self.cooldown, self._cooldown_until = "", False, 0, 0.0
+        if params.get("email"):
+            self.email, self.sent = params["email"], True
+        elif not self.code_error:
+            self.sent = False
+
+    @rx.event
+    def set_email(self, value: str):
+        """Keep the typed address; clear a stale error."""
+        self.email = value
+        self.email_error = ""
+
+    @rx.event
+    async def request_link(self, form_data: dict | None = None):
+        """Validate the address and email a sign-in link and code (ignored while one is sending or cooling down)."""
+        if self.sending or (self.sent and self._cooldown_until > time.time()):
+            return
+        if form_data and "email" in form_data:
+            self.email = str(form_data["email"]).strip()
+        try:
+            self.email = magic_links.normalize_email(self.email)
+        except AppError as exc:
+            self.email_error = exc.message
+            return
+        self.sending, self.email_error = True, ""
+        yield
+        wait = 0
+        try:
+            await asyncio.to_thread(_request_link, self.email, self.next_path, self._request_context())
+        except RateLimited as exc:
+            self.email_error = f"{exc.message} You can try again in {exc.retry_after} seconds."
+            wait = min(exc.retry_after, RESEND_COOLDOWN_SECONDS) if self.sent else 0
+        except AppError as exc:
+            self.email_error = exc.message
+        else:
+            self.sent, self.code_error, self.notice = True, "", ""
+            wait = RESEND_COOLDOWN_SECONDS
+        finally:
+            self.sending = False
+        if wait:
+            self._cooldown_until, self.cooldown = time.time() + wait, wait
+            if not self._ticking:
+                self._ticking = True
+                yield LoginState.tick_cooldown
+
+    @rx.event(background=True)
+    async def tick_cooldown(self):
+        """Show the seconds left before another email can be sent (one loop per page)."""
+        try:
+            while True:
+                await asyncio.sleep(1)
+                async with self:
+                    self.cooldown = max(0, math.ceil(self._cooldown_until - time.time()))
+                    if self.cooldown == 0:
+                        return
+        finally:
+            async with self:
+                self._ticking = False
+
+    @rx.event
+    def use_another_email(self):
+        """Back to the email form."""
+        self.sent, self.code_error, self.email_error, self.cooldown = False, "", "", 0
+        self._cooldown_until = 0.0
+
+
+class VerifyState(SessionState):
+    """The confirm page: shows which account a link signs in; only the button consumes it."""
+
+    token: str = ""
+    link_email: str = ""
+    checked: bool = False
+
+    @rx.event
+    async def on_load(self):
+        """Look the token up without consuming it."""
+        params = self.router.url.query_parameters
+        self.checked = False
+        self.token = params.get("token", "")[:200]
+        email = None if params.get("error") else await asyncio.to_thread(_peek, self.token)
+        self.link_email = email or ""
+        self.checked = True

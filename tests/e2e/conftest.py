@@ -1,0 +1,209 @@
+"""Browser tests against a real app process (UI + API on one port), real Redis, SMTP and a local Stripe.
+
+The app runs as a separate process with an explicit environment of its own: Redis DB 14,
+its own SQLite file, usage log and mail catcher, and the session's local Stripe server
+(tests/stripe_server.py), so the unit and integration fixtures (which use Redis DB 15 and
+flush it around every test) never touch it. Free tenants get QUOTA_IMAGES_COUNT=6 images a
+month (Pro: 30), small enough for the quota tests to reach with two short renders.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis
+from e2e_helpers import UI_TIMEOUT_MS, LiveApp, screenshot
+from e2e_helpers import sign_in as _sign_in
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    sync_playwright,
+)
+from stripe_server import (
+    WEBHOOK_PATH,
+    app_env,
+    register_webhook_endpoint,
+    reset_stripe,
+    stripe_server,  # noqa: F401  (the session fixture, for live_app and the tests)
+)
+
+from saas_app.dev import processes
+from saas_app.dev.mailcatcher import MailCatcher
+from saas_app.settings import get_settings
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+E2E_REDIS_DB = 14
+STARTUP_TIMEOUT = 300
+E2E_QUOTA_IMAGES = 6
+
+
+def _e2e_redis_url() -> str:
+    """The Redis server the tests use (tests/conftest.py may have started one), database 14."""
+    parts = urlsplit(get_settings().REDIS_URL)
+    return urlunsplit(parts._replace(path=f"/{E2E_REDIS_DB}"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _tail(path: Path, lines: int = 60) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as exc:
+        return f"(no log at {path}: {exc})"
+
+
+@pytest.fixture(scope="session")
+def live_app(tmp_path_factory: pytest.TempPathFactory, stripe_server: str) -> Iterator[LiveApp]:  # noqa: F811
+    """Migrate a fresh SQLite file, start a mail catcher, Reflex (prod, one port) and the worker.
+
+    The app talks to the session's local Stripe server; billing tests ask for the `local_stripe` fixture
+    to reset it and register the app's webhook endpoint.
+    """
+    tmp = tmp_path_factory.mktemp("e2e")
+    port = _free_port()
+    mail = MailCatcher("127.0.0.1", _free_port(), mail_dir=tmp / "mail", echo=False)
+    mail.start()
+    redis_url = _e2e_redis_url()
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    app = LiveApp(base_url=f"http://127.0.0.1:{port}", port=port, mail=mail, db_path=tmp / "e2e.db",
+                  redis=client, tmp_dir=tmp, stripe_url=stripe_server)
+    env = processes.project_env({
+        "APP_ENV": "test",
+        "PORT": str(port),
+        "APP_BASE_URL": app.base_url,
+        "DATABASE_URL": f"sqlite:///{app.db_path}",
+        "REDIS_URL": redis_url,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(mail.port),
+        "STORAGE_DIR": str(tmp / "storage"),
+        "MAIL_DIR": str(tmp / "mail"),
+        "JWT_SECRET": secrets.token_hex(24),
+        "USAGE_LOG_DIR": str(tmp / "usage"),
+        "EXPORT_DIR": str(tmp / "exports"),
+        "BACKUP_DIR": str(tmp / "backups"),
+        "QUOTA_IMAGES_COUNT": str(E2E_QUOTA_IMAGES),
+        **app_env(stripe_server),
+    })
+    reflex_log = tmp / "reflex.log"
+    try:
+        processes.migrate(env)
+        reflex = processes.start_reflex(env, port, log_path=reflex_log)
+        app.procs.append(reflex)
+        processes.wait_http(app.url("/api/health"), timeout=STARTUP_TIMEOUT, watch=[reflex])
+        app.procs.append(processes.start_worker(env, log_path=tmp / "worker.log"))
+    except BaseException as exc:
+        processes.stop_all(app.procs)
+        mail.stop()
+        tail = _tail(reflex_log)
+        print(f"--- tail of {reflex_log} ---\n{tail}")
+        raise RuntimeError(f"the e2e app did not start: {exc}\n--- tail of {reflex_log} ---\n{tail}") from exc
+    try:
+        yield app
+    finally:
+        processes.stop_all(app.procs)
+        mail.stop()
+        client.flushdb()
+        client.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits_and_mailbox(live_app: LiveApp) -> None:
+    """Rate-limit counters and caught mail must not leak from one test into the next."""
+    live_app.redis.flushdb()
+    live_app.mail.clear()
+
+
+@pytest.fixture
+def local_stripe(live_app: LiveApp) -> str:
+    """The local Stripe, emptied, with the app's webhook endpoint registered; yields its base URL."""
+    reset_stripe(live_app.stripe_url)
+    register_webhook_endpoint(live_app.stripe_url, live_app.url(WEBHOOK_PATH))
+    return live_app.stripe_url
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator[Playwright]:
+    """The Playwright driver for the whole session."""
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance: Playwright) -> Iterator[Browser]:
+    """Debian's headless chromium (Playwright cannot download its own browsers here)."""
+    chromium = playwright_instance.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
+
+
+def _new_context(browser: Browser, live_app: LiveApp) -> BrowserContext:
+    context = browser.new_context(base_url=live_app.base_url, viewport={"width": 1100, "height": 760})
+    context.set_default_timeout(UI_TIMEOUT_MS)
+    return context
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Remember each phase's outcome on the test item (the `page` fixture reads it)."""
+    report = yield
+    setattr(item, f"_e2e_{report.when}_failed", report.failed)
+    return report
+
+
+@pytest.fixture
+def page(request: pytest.FixtureRequest, browser: Browser, live_app: LiveApp) -> Iterator[Page]:
+    """A page in a fresh browser context (no cookies or storage shared with other tests)."""
+    context = _new_context(browser, live_app)
+    new = context.new_page()
+    yield new
+    if getattr(request.node, "_e2e_call_failed", False):  # every tab: Checkout and the portal open new ones
+        for number, tab in enumerate(context.pages, start=1):
+            screenshot(tab, f"FAILED-{request.node.name}" + (f"-tab{number}" if number > 1 else ""))
+    context.close()
+
+
+@pytest.fixture
+def new_page(browser: Browser, live_app: LiveApp) -> Iterator[Callable[[], Page]]:
+    """Open a page in another independent context (another device of the same user)."""
+    contexts: list[BrowserContext] = []
+
+    def open_page() -> Page:
+        context = _new_context(browser, live_app)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def email() -> str:
+    """A unique address per test, so per-address limits and accounts never collide."""
+    return f"e2e-{uuid.uuid4().hex[:10]}@example.com"
+
+
+@pytest.fixture
+def sign_in(live_app: LiveApp) -> Callable[..., EmailMessage]:
+    """`sign_in(page, email, next=None)`: request, read the email, open, confirm, land signed in."""
+
+    def run(page: Page, address: str, next: str | None = None) -> EmailMessage:
+        return _sign_in(page, live_app, address, next)
+
+    return run

@@ -1,0 +1,85 @@
+"""Settings: defaults, and production refusing weak JWT secrets with a one-line reason."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from saas_app.settings import PROJECT_ROOT, AppEnv, ConfigError, Settings, get_settings
+
+GOOD_SECRET = "k3Jq9vX2mP8wR5tY7uZ1aB4cD6eF0gH2iJ4kL6mN8oP0"
+
+
+@pytest.fixture
+def fresh_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """No app variables in the environment; settings rebuilt, and restored afterwards."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    yield monkeypatch
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_defaults(fresh_env: pytest.MonkeyPatch) -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.APP_ENV is AppEnv.development
+    assert settings.PORT == 3000
+    assert settings.JWT_EXPIRE_HOURS == 24
+    assert settings.REFRESH_EXPIRE_DAYS == 30
+    assert settings.MAGIC_LINK_TTL_MINUTES == 15
+    assert settings.DATABASE_URL.startswith("sqlite:///")
+    assert Path(settings.DATABASE_URL.removeprefix("sqlite:///")).parent == PROJECT_ROOT / "var"
+    assert settings.is_sqlite
+    assert settings.STORAGE_DIR == PROJECT_ROOT / "var" / "storage"
+
+
+def test_tests_run_on_their_own_settings() -> None:
+    settings = get_settings()
+    assert settings.APP_ENV is AppEnv.test
+    assert settings.REDIS_URL.endswith("/15")
+    assert settings.APP_BASE_URL == "http://testserver"
+
+
+def test_base_url_loses_its_trailing_slash(fresh_env: pytest.MonkeyPatch) -> None:
+    fresh_env.setenv("APP_BASE_URL", "https://studio.example.com/")
+    assert Settings(_env_file=None).APP_BASE_URL == "https://studio.example.com"  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("secret", [
+    None, "", "   ", "changeme", "CHANGEME", "your-32-byte-random-string",
+    "dev-insecure-secret-change-me-in-production-0000", "short-but-random-9f8e7d",
+    "x" * 31, "é" * 15,
+])
+def test_production_refuses_a_weak_jwt_secret(fresh_env: pytest.MonkeyPatch, secret: str | None) -> None:
+    fresh_env.setenv("APP_ENV", "production")
+    if secret is not None:
+        fresh_env.setenv("JWT_SECRET", secret)
+    with pytest.raises(ConfigError) as caught:
+        get_settings()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("Invalid configuration")
+    assert "JWT_SECRET" in message
+
+
+@pytest.mark.parametrize("secret", [GOOD_SECRET, "x" * 32, "é" * 16])
+def test_production_accepts_a_strong_jwt_secret(fresh_env: pytest.MonkeyPatch, secret: str) -> None:
+    fresh_env.setenv("APP_ENV", "production")
+    fresh_env.setenv("JWT_SECRET", secret)
+    settings = get_settings()
+    assert settings.APP_ENV is AppEnv.production
+    assert settings.JWT_SECRET == secret
+
+
+def test_development_keeps_working_with_the_placeholder(fresh_env: pytest.MonkeyPatch) -> None:
+    fresh_env.setenv("APP_ENV", "development")
+    assert get_settings().JWT_SECRET.startswith("dev-insecure")
+
+
+def test_bad_values_give_one_line_reasons(fresh_env: pytest.MonkeyPatch) -> None:
+    fresh_env.setenv("PORT", "70000")
+    with pytest.raises(ConfigError, match=r"^Invalid configuration \(PORT\): [^\n]+$"):
+        get_settings()
