@@ -14,6 +14,11 @@ METRIC_LABELS = {
 }
 
 
+def images_text(count: float) -> str:
+    """An amount of the images metric in words: "1 image", "3 images"."""
+    return f"{count:,.0f} image" if count == 1 else f"{count:,.0f} images"
+
+
 @dataclass(frozen=True)
 class Plan:
     """A plan: price shown, quota multiplier (None = unlimited), concurrency, features."""

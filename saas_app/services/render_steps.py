@@ -18,6 +18,7 @@ from saas_app.db import session_scope
 from saas_app.models import Render, RenderStep
 from saas_app.services import quotas
 from saas_app.services.media import images, speech, video
+from saas_app.services.plans import images_text
 from saas_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def _images(ctx: RenderContext) -> StepResult:
                                   template_id=ctx.template, resolution=ctx.resolution,
                                   out_path=ctx.work / f"scene_{i}.png")
         ctx.report((i + 1) / len(ctx.scenes))
-    return StepResult({"images_count": float(len(ctx.scenes))}, detail=f"{len(ctx.scenes)} images")
+    return StepResult({"images_count": float(len(ctx.scenes))}, detail=images_text(len(ctx.scenes)))
 
 
 def _video(ctx: RenderContext) -> StepResult:

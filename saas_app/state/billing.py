@@ -11,7 +11,7 @@ from saas_app.services import billing
 from saas_app.services.audit import RequestContext
 from saas_app.services.auth_sessions import Principal
 from saas_app.services.errors import AppError
-from saas_app.services.plans import PLANS, get_limits
+from saas_app.services.plans import PLANS, get_limits, images_text
 from saas_app.state.formatting import format_amount, format_date
 from saas_app.state.usage import UsageState
 
@@ -42,7 +42,7 @@ def plan_cards(current: str) -> list[dict[str, str]]:
     for plan in PLANS.values():
         limits = get_limits(plan.id)
         quota = "Unlimited usage" if limits["images_count"] is None else (
-            f"{format_amount('images_count', limits['images_count'])} images, "
+            f"{images_text(limits['images_count'])}, "
             f"{format_amount('render_minutes', limits['render_minutes'])} of video a month")
         cards.append({"id": plan.id, "name": plan.name, "price": "Free" if not plan.price_monthly
                       else f"${plan.price_monthly}/month", "quota": quota,

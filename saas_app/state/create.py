@@ -15,6 +15,7 @@ from saas_app.services.auth_sessions import Principal
 from saas_app.services.errors import AppError, PlanRequired, QuotaExceeded
 from saas_app.services.media.images import TEMPLATES
 from saas_app.services.media.speech import VOICES
+from saas_app.services.plans import images_text
 from saas_app.services.render_input import RenderInput, estimate_usage
 from saas_app.services.validation import field_path, friendly_message
 from saas_app.state.formatting import format_amount
@@ -65,9 +66,8 @@ class CreateState(UsageState):
             usage = estimate_usage(RenderInput(topic=self.topic or "draft", scenes=self._request_scenes()))
         except ValidationError:
             usage = None
-        images = int(usage["images_count"]) if usage else 0
         self.estimate = [] if usage is None else [
-            f"{images} image{'s' if images != 1 else ''}",
+            images_text(usage["images_count"]),
             f"about {format_amount('tts_seconds', usage['tts_seconds'])} of narration",
             f"{format_amount('render_minutes', usage['render_minutes'])} of rendering",
             f"up to {format_amount('storage_mb', usage['storage_mb'])} of storage",

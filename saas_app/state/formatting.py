@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from saas_app.services.plans import METRIC_LABELS
+from saas_app.services.plans import METRIC_LABELS, images_text
 
 WARN_PERCENT = 90.0
+_CHARGE_LABELS = {"tts_seconds": "of narration", "render_minutes": "rendered", "storage_mb": "stored"}
 
 
 def _num(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 or value == int(value) else f"{value:,.1f}"
+
+
+def charge_text(metric: str, value: float) -> str:
+    """One item of a render's "Charged:" line, e.g. "3.1 s of narration" or "1 image"."""
+    if metric == "images_count":
+        return images_text(value)
+    return f"{format_amount(metric, value)} {_CHARGE_LABELS.get(metric, metric)}"
 
 
 def format_amount(metric: str, value: float | None) -> str:

@@ -13,12 +13,10 @@ from saas_app.services.audit import RequestContext
 from saas_app.services.auth_sessions import Principal
 from saas_app.services.errors import AppError, NotFound
 from saas_app.services.render_views import describe_render
-from saas_app.state.formatting import format_amount, format_date, format_duration
+from saas_app.state.formatting import charge_text, format_date, format_duration
 from saas_app.state.usage import UsageState
 
 POLL_SECONDS = 0.7
-_CHARGE_LABELS = {"images_count": "images", "tts_seconds": "of narration", "render_minutes": "rendered",
-                  "storage_mb": "stored"}
 
 
 def _describe(principal: Principal, render_id: str) -> dict:
@@ -65,7 +63,7 @@ class RenderState(UsageState):
         self.duration = format_duration(data["duration_seconds"]) if data["has_video"] else ""
         self.steps = [{"label": s["label"], "status": s["status"], "detail": s["detail"],
                        "percent": f"{round(100 * s['progress'])}"} for s in data["steps"]]
-        self.charged = [f"{format_amount(m, v)} {_CHARGE_LABELS.get(m, m)}" for m, v in data["usage"].items() if v > 0]
+        self.charged = [charge_text(m, v) for m, v in data["usage"].items() if v > 0]
 
     @rx.event
     async def load(self):

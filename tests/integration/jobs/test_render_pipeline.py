@@ -85,6 +85,7 @@ def test_three_scene_render_makes_a_narrated_mp4_and_meters_each_step_once(
     assert (folder / "thumb.jpg").stat().st_size > 0
     assert not (folder / "work").exists()  # intermediate files are dropped when the render ends
     assert charged[("images", "images_count")] == 3
+    assert load_steps(render_id)["images"].detail == "3 images"
     assert charged[("video", "render_minutes")] == quotas.ceil_minutes(render.duration_seconds)
     assert charged[("video", "storage_mb")] == pytest.approx(render.size_bytes / 1048576, abs=1e-5)
     assert {s.name: s.status for s in load_steps(render_id).values()} == dict.fromkeys(renders.STEPS, "done")
@@ -239,5 +240,6 @@ def test_an_unknown_voice_falls_back_to_english_and_says_so(
 
     assert render.status == "succeeded", render.error
     assert render.notes == "Voice 'tlh-klingon' is not available; English was used."
+    assert load_steps(render.id)["images"].detail == "1 image"
     english = _narration_seconds(tmp_path, SCENES[:1], voice="en")
     assert charges(render.id)[("speech", "tts_seconds")] == pytest.approx(english, abs=0.01)
