@@ -1,4 +1,5 @@
-"""The once-a-minute maintenance job: backups on schedule, expired exports, due deletions.
+"""The once-a-minute maintenance job: backups on schedule, expired exports, due deletions,
+and releasing what ended renders still hold when their own release was lost.
 
 Every worker runs a small clock thread that enqueues this job at most once a minute
 across all workers (a Redis `SET NX` with a TTL), so the schedule survives worker
@@ -14,7 +15,7 @@ import redis
 
 from saas_app.db import session_scope
 from saas_app.jobs.queues import get_queue, get_rq_connection
-from saas_app.services import backups, deletion, exports
+from saas_app.services import backups, deletion, exports, quotas
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 60
@@ -25,9 +26,10 @@ def run_maintenance() -> dict[str, int]:
     """One maintenance pass.
 
     Returns:
-        What was done: backups taken, exports expired, tenants purged.
+        What was done: backups taken, exports expired, tenants purged, and ended renders whose
+        lost release was made up.
     """
-    done = {"backups": 0, "exports_expired": 0, "tenants_purged": 0}
+    done = {"backups": 0, "exports_expired": 0, "tenants_purged": 0, "releases_recovered": 0}
     try:
         done["backups"] = 1 if backups.run_backup_if_due() else 0
     except backups.BackupError:
@@ -36,6 +38,11 @@ def run_maintenance() -> dict[str, int]:
         done["exports_expired"] = exports.delete_expired_exports(session=session)
     with session_scope() as session:
         done["tenants_purged"] = deletion.purge_due_deletions(session=session)
+    try:
+        with session_scope() as session:
+            done["releases_recovered"] = quotas.release_all_ended(session=session)
+    except redis.RedisError as exc:  # the next pass tries again
+        log.warning("could not look for lost releases, redis unavailable: %s", exc)
     return done
 
 

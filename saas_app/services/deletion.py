@@ -39,6 +39,7 @@ from saas_app.services.auth_sessions import Principal
 from saas_app.services.errors import BillingError, Forbidden, InvalidInput, NotFound
 from saas_app.services.exports import export_path
 from saas_app.services.mailer import send_email
+from saas_app.services.quotas import GLOBAL_ACTIVE
 from saas_app.services.redis_client import get_redis
 from saas_app.services.tokens import sha256_hex
 from saas_app.settings import get_settings
@@ -132,7 +133,7 @@ def _purge_redis(tenant_id: str, user_ids: list[str], session_ids: list[str], re
     if keys:
         r.delete(*keys)
     if render_ids:
-        r.srem("usage:active", *render_ids)
+        r.srem(GLOBAL_ACTIVE, *render_ids)
     rq = get_rq_connection()
     current = get_current_job()
     job_ids = [f"render-{rid}" for rid in render_ids] + [purge_job_id(tenant_id)]

@@ -12,14 +12,15 @@ import functools
 import json
 import logging
 import math
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
 
 import redis
 from redis.commands.core import Script
 from sqlmodel import Session, col, select
 
 from saas_app import routes
-from saas_app.models import Render, UsageRecord
+from saas_app.models import Render, UsageRecord, utcnow
 from saas_app.services import quota_scripts as lua
 from saas_app.services.errors import QuotaExceeded, RateLimited, ServiceUnavailable
 from saas_app.services.metering import list_counted_rows, list_render_rows, period_of, sum_usage
@@ -31,13 +32,14 @@ log = logging.getLogger(__name__)
 ACTIVE_STATUSES = ("queued", "running")
 ADMITTED = "OK"  # the ADMIT script's status reply when the render was admitted
 READY = "ready"  # field of the gauge hash: the counters were built from the ledger
+GLOBAL_ACTIVE = "usage:active"  # unfinished render ids of every tenant (the global queue depth)
 REDIS_DOWN = "Usage metering is briefly unavailable, so new renders are paused. Please try again shortly."
 
 
 def _k(tenant_id: str, period: str) -> dict[str, str]:
     return {
         "used": f"usage:{tenant_id}:{period}", "gauge": f"usage:{tenant_id}:gauge",
-        "resv": f"usage:{tenant_id}:resv", "active": f"usage:{tenant_id}:active", "global": "usage:active",
+        "resv": f"usage:{tenant_id}:resv", "active": f"usage:{tenant_id}:active", "global": GLOBAL_ACTIVE,
         "applied": f"usage:{tenant_id}:applied",
     }
 
@@ -180,7 +182,8 @@ def admit(*, session: Session, tenant_id: str, plan_id: str, render_id: str, est
         if outcome[0] == "not_ready":  # Redis lost the counters: rebuild them from the ledger, then retry
             ensure_counters(session=session, tenant_id=tenant_id)
             outcome = run()
-        if outcome[0] == "concurrency" and _free_stale_slots(session, tenant_id):
+        if outcome[0] not in ("ok", "not_ready") and release_ended(  # a lost release must not refuse anyone
+                session=session, render_ids=get_redis().smembers(active_key)):
             outcome = run()
     except redis.RedisError as exc:
         log.warning("admission refused, redis unavailable: %s", exc)
@@ -205,15 +208,38 @@ def admit(*, session: Session, tenant_id: str, plan_id: str, render_id: str, est
                       f"{eta} seconds.", retry_after=eta)
 
 
-def _free_stale_slots(session: Session, tenant_id: str) -> int:
-    """Release slots still held by renders that already ended (a release lost to a Redis error)."""
-    held = list(get_redis().smembers(_k(tenant_id, period_of())["active"]))
-    ended = session.exec(select(Render.id).where(col(Render.id).in_(held),
-                                                 col(Render.status).notin_(ACTIVE_STATUSES))).all() if held else []
-    for render_id in ended:
+def release_ended(*, session: Session, render_ids: Iterable[str], ended_before: datetime | None = None) -> int:
+    """Count and release what renders that already ended still hold (their release was lost to a
+    Redis error). Safe to run beside the worker: charges apply once and a second release is a no-op.
+
+    Args:
+        render_ids: Renders Redis still counts as unfinished.
+        ended_before: Only renders that ended before this (None: all), so the worker has had time
+            to release them itself.
+
+    Returns:
+        How many ended renders were released.
+    """
+    held = list(render_ids)
+    if not held:
+        return 0
+    query = select(Render.id, Render.tenant_id).where(col(Render.id).in_(held),
+                                                      col(Render.status).notin_(ACTIVE_STATUSES))
+    if ended_before is not None:
+        query = query.where(col(Render.finished_at) < ended_before)
+    with session.no_autoflush:  # a render being submitted in this session is not ended
+        ended = session.exec(query).all()
+    for render_id, tenant_id in ended:
         apply_rows(list_render_rows(session=session, render_id=render_id))  # charges a Redis blip missed
         release(tenant_id=tenant_id, render_id=render_id)
     return len(ended)
+
+
+def release_all_ended(*, session: Session, grace: timedelta = timedelta(minutes=1)) -> int:
+    """`release_ended` for every tenant, for renders that ended over `grace` ago (the maintenance
+    pass runs it once a minute; the worker releases as a render ends, so that is all it finds)."""
+    return release_ended(session=session, render_ids=get_redis().smembers(GLOBAL_ACTIVE),
+                         ended_before=utcnow() - grace)
 
 
 def release(*, tenant_id: str, render_id: str) -> None:

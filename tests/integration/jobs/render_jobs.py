@@ -241,8 +241,8 @@ def wait_wound_up(rc: redis.Redis, render_id: str, worker: WorkerHandle | None =
     """Wait until the worker has wound an ended render up.
 
     The worker commits the terminal status first, then publishes usage, drops the work files
-    and, last of all, releases the reservation (admission frees the slot of an ended render
-    itself if that release is ever lost). A test that saw the status may look a moment too
+    and, last of all, releases the reservation (a lost release is made up by the next refused
+    admission or the maintenance job). A test that saw the status may look a moment too
     early, so anything that checks the wind-up waits for the release first.
     """
     wait_until(lambda: not rc.exists(f"usage:resv:{render_id}"), 10, f"the release of render {render_id}", worker)

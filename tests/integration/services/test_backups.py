@@ -238,7 +238,7 @@ def test_maintenance_backs_up_when_due_and_sweeps_exports_and_deletions(
     export_path(export.filename).parent.mkdir(parents=True, exist_ok=True)
     export_path(export.filename).write_bytes(b"PK")
 
-    assert run_maintenance() == {"backups": 1, "exports_expired": 1, "tenants_purged": 1}
+    assert run_maintenance() == {"backups": 1, "exports_expired": 1, "tenants_purged": 1, "releases_recovered": 0}
     (taken, path), = backups.list_backups()
     assert abs(taken - utcnow()) < timedelta(minutes=1) and path.stat().st_size > 0
     assert not export_path("export-old.zip").exists()
@@ -246,7 +246,7 @@ def test_maintenance_backs_up_when_due_and_sweeps_exports_and_deletions(
     assert session.get(Tenant, doomed_tenant) is None
     assert session.get(DataExport, export_id).status == "expired"  # type: ignore[union-attr]
 
-    assert run_maintenance() == {"backups": 0, "exports_expired": 0, "tenants_purged": 0}
+    assert run_maintenance() == {"backups": 0, "exports_expired": 0, "tenants_purged": 0, "releases_recovered": 0}
     assert len(backups.list_backups()) == 1
 
     app_settings.set(BACKUPS_CRON="* * * * *")

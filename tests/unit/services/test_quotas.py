@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -10,7 +11,7 @@ import pytest
 import redis
 from sqlmodel import Session
 
-from factories import make_tenant, make_usage, reserved, used_counters
+from factories import make_render, make_tenant, make_usage, make_user, reserved, used_counters
 from saas_app import routes
 from saas_app.db import get_engine
 from saas_app.models import utcnow
@@ -272,6 +273,57 @@ def test_the_global_queue_depth_applies_across_tenants(session: Session, app_set
     assert "busy" in caught.value.message and caught.value.retry_after >= 1
     quotas.release(tenant_id=first.id, render_id="a1")
     _admit(session, second.id, "b1", plan="enterprise", images_count=1.0)
+
+
+# Releases lost to a Redis error
+
+
+def _ended_without_release(session: Session, user, plan: str, status: str, ago: timedelta = timedelta(minutes=5),
+                           **estimate: float):  # type: ignore[no-untyped-def]
+    """A render admitted, then ended (`ago`) in the database while its release never reached Redis."""
+    quotas.ensure_counters(session=session, tenant_id=user.tenant_id)  # as in the app: built before the row exists
+    render = make_render(session, user, estimate_json=json.dumps(estimate))
+    _admit(session, user.tenant_id, render.id, plan=plan, **estimate)
+    render.status, render.finished_at = status, utcnow() - ago
+    session.add(render)
+    session.commit()
+    return render
+
+
+def test_a_lost_release_does_not_refuse_the_next_render_over_quota(
+        session: Session, redis_client: redis.Redis, app_settings, roomy_plan: str) -> None:
+    app_settings.set(QUOTA_IMAGES_COUNT=3)
+    user = make_user(session, make_tenant(session, plan=roomy_plan))
+    ended = _ended_without_release(session, user, roomy_plan, "failed", images_count=3.0)
+    assert reserved(redis_client, user.tenant_id)["images_count"] == 3  # what the lost release left held
+
+    _admit(session, user.tenant_id, "next", plan=roomy_plan, images_count=2.0)  # would be a 402 otherwise
+
+    assert reserved(redis_client, user.tenant_id)["images_count"] == 2
+    assert not redis_client.exists(f"usage:resv:{ended.id}")
+    assert redis_client.smembers(f"usage:{user.tenant_id}:active") == {"next"}
+
+
+def test_the_maintenance_sweep_releases_ended_renders_of_every_tenant(
+        session: Session, redis_client: redis.Redis) -> None:
+    first, second, busy = (make_user(session, make_tenant(session, plan="pro")) for _ in range(3))
+    for user, status in ((first, "succeeded"), (second, "canceled")):
+        _ended_without_release(session, user, "pro", status, images_count=2.0, tts_seconds=5.0)
+    just_ended = _ended_without_release(session, busy, "pro", "failed", ago=timedelta(seconds=1), images_count=1.0)
+    running = make_render(session, busy, status="running")
+    _admit(session, busy.tenant_id, running.id, plan="pro", images_count=1.0)
+
+    assert quotas.release_all_ended(session=session) == 2
+
+    for user in (first, second):
+        assert reserved(redis_client, user.tenant_id) == pytest.approx(dict.fromkeys(METRICS, 0.0))
+        assert redis_client.scard(f"usage:{user.tenant_id}:active") == 0
+    # the unfinished render keeps its hold; the one that just ended is left to its worker for now
+    assert redis_client.smembers("usage:active") == {running.id, just_ended.id}
+    assert reserved(redis_client, busy.tenant_id)["images_count"] == 2
+    assert quotas.release_all_ended(session=session) == 0
+    assert quotas.release_all_ended(session=session, grace=timedelta(0)) == 1
+    assert redis_client.smembers("usage:active") == {running.id}
 
 
 # Failing closed
