@@ -67,7 +67,7 @@ def prepare_database() -> None:
     from alembic import command
     from alembic.config import Config
 
-    from saas_app.services.redis_client import get_redis
+    from saas_app.services.core.redis_client import get_redis
     from saas_app.settings import PROJECT_ROOT
 
     config = Config()
@@ -82,7 +82,7 @@ def make_principal(plan: str = "enterprise", name: str = "bench"):  # type: igno
 
     from saas_app.db import get_engine
     from saas_app.models import Tenant, User, new_id
-    from saas_app.services.auth_sessions import Principal
+    from saas_app.services.auth.sessions import Principal
 
     with Session(get_engine(), expire_on_commit=False) as s:
         tenant = Tenant(name=name, plan=plan)
@@ -111,7 +111,7 @@ class Worker:
 
         from rq import Worker as RqWorker
 
-        from saas_app.jobs.queues import get_rq_connection
+        from saas_app.services.core.queue import get_rq_connection
 
         deadline = time.monotonic() + timeout
         connection = get_rq_connection()

@@ -24,9 +24,9 @@ from sqlmodel import Session, select
 
 from saas_app.db import get_engine
 from saas_app.models import Render, RenderStep
-from saas_app.services import renders
-from saas_app.services.audit import RequestContext
-from saas_app.services.render_input import RenderInput, SceneInput
+from saas_app.services.renders import submission as renders
+from saas_app.services.account.audit import RequestContext
+from saas_app.services.renders.input import RenderInput, SceneInput
 
 GOAL_MS = 100.0
 CTX = RequestContext(ip="127.0.0.1", user_agent="bench", request_id="bench")

@@ -19,8 +19,8 @@ from sqlmodel import Session
 
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.models import Tenant, User
-from saas_app.services import magic_links
-from saas_app.services.audit import RequestContext
+from saas_app.services.auth import magic_links
+from saas_app.services.account.audit import RequestContext
 from saas_app.settings import get_settings
 
 LINK_RE = re.compile(r"(https?://\S+/auth/verify\?token=([A-Za-z0-9_\-%]+))")
@@ -165,12 +165,12 @@ from rq.serializers import JSONSerializer  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
 from saas_app.db import get_engine  # noqa: E402
-from saas_app.jobs.queues import get_queue, get_rq_connection  # noqa: E402
+from saas_app.services.core.queue import get_queue, get_rq_connection  # noqa: E402
 from saas_app.models import Render, RenderStep, UsageRecord  # noqa: E402
-from saas_app.services.auth_sessions import Principal  # noqa: E402
-from saas_app.services.metering import period_of, sum_usage  # noqa: E402
-from saas_app.services.plans import METRICS  # noqa: E402
-from saas_app.services.renders import job_id  # noqa: E402
+from saas_app.services.auth.sessions import Principal  # noqa: E402
+from saas_app.services.usage.metering import period_of, sum_usage  # noqa: E402
+from saas_app.services.usage.plans import METRICS  # noqa: E402
+from saas_app.services.renders.submission import job_id  # noqa: E402
 
 
 def render_payload(scenes: int | list[dict] = 1, **overrides: Any) -> dict:
@@ -300,7 +300,7 @@ from urllib.parse import urlsplit  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from sqlmodel import SQLModel  # noqa: E402
 
-from saas_app.services import pipeline  # noqa: E402
+from saas_app.services.renders import pipeline  # noqa: E402
 
 BROWSER_UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
               "Chrome/120.0.0.0 Safari/537.36")

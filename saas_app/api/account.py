@@ -10,8 +10,12 @@ from pydantic import BaseModel, Field
 
 from saas_app.api.deps import Context, DbSession, UserPrincipal
 from saas_app.models import iso_or_none
-from saas_app.services import api_keys, audit, backups, deletion, exports
-from saas_app.services.account_sessions import describe_device, list_active_sessions, revoke_session
+from saas_app.services.account import api_keys
+from saas_app.services.account import audit
+from saas_app.services.account import backups
+from saas_app.services.account import deletion
+from saas_app.services.account import exports
+from saas_app.services.account.sessions import describe_device, list_active_sessions, revoke_session
 
 router = APIRouter(prefix="/api/account", tags=["account"])
 

@@ -13,8 +13,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from saas_app.api import account, auth, billing, health, renders
-from saas_app.services.errors import AppError, PlanRequired, QuotaExceeded, RateLimited, ServiceUnavailable
-from saas_app.services.validation import field_path, friendly_message
+from saas_app.services.core.errors import AppError, PlanRequired, QuotaExceeded, RateLimited, ServiceUnavailable
+from saas_app.services.core.validation import field_path, friendly_message
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,10 @@ from saas_app.api.deps import (
     check_same_origin,
     read_session_cookie,
 )
-from saas_app.services import auth_sessions, magic_links
-from saas_app.services.auth_sessions import Principal, TokenPair
-from saas_app.services.errors import AppError, InvalidInput
+from saas_app.services.auth import sessions as auth_sessions
+from saas_app.services.auth import magic_links
+from saas_app.services.auth.sessions import Principal, TokenPair
+from saas_app.services.core.errors import AppError, InvalidInput
 from saas_app.settings import get_settings
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])

@@ -7,8 +7,9 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from saas_app.api.deps import Context, DbSession, UserPrincipal
-from saas_app.services import billing, stripe_webhooks
-from saas_app.services.plans import PLANS, get_limits
+from saas_app.services.billing import checkout as billing
+from saas_app.services.billing import webhooks as stripe_webhooks
+from saas_app.services.usage.plans import PLANS, get_limits
 
 router = APIRouter(prefix="/api/billing", tags=["billing"])
 

@@ -15,10 +15,10 @@ from fastapi import Depends, Request
 from sqlmodel import Session
 
 from saas_app.db import session_scope
-from saas_app.services.api_keys import authenticate_api_key, looks_like_api_key
-from saas_app.services.audit import RequestContext
-from saas_app.services.auth_sessions import Principal, authenticate_access_token, authenticate_browser_session
-from saas_app.services.errors import AuthError, Forbidden
+from saas_app.services.account.api_keys import authenticate_api_key, looks_like_api_key
+from saas_app.services.account.audit import RequestContext
+from saas_app.services.auth.sessions import Principal, authenticate_access_token, authenticate_browser_session
+from saas_app.services.core.errors import AuthError, Forbidden
 from saas_app.settings import get_settings
 
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}

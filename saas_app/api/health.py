@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from saas_app.services.health import get_health
+from saas_app.services.core.health import get_health
 
 router = APIRouter(tags=["health"])
 

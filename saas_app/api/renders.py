@@ -9,12 +9,13 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, JSONResponse
 
 from saas_app.api.deps import Context, CurrentPrincipal, DbSession
-from saas_app.services import quotas, renders
-from saas_app.services.errors import NotFound
-from saas_app.services.media.images import TEMPLATES
-from saas_app.services.media.speech import VOICES
-from saas_app.services.render_input import RenderInput
-from saas_app.services.render_views import describe_render, summarize_render
+from saas_app.services.usage import quotas
+from saas_app.services.renders import submission as renders
+from saas_app.services.core.errors import NotFound
+from saas_app.services.renders.media.images import TEMPLATES
+from saas_app.services.renders.media.speech import VOICES
+from saas_app.services.renders.input import RenderInput
+from saas_app.services.renders.views import describe_render, summarize_render
 
 router = APIRouter(tags=["renders"])
 

@@ -6,7 +6,8 @@ import logging
 
 from saas_app.db import session_scope
 from saas_app.models import DataExport, utcnow
-from saas_app.services import deletion, exports
+from saas_app.services.account import deletion
+from saas_app.services.account import exports
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from saas_app.services import backups
+from saas_app.services.account import backups
 from saas_app.settings import get_settings
 
 

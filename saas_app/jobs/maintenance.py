@@ -14,8 +14,11 @@ import threading
 import redis
 
 from saas_app.db import session_scope
-from saas_app.jobs.queues import get_queue, get_rq_connection
-from saas_app.services import backups, deletion, exports, quotas
+from saas_app.services.core.queue import get_queue, get_rq_connection
+from saas_app.services.account import backups
+from saas_app.services.account import deletion
+from saas_app.services.account import exports
+from saas_app.services.usage import quotas
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 60

@@ -7,7 +7,7 @@ import logging
 from rq import get_current_job
 from rq.job import Job
 
-from saas_app.services import pipeline
+from saas_app.services.renders import pipeline
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from rq.serializers import JSONSerializer
 
 from saas_app.db import session_scope
 from saas_app.jobs.maintenance import start_clock
-from saas_app.jobs.queues import QUEUE_NAMES, get_rq_connection
+from saas_app.services.core.queue import QUEUE_NAMES, get_rq_connection
 from saas_app.jobs.render import on_work_horse_killed
-from saas_app.services.renders import requeue_orphaned_renders
+from saas_app.services.renders.submission import requeue_orphaned_renders
 
 
 def main() -> None:

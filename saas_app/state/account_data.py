@@ -7,10 +7,11 @@ import asyncio
 import reflex as rx
 
 from saas_app.db import session_scope
-from saas_app.services import deletion, exports
-from saas_app.services.audit import RequestContext
-from saas_app.services.auth_sessions import Principal
-from saas_app.services.errors import AppError
+from saas_app.services.account import deletion
+from saas_app.services.account import exports
+from saas_app.services.account.audit import RequestContext
+from saas_app.services.auth.sessions import Principal
+from saas_app.services.core.errors import AppError
 from saas_app.state.formatting import format_date
 from saas_app.state.usage import UsageState
 

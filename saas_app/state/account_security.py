@@ -7,11 +7,12 @@ import asyncio
 import reflex as rx
 
 from saas_app.db import session_scope
-from saas_app.services import audit, backups
-from saas_app.services.account_sessions import describe_device, list_active_sessions, revoke_session
-from saas_app.services.audit import RequestContext
-from saas_app.services.auth_sessions import Principal
-from saas_app.services.errors import AppError
+from saas_app.services.account import audit
+from saas_app.services.account import backups
+from saas_app.services.account.sessions import describe_device, list_active_sessions, revoke_session
+from saas_app.services.account.audit import RequestContext
+from saas_app.services.auth.sessions import Principal
+from saas_app.services.core.errors import AppError
 from saas_app.state.formatting import format_date
 from saas_app.state.usage import UsageState
 

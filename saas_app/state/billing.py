@@ -7,11 +7,11 @@ import asyncio
 import reflex as rx
 
 from saas_app.db import session_scope
-from saas_app.services import billing
-from saas_app.services.audit import RequestContext
-from saas_app.services.auth_sessions import Principal
-from saas_app.services.errors import AppError
-from saas_app.services.plans import PLANS, get_limits, images_text
+from saas_app.services.billing import checkout as billing
+from saas_app.services.account.audit import RequestContext
+from saas_app.services.auth.sessions import Principal
+from saas_app.services.core.errors import AppError
+from saas_app.services.usage.plans import PLANS, get_limits, images_text
 from saas_app.state.formatting import format_amount, format_date
 from saas_app.state.usage import UsageState
 

@@ -9,15 +9,15 @@ from pydantic import ValidationError
 
 from saas_app import routes
 from saas_app.db import session_scope
-from saas_app.services import renders
-from saas_app.services.audit import RequestContext
-from saas_app.services.auth_sessions import Principal
-from saas_app.services.errors import AppError, PlanRequired, QuotaExceeded
-from saas_app.services.media.images import TEMPLATES
-from saas_app.services.media.speech import VOICES
-from saas_app.services.plans import images_text
-from saas_app.services.render_input import RenderInput, estimate_usage
-from saas_app.services.validation import field_path, friendly_message
+from saas_app.services.renders import submission as renders
+from saas_app.services.account.audit import RequestContext
+from saas_app.services.auth.sessions import Principal
+from saas_app.services.core.errors import AppError, PlanRequired, QuotaExceeded
+from saas_app.services.renders.media.images import TEMPLATES
+from saas_app.services.renders.media.speech import VOICES
+from saas_app.services.usage.plans import images_text
+from saas_app.services.renders.input import RenderInput, estimate_usage
+from saas_app.services.core.validation import field_path, friendly_message
 from saas_app.state.formatting import format_amount
 from saas_app.state.usage import UsageState
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from saas_app.services.plans import METRIC_LABELS, images_text
+from saas_app.services.usage.plans import METRIC_LABELS, images_text
 
 WARN_PERCENT = 90.0
 _CHARGE_LABELS = {"tts_seconds": "of narration", "render_minutes": "rendered", "storage_mb": "stored"}

@@ -10,9 +10,9 @@ import reflex as rx
 
 from saas_app import routes
 from saas_app.db import session_scope
-from saas_app.services import magic_links
-from saas_app.services.audit import RequestContext
-from saas_app.services.errors import AppError, RateLimited
+from saas_app.services.auth import magic_links
+from saas_app.services.account.audit import RequestContext
+from saas_app.services.core.errors import AppError, RateLimited
 from saas_app.state.session import SessionState
 
 RESEND_COOLDOWN_SECONDS = 60

@@ -8,11 +8,11 @@ import reflex as rx
 
 from saas_app import routes
 from saas_app.db import session_scope
-from saas_app.services import renders
-from saas_app.services.audit import RequestContext
-from saas_app.services.auth_sessions import Principal
-from saas_app.services.errors import AppError, NotFound
-from saas_app.services.render_views import describe_render
+from saas_app.services.renders import submission as renders
+from saas_app.services.account.audit import RequestContext
+from saas_app.services.auth.sessions import Principal
+from saas_app.services.core.errors import AppError, NotFound
+from saas_app.services.renders.views import describe_render
 from saas_app.state.formatting import charge_text, format_date, format_duration
 from saas_app.state.usage import UsageState
 

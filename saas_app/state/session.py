@@ -15,8 +15,8 @@ import reflex as rx
 
 from saas_app import routes
 from saas_app.db import session_scope
-from saas_app.services.audit import RequestContext
-from saas_app.services.auth_sessions import Principal, authenticate_browser_session
+from saas_app.services.account.audit import RequestContext
+from saas_app.services.auth.sessions import Principal, authenticate_browser_session
 from saas_app.settings import get_settings
 
 

@@ -9,8 +9,9 @@ import reflex as rx
 
 from saas_app import routes
 from saas_app.db import session_scope
-from saas_app.services import billing, quotas
-from saas_app.services.auth_sessions import Principal
+from saas_app.services.billing import checkout as billing
+from saas_app.services.usage import quotas
+from saas_app.services.auth.sessions import Principal
 from saas_app.state.formatting import WARN_PERCENT, usage_rows
 from saas_app.state.session import SessionState
 

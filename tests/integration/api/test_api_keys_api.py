@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.models import ApiKey, AuditLog, SQLModel
-from saas_app.services.tokens import sha256_hex
+from saas_app.services.auth.tokens import sha256_hex
 
 pytestmark = pytest.mark.db
 

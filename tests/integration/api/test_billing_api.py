@@ -25,7 +25,7 @@ from saas_app.api.app import create_api
 from saas_app.db import get_engine
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.models import AuditLog, StripeEvent, Subscription, Tenant
-from saas_app.services.plans import base_quotas
+from saas_app.services.usage.plans import base_quotas
 from saas_app.settings import get_settings
 from stripe_server import (  # noqa: F401  (stripe_server is the session fixture)
     PRICE_ENTERPRISE, PRICE_PRO, UNREACHABLE_BASE, WEBHOOK_SECRET, app_env, cancel_subscription,

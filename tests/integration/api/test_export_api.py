@@ -31,10 +31,10 @@ from sqlmodel import Session, col, select
 from saas_app.db import get_engine
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.jobs.account import build_export_job
-from saas_app.jobs.queues import get_queue, get_rq_connection
+from saas_app.services.core.queue import get_queue, get_rq_connection
 from saas_app.models import DataExport, UsageRecord, utcnow
-from saas_app.services.exports import delete_expired_exports, export_path
-from saas_app.services.renders import render_dir
+from saas_app.services.account.exports import delete_expired_exports, export_path
+from saas_app.services.renders.submission import render_dir
 
 pytestmark = [pytest.mark.db, pytest.mark.usefixtures("account_dirs")]
 

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from factories import dead_redis
-from saas_app.services import health
+from saas_app.services.core import health
 
 pytestmark = pytest.mark.db
 

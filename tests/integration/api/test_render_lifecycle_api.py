@@ -18,9 +18,11 @@ from factories import (
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.jobs.reconcile import reconcile
 from saas_app.models import User
-from saas_app.services import metering, pipeline, renders
-from saas_app.services.metering import period_of
-from saas_app.services.plans import METRICS
+from saas_app.services.usage import metering
+from saas_app.services.renders import pipeline
+from saas_app.services.renders import submission as renders
+from saas_app.services.usage.metering import period_of
+from saas_app.services.usage.plans import METRICS
 
 pytestmark = pytest.mark.db
 

@@ -17,10 +17,10 @@ from factories import (
 from saas_app import routes
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.models import UsageRecord
-from saas_app.services import renders
-from saas_app.services.metering import period_of
-from saas_app.services.plans import METRICS
-from saas_app.services.render_input import RenderInput, estimate_usage
+from saas_app.services.renders import submission as renders
+from saas_app.services.usage.metering import period_of
+from saas_app.services.usage.plans import METRICS
+from saas_app.services.renders.input import RenderInput, estimate_usage
 from saas_app.settings import get_settings
 
 pytestmark = pytest.mark.db

@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from factories import CTX, bearer, make_user, sign_in_api
 from saas_app.dev.mailcatcher import MailCatcher
-from saas_app.services.audit import list_events, record_event
+from saas_app.services.account.audit import list_events, record_event
 
 pytestmark = pytest.mark.db
 

@@ -22,7 +22,7 @@ from render_jobs import (
 from sqlmodel import Session
 
 from saas_app.dev.mailcatcher import MailCatcher
-from saas_app.services.auth_sessions import Principal
+from saas_app.services.auth.sessions import Principal
 from saas_app.settings import get_settings
 
 FAST_RETRIES = {"RENDER_RETRY_DELAYS": "1,1", "RENDER_MAX_RETRIES": "2"}

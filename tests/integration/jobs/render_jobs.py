@@ -27,14 +27,16 @@ from sqlmodel import Session, select
 
 from saas_app.db import get_engine
 from saas_app.dev import processes
-from saas_app.jobs.queues import QUEUE_NAMES, get_rq_connection
+from saas_app.services.core.queue import QUEUE_NAMES, get_rq_connection
 from saas_app.models import Render, RenderStep, UsageRecord
-from saas_app.services import auth_sessions, magic_links, renders
-from saas_app.services.auth_sessions import Principal
-from saas_app.services.metering import sum_usage, usage_log_path
-from saas_app.services.plans import MONTHLY_METRICS
-from saas_app.services.render_input import RenderInput, SceneInput
-from saas_app.services.renders import TERMINAL
+from saas_app.services.auth import sessions as auth_sessions
+from saas_app.services.auth import magic_links
+from saas_app.services.renders import submission as renders
+from saas_app.services.auth.sessions import Principal
+from saas_app.services.usage.metering import sum_usage, usage_log_path
+from saas_app.services.usage.plans import MONTHLY_METRICS
+from saas_app.services.renders.input import RenderInput, SceneInput
+from saas_app.services.renders.submission import TERMINAL
 
 RENDER_TIMEOUT = 60.0
 SCENES = [

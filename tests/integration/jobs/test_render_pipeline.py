@@ -36,9 +36,12 @@ from sqlmodel import Session
 
 from saas_app.db import get_engine
 from saas_app.models import Render
-from saas_app.services import pipeline, quotas, renders
-from saas_app.services.auth_sessions import Principal
-from saas_app.services.media import speech, video
+from saas_app.services.renders import pipeline
+from saas_app.services.usage import quotas
+from saas_app.services.renders import submission as renders
+from saas_app.services.auth.sessions import Principal
+from saas_app.services.renders.media import speech
+from saas_app.services.renders.media import video
 
 pytestmark = pytest.mark.db
 

@@ -26,8 +26,8 @@ from sqlmodel import Session, select
 from saas_app.db import get_engine
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.models import Render
-from saas_app.services.auth_sessions import Principal
-from saas_app.services.metering import period_of
+from saas_app.services.auth.sessions import Principal
+from saas_app.services.usage.metering import period_of
 
 pytestmark = pytest.mark.db
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from saas_app.services.plans import images_text
+from saas_app.services.usage.plans import images_text
 from saas_app.state.formatting import charge_text, format_amount
 
 

@@ -1,0 +1,203 @@
+"""Account deletion (GDPR Art. 17): scheduled with a grace period, then a purge of every store.
+
+The purge walks every table that has a `tenant_id` column (so a new tenant-owned table is
+covered without code here), the user-linked tables, Redis keys, stored files, the JSONL
+usage logs and exports, and Stripe. What remains is one pseudonymous audit row.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import redis
+from rq import get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from sqlalchemy import delete
+from sqlmodel import Session, SQLModel, col, select
+
+from saas_app.services.core.queue import get_queue, get_rq_connection
+from saas_app.models import (
+    AccountDeletion,
+    AuditLog,
+    AuthSession,
+    DataExport,
+    MagicLink,
+    RefreshToken,
+    Render,
+    Subscription,
+    Tenant,
+    User,
+    utcnow,
+)
+from saas_app.services.billing import checkout as billing
+from saas_app.services.account.audit import RequestContext, record_event
+from saas_app.services.auth.sessions import Principal
+from saas_app.services.core.errors import BillingError, Forbidden, InvalidInput, NotFound
+from saas_app.services.account.exports import export_path
+from saas_app.services.core.mail import send_email
+from saas_app.services.usage.quotas import GLOBAL_ACTIVE
+from saas_app.services.core.redis_client import get_redis
+from saas_app.services.auth.tokens import sha256_hex
+from saas_app.settings import get_settings
+
+log = logging.getLogger(__name__)
+PURGE_FUNC = "saas_app.jobs.account.purge_tenant_job"
+
+
+def purge_job_id(tenant_id: str) -> str:
+    """The scheduled purge job of a tenant."""
+    return f"purge-{tenant_id}"
+
+
+def get_deletion(*, session: Session, tenant_id: str) -> AccountDeletion | None:
+    """The tenant's pending deletion, if any."""
+    return session.get(AccountDeletion, tenant_id)
+
+
+def schedule_deletion(*, session: Session, principal: Principal, confirm_email: str,
+                      ctx: RequestContext) -> AccountDeletion:
+    """Schedule the tenant's deletion after `DELETION_GRACE_HOURS` and email a cancel link.
+
+    Raises:
+        Forbidden: Not the owner. InvalidInput: The typed email is not the account's.
+    """
+    if principal.role != "owner":
+        raise Forbidden("Only the workspace owner can delete it.")
+    if (confirm_email or "").strip().lower() != principal.email.lower():
+        raise InvalidInput("Type your account email exactly to confirm.", field="confirm_email")
+    settings = get_settings()
+    when = utcnow() + timedelta(hours=settings.DELETION_GRACE_HOURS)
+    row = session.get(AccountDeletion, principal.tenant_id) or AccountDeletion(
+        tenant_id=principal.tenant_id, requested_by=principal.user_id, scheduled_for=when)
+    row.scheduled_for, row.requested_at = when, utcnow()
+    session.add(row)
+    record_event(session=session, action="account.deletion_scheduled", ctx=ctx, tenant_id=principal.tenant_id,
+                 user_id=principal.user_id, actor=principal.actor_name, details={"scheduled_for": when.isoformat()})
+    session.commit()
+    try:
+        get_queue("default").enqueue_at(when, PURGE_FUNC, args=(principal.tenant_id,),
+                                        job_id=purge_job_id(principal.tenant_id), job_timeout=600,
+                                        result_ttl=0, failure_ttl=3600)
+    except redis.RedisError as exc:  # the scheduled sweep purges due deletions anyway
+        log.warning("could not schedule purge job: %s", exc)
+    link = f"{settings.APP_BASE_URL}/account"
+    stamp = when.strftime("%d %b %Y %H:%M UTC")
+    send_email(to=principal.email, subject="Your account will be deleted",
+               text=f"Your workspace and all its data will be deleted on {stamp}.\n"
+                    f"Changed your mind? Cancel the deletion here before then:\n{link}\n",
+               html=f"<p>Your workspace and all its data will be deleted on <b>{stamp}</b>.</p>"
+                    f"<p>Changed your mind? <a href=\"{link}\">Cancel the deletion</a> before then.</p>")
+    return row
+
+
+def cancel_deletion(*, session: Session, principal: Principal, ctx: RequestContext) -> None:
+    """Cancel a pending deletion; nothing is lost.
+
+    Raises:
+        NotFound: No deletion is pending.
+    """
+    row = session.get(AccountDeletion, principal.tenant_id)
+    if row is None:
+        raise NotFound("No deletion is scheduled for this workspace.")
+    session.delete(row)
+    record_event(session=session, action="account.deletion_canceled", ctx=ctx, tenant_id=principal.tenant_id,
+                 user_id=principal.user_id, actor=principal.actor_name)
+    try:
+        Job.fetch(purge_job_id(principal.tenant_id), connection=get_rq_connection()).cancel()
+    except (NoSuchJobError, redis.RedisError) as exc:
+        log.info("no purge job to cancel: %s", exc)
+
+
+def _purge_stripe(tenant: Tenant, subscription_id: str | None) -> None:
+    if not tenant.stripe_customer_id or not get_settings().billing_configured:
+        return
+    client = billing.stripe_client()
+    customer_id = tenant.stripe_customer_id
+    if subscription_id:
+        try:
+            billing.call_stripe(lambda: client.v1.subscriptions.cancel(subscription_id))
+        except BillingError:
+            log.info("subscription %s already gone or not cancelable", subscription_id)
+    billing.call_stripe(lambda: client.v1.customers.delete(customer_id))
+
+
+def _purge_redis(tenant_id: str, user_ids: list[str], session_ids: list[str], render_ids: list[str]) -> None:
+    r = get_redis()
+    keys = list(r.scan_iter(match=f"usage:{tenant_id}:*", count=500))
+    keys += [f"usage:resv:{rid}" for rid in render_ids] + [f"auth:cutoff:{uid}" for uid in user_ids]
+    keys += [f"auth:sess:{sid}" for sid in session_ids]
+    if keys:
+        r.delete(*keys)
+    if render_ids:
+        r.srem(GLOBAL_ACTIVE, *render_ids)
+    rq = get_rq_connection()
+    current = get_current_job()
+    job_ids = [f"render-{rid}" for rid in render_ids] + [purge_job_id(tenant_id)]
+    for job_id in job_ids:
+        if current is not None and current.id == job_id:
+            continue  # the running purge job removes itself when done (result_ttl=0)
+        try:
+            Job.fetch(job_id, connection=rq).delete()
+        except NoSuchJobError:
+            pass
+
+
+def _purge_files(tenant_id: str, export_files: list[str]) -> None:
+    settings = get_settings()
+    for folder in (Path(settings.STORAGE_DIR) / tenant_id, Path(settings.USAGE_LOG_DIR) / tenant_id):
+        shutil.rmtree(folder, ignore_errors=True)
+    for name in export_files:
+        export_path(name).unlink(missing_ok=True)
+
+
+def purge_tenant(*, session: Session, tenant_id: str) -> bool:
+    """Delete everything of a tenant in every store (idempotent; Stripe first, the database last).
+
+    Returns:
+        False when the tenant no longer exists.
+    """
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        return False
+    users = list(session.exec(select(User).where(User.tenant_id == tenant_id)).all())
+    user_ids = [u.id for u in users]
+    sub = session.get(Subscription, tenant_id)
+    _purge_stripe(tenant, sub.stripe_subscription_id if sub else None)
+    session_ids = list(session.exec(select(AuthSession.id).where(col(AuthSession.user_id).in_(user_ids))).all())
+    render_ids = list(session.exec(select(Render.id).where(Render.tenant_id == tenant_id)).all())
+    exports = list(session.exec(select(DataExport.filename).where(DataExport.tenant_id == tenant_id)).all())
+    _purge_redis(tenant_id, user_ids, session_ids, render_ids)
+    _purge_files(tenant_id, exports)
+    session.exec(delete(RefreshToken).where(col(RefreshToken.user_id).in_(user_ids)))  # type: ignore[call-overload]
+    emails = [u.email for u in users]
+    session.exec(delete(MagicLink).where(col(MagicLink.email).in_(emails)))  # type: ignore[call-overload]
+    # Audit rows written before the account existed (sign-in requests) carry only the email.
+    early = col(AuditLog.user_id).in_(user_ids) | col(AuditLog.actor).in_(emails)
+    session.exec(delete(AuditLog).where(early))  # type: ignore[call-overload]
+    for table in reversed(SQLModel.metadata.sorted_tables):
+        if "tenant_id" in table.c:  # users, sessions, renders, ledger, audit, keys, exports, billing...
+            session.exec(delete(table).where(table.c.tenant_id == tenant_id))  # type: ignore[call-overload]
+    session.exec(delete(Tenant).where(col(Tenant.id) == tenant_id))  # type: ignore[call-overload]
+    record_event(session=session, action="account.purged", ctx=RequestContext(), actor="system",
+                 target=sha256_hex(tenant_id)[:16], details={"renders": len(render_ids), "users": len(user_ids)})
+    return True
+
+
+def purge_due_deletions(*, session: Session) -> int:
+    """Purge every tenant whose grace period ended (scheduled sweep). Returns how many."""
+    due = list(session.exec(select(AccountDeletion.tenant_id)
+                            .where(col(AccountDeletion.scheduled_for) <= utcnow())).all())
+    purged = 0
+    for tenant_id in due:
+        try:
+            purge_tenant(session=session, tenant_id=tenant_id)
+            session.commit()
+            purged += 1
+        except Exception:  # one failure (e.g. Stripe down) must not hold up the others; retried next sweep
+            session.rollback()
+            log.exception("purge of a tenant failed; the next sweep retries it")
+    return purged

@@ -1,0 +1,183 @@
+"""GDPR data export (Art. 15/20): one machine-readable ZIP of everything a tenant owns.
+
+Requested at most once an hour per tenant, built by an RQ job, emailed when ready, and
+downloadable for `EXPORT_TTL_HOURS` under an unguessable name by that tenant only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+
+import redis
+from sqlmodel import Session, col, select
+
+from saas_app.services.core.queue import get_queue
+from saas_app.models import AuditLog, DataExport, Render, Subscription, Tenant, UsageRecord, User, iso_or_none, utcnow
+from saas_app.services.account.audit import RequestContext, record_event
+from saas_app.services.auth.sessions import Principal
+from saas_app.services.core.errors import AppError, NotFound, RateLimited, ServiceUnavailable
+from saas_app.services.core.mail import send_email
+from saas_app.services.renders.submission import render_dir
+from saas_app.settings import get_settings
+
+log = logging.getLogger(__name__)
+EXPORT_INTERVAL = timedelta(hours=1)
+JOB_FUNC = "saas_app.jobs.account.build_export_job"
+README = """Your Narrated Studio data export
+================================
+
+Every file is machine-readable (JSON, or JSON Lines: one JSON object per line).
+
+profile.json   You: user id, email, role, when you joined and last signed in.
+tenant.json    Your workspace: id, name, plan, when it was created.
+usage.jsonl    The usage ledger: one line per metered step (metric, amount, month, time).
+audit.json     The audit log of your workspace: who did what, when, from where.
+renders.json   Every video's metadata: topic, scenes, template, voice, status, times.
+renders/       The video files themselves: renders/<id>/video.mp4 and thumb.jpg.
+billing.json   Your plan and subscription as known to us (Stripe ids, status, renewal).
+README.txt     This file.
+"""
+
+
+class ExportGone(AppError):
+    """The export link expired (410)."""
+
+    status_code = 410
+    code = "export_expired"
+
+
+def export_path(filename: str) -> Path:
+    """Where an export ZIP is stored."""
+    return Path(get_settings().EXPORT_DIR) / filename
+
+
+def request_export(*, session: Session, principal: Principal, ctx: RequestContext) -> DataExport:
+    """Record an export request and queue the job that builds it.
+
+    Raises:
+        RateLimited: An export was requested within the last hour (429).
+        ServiceUnavailable: The job queue is down (nothing recorded).
+    """
+    last = session.exec(select(DataExport).where(DataExport.tenant_id == principal.tenant_id)
+                        .order_by(col(DataExport.created_at).desc())).first()
+    if last is not None and utcnow() - last.created_at < EXPORT_INTERVAL:
+        wait = int((last.created_at + EXPORT_INTERVAL - utcnow()).total_seconds()) + 1
+        raise RateLimited(f"You can request one export per hour. Try again in {wait // 60 + 1} minutes.",
+                          retry_after=wait)
+    row = DataExport(tenant_id=principal.tenant_id, user_id=principal.user_id,
+                     filename=f"export-{secrets.token_urlsafe(24)}.zip")
+    session.add(row)
+    record_event(session=session, action="account.export_requested", ctx=ctx, tenant_id=principal.tenant_id,
+                 user_id=principal.user_id, actor=principal.actor_name, target=row.id)
+    session.commit()
+    try:
+        get_queue("default").enqueue(JOB_FUNC, args=(row.id,), job_id=f"export-{row.id}", job_timeout=1800,
+                                     result_ttl=86400, failure_ttl=7 * 86400)
+    except redis.RedisError as exc:
+        session.delete(row)
+        session.commit()
+        raise ServiceUnavailable("Exports are briefly unavailable. Please try again in a minute.") from exc
+    return row
+
+
+def _documents(session: Session, tenant: Tenant, user: User) -> dict[str, object]:
+    renders = session.exec(select(Render).where(Render.tenant_id == tenant.id)).all()
+    sub = session.get(Subscription, tenant.id)
+    audit = session.exec(select(AuditLog).where(AuditLog.tenant_id == tenant.id).order_by(col(AuditLog.id))).all()
+    return {
+        "profile.json": {"user_id": user.id, "email": user.email, "role": user.role,
+                         "created_at": iso_or_none(user.created_at), "last_login_at": iso_or_none(user.last_login_at)},
+        "tenant.json": {"tenant_id": tenant.id, "name": tenant.name, "plan": tenant.plan,
+                        "created_at": iso_or_none(tenant.created_at)},
+        "renders.json": [{"id": r.id, "topic": r.topic, "scenes": json.loads(r.scenes_json), "template": r.template,
+                          "voice": r.voice, "resolution": r.resolution, "status": r.status, "error": r.error,
+                          "duration_seconds": r.duration_seconds, "created_at": iso_or_none(r.created_at),
+                          "finished_at": iso_or_none(r.finished_at), "deleted": r.deleted_at is not None}
+                         for r in renders],
+        "audit.json": [{"action": a.action, "actor": a.actor, "target": a.target, "ip": a.ip,
+                        "user_agent": a.user_agent, "request_id": a.request_id, "created_at": iso_or_none(a.created_at),
+                        "details": json.loads(a.details or "{}")} for a in audit],
+        "billing.json": {"plan": tenant.plan, "stripe_customer_id": tenant.stripe_customer_id,
+                         "subscription": None if sub is None else {
+                             "id": sub.stripe_subscription_id, "plan": sub.plan, "status": sub.status,
+                             "current_period_end": iso_or_none(sub.current_period_end),
+                             "cancel_at_period_end": sub.cancel_at_period_end},
+                         "invoices": []},
+    }
+
+
+def build_export(*, session: Session, export_id: str) -> DataExport:
+    """Write the ZIP for an export and email its owner. Called by the export job."""
+    row = session.get(DataExport, export_id)
+    if row is None or row.status != "queued":
+        raise NotFound("No such pending export.")
+    tenant, user = session.get(Tenant, row.tenant_id), session.get(User, row.user_id)
+    assert tenant is not None and user is not None
+    path = export_path(row.filename)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, doc in _documents(session, tenant, user).items():
+            zf.writestr(name, json.dumps(doc, indent=2, sort_keys=True))
+        ledger = session.exec(select(UsageRecord).where(UsageRecord.tenant_id == tenant.id)
+                              .order_by(col(UsageRecord.id))).all()
+        zf.writestr("usage.jsonl", "".join(json.dumps({
+            "event_key": u.event_key, "metric": u.metric, "amount": u.amount, "period": u.period,
+            "render_id": u.render_id, "created_at": iso_or_none(u.created_at)}, sort_keys=True) + "\n" for u in ledger))
+        for render in session.exec(select(Render).where(Render.tenant_id == tenant.id,
+                                                        col(Render.deleted_at).is_(None))).all():
+            for name in ("video.mp4", "thumb.jpg"):
+                source = render_dir(tenant.id, render.id) / name
+                if source.exists():
+                    zf.write(source, f"renders/{render.id}/{name}")
+        zf.writestr("README.txt", README)
+    tmp.replace(path)
+    row.status, row.ready_at = "ready", utcnow()
+    row.expires_at = row.ready_at + timedelta(hours=get_settings().EXPORT_TTL_HOURS)
+    row.size_bytes = path.stat().st_size
+    session.add(row)
+    session.commit()
+    link = f"{get_settings().APP_BASE_URL}/api/account/download-export/{row.filename}"
+    hours = get_settings().EXPORT_TTL_HOURS
+    send_email(to=user.email, subject="Your data export is ready",
+               text=f"Your export is ready. Download it within {hours} hours (sign in first):\n{link}\n",
+               html=f"<p>Your export is ready. <a href=\"{link}\">Download it</a> within {hours} hours "
+                    "(you may need to sign in first).</p>")
+    return row
+
+
+def get_export_file_or_raise(*, session: Session, tenant_id: str, filename: str) -> Path:
+    """The ZIP behind a download link, for its own tenant only.
+
+    Raises:
+        NotFound: Unknown, tampered or another tenant's link (404). ExportGone: expired (410).
+    """
+    row = session.exec(select(DataExport).where(DataExport.filename == filename)).first() if len(filename) < 100 \
+        else None
+    if row is None or row.tenant_id != tenant_id or row.status not in ("ready", "expired"):
+        raise NotFound("We couldn't find that export.")
+    if row.status == "expired" or (row.expires_at is not None and utcnow() >= row.expires_at):
+        raise ExportGone("This download link has expired. Request a new export on the account page.")
+    return export_path(row.filename)
+
+
+def list_exports(*, session: Session, tenant_id: str, limit: int = 5) -> list[DataExport]:
+    """The tenant's latest exports."""
+    return list(session.exec(select(DataExport).where(DataExport.tenant_id == tenant_id)
+                             .order_by(col(DataExport.created_at).desc()).limit(limit)).all())
+
+
+def delete_expired_exports(*, session: Session) -> int:
+    """Delete the files of expired exports and mark them expired (scheduled job). Returns how many."""
+    rows = session.exec(select(DataExport).where(DataExport.status == "ready",
+                                                 col(DataExport.expires_at) <= utcnow())).all()
+    for row in rows:
+        export_path(row.filename).unlink(missing_ok=True)
+        row.status = "expired"
+        session.add(row)
+    return len(rows)

@@ -1,0 +1,51 @@
+"""The account page's view of signed-in devices: list them and end any one."""
+
+from __future__ import annotations
+
+import re
+
+from sqlmodel import Session, col, select
+
+from saas_app.models import AuthSession, utcnow
+from saas_app.services.account.audit import RequestContext, record_event
+from saas_app.services.auth.sessions import Principal, revoke_sessions
+from saas_app.services.core.errors import NotFound
+
+_BROWSERS = [("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
+             ("Safari/", "Safari"), ("curl/", "curl"), ("python-httpx", "Python"), ("python-requests", "Python")]
+_SYSTEMS = [("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Windows", "Windows"),
+            ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux")]
+
+
+def describe_device(user_agent: str) -> str:
+    """A short device name from a user agent, e.g. "Chrome on Linux"."""
+    browser = next((name for token, name in _BROWSERS if token in user_agent), "")
+    system = next((name for token, name in _SYSTEMS if token in user_agent), "")
+    if re.search(r"HeadlessChrome", user_agent):
+        browser = "Headless Chrome"
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or "Unknown device"
+
+
+def list_active_sessions(*, session: Session, user_id: str) -> list[AuthSession]:
+    """The user's unrevoked, unexpired sessions, most recently seen first."""
+    return list(session.exec(
+        select(AuthSession).where(AuthSession.user_id == user_id, col(AuthSession.revoked_at).is_(None),
+                                  AuthSession.expires_at > utcnow())
+        .order_by(col(AuthSession.last_seen_at).desc())
+    ).all())
+
+
+def revoke_session(*, session: Session, principal: Principal, session_id: str, ctx: RequestContext) -> None:
+    """End one of the user's own sessions (its cookie, tokens and refresh family stop working).
+
+    Raises:
+        NotFound: Not one of this user's active sessions.
+    """
+    row = session.get(AuthSession, session_id) if session_id and len(session_id) <= 32 else None
+    if row is None or row.user_id != principal.user_id or row.revoked_at is not None:
+        raise NotFound("We couldn't find that session.")
+    revoke_sessions(session, [row.id])
+    record_event(session=session, action="auth.session_revoked", ctx=ctx, tenant_id=principal.tenant_id,
+                 user_id=principal.user_id, actor=principal.actor_name, target=row.id)

@@ -1,0 +1,195 @@
+"""Magic links: request (rate limited, emailed), peek, and consume exactly once.
+
+A link carries a 32-byte random token and a 6-digit code. Only hashes are stored; a
+newer request voids older links for the same address; consuming is one atomic UPDATE.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import html
+import secrets
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import case, update
+from sqlmodel import Session, col, select
+
+from saas_app.models import MagicLink, User, utcnow
+from saas_app.services.account.audit import RequestContext, record_event
+from saas_app.services.core.errors import AuthError, InvalidInput
+from saas_app.services.core.mail import send_email
+from saas_app.services.core.rate_limit import Limit, check_limits
+from saas_app.services.auth.tokens import new_secret_token, sha256_hex
+from saas_app.settings import get_settings
+
+MAX_CODE_ATTEMPTS = 5
+LINK_INVALID = "This sign-in link has expired or was already used. Request a new one."
+CODE_INVALID = "That code is not right or has expired. Check the latest email, or request a new code."
+
+
+def normalize_email(raw: str) -> str:
+    """Validate an address and return it normalized (lower-case).
+
+    Raises:
+        InvalidInput: With a readable reason (field `email`).
+    """
+    raw = (raw or "").strip()
+    if not raw:
+        raise InvalidInput("Enter your email address.", field="email")
+    try:
+        info = validate_email(raw, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidInput(f"That email address is not valid: {exc}", field="email") from exc
+    return info.normalized.lower()
+
+
+def safe_next_path(raw: str | None) -> str:
+    """Keep only same-site relative paths (no open redirects)."""
+    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
+        return "/create"
+    if raw.startswith(("/login", "/auth/", "/api/")):
+        return "/create"
+    return raw[:500]
+
+
+def _code_hash(*, token_hash: str, code: str) -> str:
+    key = get_settings().JWT_SECRET.encode()
+    return hmac.new(key, f"{token_hash}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def _email_bodies(*, link: str, code: str, ttl: int) -> tuple[str, str]:
+    text = (
+        f"Sign in to Narrated Studio\n\nOpen this link to sign in:\n{link}\n\n"
+        f"Or enter this code on the sign-in page: {code}\n\n"
+        f"The link and code expire in {ttl} minutes and work once.\n"
+        "If you did not ask to sign in, ignore this email.\n"
+    )
+    safe_link = html.escape(link, quote=True)
+    body = (
+        "<!doctype html><html><body style=\"font-family:sans-serif;color:#1f1f2e\">"
+        "<h2>Sign in to Narrated Studio</h2>"
+        f"<p><a href=\"{safe_link}\" style=\"background:#6d28d9;color:#fff;padding:10px 16px;"
+        "border-radius:6px;text-decoration:none\">Sign in</a></p>"
+        f"<p>Or enter this code on the sign-in page: <strong style=\"font-size:20px;"
+        f"letter-spacing:3px\">{code}</strong></p>"
+        f"<p>The link and code expire in {ttl} minutes and work once. "
+        "If you did not ask to sign in, ignore this email.</p></body></html>"
+    )
+    return text, body
+
+
+def request_magic_link(*, session: Session, email: str, next_path: str | None, ctx: RequestContext) -> None:
+    """Email a sign-in link and code to `email` (same outcome whether or not it has an account).
+
+    Raises:
+        InvalidInput: Bad address.
+        RateLimited: Over one email per minute or five per hour for the address, or
+            twenty requests per hour from the IP.
+        ServiceUnavailable: Redis or SMTP is down (nothing is stored).
+    """
+    address = normalize_email(email)
+    settings = get_settings()
+    limits = [
+        Limit(f"ml:ip:{ctx.ip}:h", settings.RATE_IP_PER_HOUR, 3600),
+        Limit(f"ml:em:{sha256_hex(address)}:m", settings.RATE_EMAIL_PER_MINUTE, 60),
+        Limit(f"ml:em:{sha256_hex(address)}:h", settings.RATE_EMAIL_PER_HOUR, 3600),
+    ]
+    check_limits(limits=limits, message="Too many sign-in emails. Please wait before asking again.")
+    now = utcnow()
+    session.exec(  # type: ignore[call-overload]
+        update(MagicLink)
+        .where(col(MagicLink.email) == address, col(MagicLink.consumed_at).is_(None))
+        .values(consumed_at=now)
+    )
+    token = new_secret_token(32)
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    token_hash = sha256_hex(token)
+    ttl = settings.MAGIC_LINK_TTL_MINUTES
+    session.add(MagicLink(
+        email=address, token_hash=token_hash, code_hash=_code_hash(token_hash=token_hash, code=code),
+        next_path=safe_next_path(next_path), expires_at=now + timedelta(minutes=ttl), request_ip=ctx.ip,
+    ))
+    user = session.exec(select(User).where(User.email == address)).first()
+    record_event(
+        session=session, action="auth.link_requested", ctx=ctx, actor=address,
+        tenant_id=user.tenant_id if user else None, user_id=user.id if user else None,
+    )
+    session.flush()
+    link = f"{settings.APP_BASE_URL}/auth/verify?{urlencode({'token': token})}"
+    text, body = _email_bodies(link=link, code=code, ttl=ttl)
+    send_email(to=address, subject=f"Your sign-in link (code {code})", text=text, html=body)
+
+
+def _active_link_by_token(session: Session, token: str) -> MagicLink | None:
+    if not token or len(token) > 200:
+        return None
+    link = session.exec(select(MagicLink).where(MagicLink.token_hash == sha256_hex(token))).first()
+    if link is None or link.consumed_at is not None or link.expires_at <= utcnow():
+        return None
+    return link
+
+
+def peek_magic_link(*, session: Session, token: str) -> str | None:
+    """The address a still-valid link signs in, without consuming it (for the confirm page)."""
+    link = _active_link_by_token(session, token)
+    return link.email if link else None
+
+
+def _consume(session: Session, link_id: str) -> bool:
+    now = utcnow()
+    result = session.exec(  # type: ignore[call-overload]
+        update(MagicLink)
+        .where(col(MagicLink.id) == link_id, col(MagicLink.consumed_at).is_(None), col(MagicLink.expires_at) > now)
+        .values(consumed_at=now)
+    )
+    return result.rowcount == 1
+
+
+def consume_link_token(*, session: Session, token: str) -> MagicLink:
+    """Consume a link by its token, exactly once.
+
+    Raises:
+        AuthError: Unknown, expired, superseded or already used.
+    """
+    link = _active_link_by_token(session, token)
+    if link is None or not _consume(session, link.id):
+        raise AuthError(LINK_INVALID, code="link_invalid")
+    return link
+
+
+def consume_link_code(*, session: Session, email: str, code: str) -> MagicLink:
+    """Consume the newest link for `email` by its 6-digit code; five wrong codes void it.
+
+    Raises:
+        InvalidInput: The code is not six digits.
+        AuthError: Wrong, expired or voided code.
+    """
+    address = normalize_email(email)
+    code = (code or "").strip().replace(" ", "")
+    if len(code) != 6 or not code.isdigit():
+        raise InvalidInput("Enter the 6-digit code from the email.", field="code")
+    link = session.exec(
+        select(MagicLink)
+        .where(MagicLink.email == address, col(MagicLink.consumed_at).is_(None), MagicLink.expires_at > utcnow())
+        .order_by(col(MagicLink.created_at).desc())
+    ).first()
+    if link is None:
+        raise AuthError(CODE_INVALID, code="code_invalid")
+    if hmac.compare_digest(link.code_hash, _code_hash(token_hash=link.token_hash, code=code)):
+        if _consume(session, link.id):
+            return link
+        raise AuthError(CODE_INVALID, code="code_invalid")
+    attempts = col(MagicLink.failed_attempts) + 1
+    session.exec(  # type: ignore[call-overload]
+        update(MagicLink)
+        .where(col(MagicLink.id) == link.id, col(MagicLink.consumed_at).is_(None))
+        .values(
+            failed_attempts=attempts,
+            consumed_at=case((attempts >= MAX_CODE_ATTEMPTS, utcnow()), else_=None),
+        )
+    )
+    session.commit()  # the failed attempt must count even though we raise
+    raise AuthError(CODE_INVALID, code="code_invalid")

@@ -1,0 +1,279 @@
+"""Signed-in sessions: sign-in, token refresh with reuse detection, sign-out, principals.
+
+Each sign-in opens an `AuthSession`: a browser session (HttpOnly cookie holding a random
+token, stored hashed) or an API session (a rotating refresh-token family). Every request
+resolves to a `Principal` here, so authentication lives in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import redis
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from saas_app.models import AuthSession, MagicLink, RefreshToken, Tenant, User, utcnow
+from saas_app.services.account.audit import RequestContext, record_event
+from saas_app.services.core.errors import AuthError
+from saas_app.services.usage.plans import effective_plan_id
+from saas_app.services.core.redis_client import get_redis
+from saas_app.services.auth.tokens import (
+    ACCESS,
+    REFRESH,
+    decode_token,
+    encode_token,
+    floor_ms,
+    new_secret_token,
+    sha256_hex,
+)
+from saas_app.settings import get_settings
+
+log = logging.getLogger(__name__)
+_CACHE_TTL = 300
+SESSION_ENDED = "Your session has ended. Please sign in again."
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The verified caller of a request."""
+
+    user_id: str
+    tenant_id: str
+    email: str
+    role: str
+    plan: str
+    session_id: str
+    via: str = "session"  # session (browser cookie or access token) | api_key
+    actor: str = ""  # the API key prefix when `via` is api_key
+
+    @property
+    def actor_name(self) -> str:
+        """Who acted, for audit rows: the API key prefix, else the user's email."""
+        return self.actor or self.email
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """What the API answers after sign-in or refresh."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    principal: Principal
+
+
+def principal_for(user: User, tenant: Tenant, session_id: str, *, via: str = "session", actor: str = "") -> Principal:
+    """The principal of a user acting in their tenant, with the plan in force now."""
+    plan = effective_plan_id(tenant.plan, tenant.plan_grace_until, utcnow())
+    return Principal(user_id=user.id, tenant_id=tenant.id, email=user.email, role=user.role,
+                     plan=plan, session_id=session_id, via=via, actor=actor)
+
+
+def get_or_create_user(*, session: Session, email: str, ctx: RequestContext) -> tuple[User, Tenant]:
+    """The user for `email`; the first sign-in creates it with a personal tenant (owner)."""
+    user = session.exec(select(User).where(User.email == email)).first()
+    if user is None:
+        try:
+            with session.begin_nested():
+                tenant = Tenant(name=f"{email.split('@')[0]}'s workspace")
+                session.add(tenant)
+                session.flush()
+                user = User(email=email, tenant_id=tenant.id, role="owner")
+                session.add(user)
+                session.flush()
+            record_event(session=session, action="tenant.created", ctx=ctx, tenant_id=tenant.id,
+                         user_id=user.id, actor=email, target=tenant.id)
+        except IntegrityError:  # a concurrent first sign-in won the race
+            user = session.exec(select(User).where(User.email == email)).one()
+    tenant = session.get(Tenant, user.tenant_id)
+    assert tenant is not None
+    return user, tenant
+
+
+def _open_session(session: Session, user: User, *, kind: str, ctx: RequestContext) -> tuple[AuthSession, str | None]:
+    settings = get_settings()
+    raw = new_secret_token(32) if kind == "browser" else None
+    row = AuthSession(
+        user_id=user.id, tenant_id=user.tenant_id, kind=kind,
+        token_hash=sha256_hex(raw) if raw else None, ip=ctx.ip[:64], user_agent=ctx.user_agent[:400],
+        expires_at=utcnow() + timedelta(days=settings.REFRESH_EXPIRE_DAYS),
+    )
+    session.add(row)
+    user.last_login_at = utcnow()
+    session.flush()
+    return row, raw
+
+
+def _issue_pair(session: Session, user: User, tenant: Tenant, auth_session: AuthSession) -> TokenPair:
+    access, _ = encode_token(typ=ACCESS, user_id=user.id, tenant_id=tenant.id, session_id=auth_session.id)
+    refresh, claims = encode_token(typ=REFRESH, user_id=user.id, tenant_id=tenant.id, session_id=auth_session.id)
+    session.add(RefreshToken(jti=claims.jti, session_id=auth_session.id, user_id=user.id,
+                             expires_at=datetime.fromtimestamp(claims.expires_at, timezone.utc)))
+    return TokenPair(access_token=access, refresh_token=refresh,
+                     expires_in=get_settings().JWT_EXPIRE_HOURS * 3600,
+                     principal=principal_for(user, tenant, auth_session.id))
+
+
+def sign_in_with_link(*, session: Session, link: MagicLink, ctx: RequestContext, kind: str) -> tuple[Principal, str]:
+    """Open a session for a consumed magic link.
+
+    Args:
+        kind: `api` answers a token pair (as JSON); `browser` answers a cookie value.
+
+    Returns:
+        The principal, and either the raw cookie value (browser) or "" (api; use
+        `issue_api_tokens`).
+    """
+    user, tenant = get_or_create_user(session=session, email=link.email, ctx=ctx)
+    auth_session, raw = _open_session(session, user, kind=kind, ctx=ctx)
+    record_event(session=session, action="auth.signed_in", ctx=ctx, tenant_id=tenant.id, user_id=user.id,
+                 actor=user.email, target=auth_session.id, details={"kind": kind})
+    return principal_for(user, tenant, auth_session.id), raw or ""
+
+
+def issue_api_tokens(*, session: Session, principal: Principal) -> TokenPair:
+    """The first access and refresh tokens of an API session."""
+    user = session.get(User, principal.user_id)
+    tenant = session.get(Tenant, principal.tenant_id)
+    auth_session = session.get(AuthSession, principal.session_id)
+    assert user and tenant and auth_session
+    return _issue_pair(session, user, tenant, auth_session)
+
+
+def refresh_tokens(*, session: Session, refresh_token: str, ctx: RequestContext) -> TokenPair:
+    """Rotate a refresh token. Reusing a rotated token revokes its whole family.
+
+    Raises:
+        AuthError: Invalid, expired, revoked or reused token.
+    """
+    claims = decode_token(refresh_token, expected_typ=REFRESH)
+    row = session.get(RefreshToken, claims.jti)
+    auth_session = session.get(AuthSession, claims.session_id)
+    if row is None or auth_session is None or row.session_id != auth_session.id:
+        raise AuthError("Invalid token.")
+    if auth_session.revoked_at is not None or auth_session.expires_at <= utcnow():
+        raise AuthError(SESSION_ENDED)
+    rotated = session.exec(  # type: ignore[call-overload]
+        update(RefreshToken).where(col(RefreshToken.jti) == row.jti, col(RefreshToken.rotated_at).is_(None))
+        .values(rotated_at=utcnow())
+    )
+    if rotated.rowcount != 1:
+        revoke_sessions(session, [auth_session.id])
+        record_event(session=session, action="auth.refresh_reuse_detected", ctx=ctx,
+                     tenant_id=auth_session.tenant_id, user_id=auth_session.user_id, target=auth_session.id)
+        session.commit()  # the revocation must stand although we refuse the request
+        raise AuthError("This refresh token was already used; the session was ended for safety.")
+    user = session.get(User, claims.user_id)
+    tenant = session.get(Tenant, auth_session.tenant_id)
+    assert user and tenant
+    auth_session.last_seen_at = utcnow()
+    return _issue_pair(session, user, tenant, auth_session)
+
+
+def revoke_sessions(session: Session, session_ids: list[str]) -> None:
+    """Revoke sessions in the database and mark them in the Redis cache."""
+    if not session_ids:
+        return
+    session.exec(  # type: ignore[call-overload]
+        update(AuthSession).where(col(AuthSession.id).in_(session_ids), col(AuthSession.revoked_at).is_(None))
+        .values(revoked_at=utcnow())
+    )
+    _cache_set({f"auth:sess:{sid}": "0" for sid in session_ids})
+
+
+def _cache_set(values: dict[str, str]) -> None:
+    try:
+        pipe = get_redis().pipeline()
+        for key, value in values.items():
+            pipe.set(key, value, ex=_CACHE_TTL)
+        pipe.execute()
+    except redis.RedisError as exc:  # the database stays the source of truth
+        log.warning("auth cache write failed: %s", exc)
+
+
+def _cache_get(keys: list[str]) -> list[str | None]:
+    try:
+        return list(get_redis().mget(keys))
+    except redis.RedisError as exc:
+        log.warning("auth cache read failed: %s", exc)
+        return [None] * len(keys)
+
+
+def authenticate_access_token(*, session: Session, token: str) -> Principal:
+    """Verify an access token and that neither its session nor its user was signed out.
+
+    Redis holds revoked sessions and each user's sign-out-everywhere cutoff, so a
+    signed-out token is refused without a query; the database rows, read on every
+    request anyway for the principal, stay authoritative (and cover a Redis restart).
+
+    Raises:
+        AuthError: Invalid, expired, or signed out.
+    """
+    claims = decode_token(token, expected_typ=ACCESS)
+    sess_state, cutoff = _cache_get([f"auth:sess:{claims.session_id}", f"auth:cutoff:{claims.user_id}"])
+    if sess_state == "0":
+        raise AuthError(SESSION_ENDED)
+    if cutoff is not None and claims.issued_at < float(cutoff):
+        raise AuthError(SESSION_ENDED)
+    user = session.get(User, claims.user_id)
+    auth_session = session.get(AuthSession, claims.session_id)
+    if user is None or auth_session is None or auth_session.user_id != user.id:
+        raise AuthError("Invalid token.")
+    valid_after = floor_ms(user.tokens_valid_after.timestamp()) if user.tokens_valid_after else 0.0
+    if cutoff is None:
+        _cache_set({f"auth:cutoff:{user.id}": str(valid_after)})
+    if auth_session.revoked_at is not None or claims.issued_at < valid_after:
+        raise AuthError(SESSION_ENDED)
+    tenant = session.get(Tenant, user.tenant_id)
+    assert tenant is not None
+    return principal_for(user, tenant, auth_session.id)
+
+
+def authenticate_browser_session(*, session: Session, cookie_value: str) -> Principal | None:
+    """The principal behind a session cookie, or None when it is unknown, expired or revoked."""
+    if not cookie_value or len(cookie_value) > 200:
+        return None
+    row = session.exec(select(AuthSession).where(AuthSession.token_hash == sha256_hex(cookie_value))).first()
+    now = utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    user = session.get(User, row.user_id)
+    tenant = session.get(Tenant, row.tenant_id)
+    if user is None or tenant is None:
+        return None
+    if (now - row.last_seen_at).total_seconds() > 60:
+        row.last_seen_at = now
+        session.add(row)
+    return principal_for(user, tenant, row.id)
+
+
+def logout_session(*, session: Session, principal: Principal, ctx: RequestContext) -> None:
+    """End the caller's own session (its refresh tokens and access tokens stop working)."""
+    revoke_sessions(session, [principal.session_id])
+    record_event(session=session, action="auth.logout", ctx=ctx, tenant_id=principal.tenant_id,
+                 user_id=principal.user_id, actor=principal.actor_name, target=principal.session_id)
+
+
+def logout_all(*, session: Session, principal: Principal, ctx: RequestContext) -> int:
+    """Sign the user out everywhere: revoke every session and set the token cutoff.
+
+    Returns:
+        How many sessions were ended.
+    """
+    now = utcnow()
+    user = session.get(User, principal.user_id)
+    assert user is not None
+    user.tokens_valid_after = now
+    session.add(user)
+    ids = list(session.exec(
+        select(AuthSession.id).where(AuthSession.user_id == user.id, col(AuthSession.revoked_at).is_(None))
+    ).all())
+    revoke_sessions(session, ids)
+    _cache_set({f"auth:cutoff:{user.id}": repr(floor_ms(now.timestamp()))})
+    record_event(session=session, action="auth.logout_all", ctx=ctx, tenant_id=principal.tenant_id,
+                 user_id=principal.user_id, actor=principal.actor_name, details={"sessions": len(ids)})
+    return len(ids)

@@ -1,0 +1,62 @@
+"""Fixed-window rate limits in Redis, checked all at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+
+from saas_app.services.core.errors import RateLimited, ServiceUnavailable
+from saas_app.services.core.redis_client import get_redis
+
+# All or nothing: when any window is full, report the longest wait and count nothing,
+# so refused attempts do not extend a lockout; otherwise count one hit in every window.
+_CHECK_SCRIPT = """
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[2 * i - 1])
+  local n = tonumber(redis.call('GET', key) or '0')
+  if n >= limit then
+    local ttl = redis.call('TTL', key)
+    if ttl < 1 then ttl = tonumber(ARGV[2 * i]) end
+    if ttl > wait then wait = ttl end
+  end
+end
+if wait > 0 then return wait end
+for i, key in ipairs(KEYS) do
+  if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, tonumber(ARGV[2 * i])) end
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `limit` hits per `window` seconds for `key`."""
+
+    key: str
+    limit: int
+    window: int
+
+
+def check_limits(*, limits: list[Limit], message: str) -> None:
+    """Count one hit against every limit, or raise `RateLimited` and count none.
+
+    Args:
+        limits: The windows to count against (keys are prefixed with `rl:`).
+        message: What to tell the user when limited.
+
+    Raises:
+        RateLimited: With `retry_after` set to the longest wait among exceeded limits.
+        ServiceUnavailable: When Redis cannot be reached (fail closed).
+    """
+    keys = [f"rl:{lim.key}" for lim in limits]
+    args: list[int] = []
+    for lim in limits:
+        args += [lim.limit, lim.window]
+    try:
+        wait = int(get_redis().eval(_CHECK_SCRIPT, len(keys), *keys, *args))
+    except redis.RedisError as exc:
+        raise ServiceUnavailable("This service is briefly unavailable. Please try again.") from exc
+    if wait > 0:
+        raise RateLimited(message, retry_after=wait)

@@ -1,0 +1,213 @@
+"""Renders: submit (guard, admit, queue), read, cancel, delete. Always scoped to a tenant."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import redis
+from rq import Callback, Retry
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job
+from sqlmodel import Session, col, func, select
+
+from saas_app.services.core.queue import get_queue, get_rq_connection
+from saas_app.models import Render, RenderStep, utcnow
+from saas_app.services.usage import metering
+from saas_app.services.usage import quotas
+from saas_app.services.account.audit import RequestContext, record_event
+from saas_app.services.auth.sessions import Principal
+from saas_app.services.usage.entitlements import require_feature
+from saas_app.services.core.errors import Conflict, InsufficientStorage, NotFound, ServiceUnavailable
+from saas_app.services.usage.metering import period_of
+from saas_app.services.renders.input import RenderInput, estimate_usage
+from saas_app.settings import get_settings
+
+log = logging.getLogger(__name__)
+STEPS = ("speech", "images", "video")
+TERMINAL = ("succeeded", "failed", "canceled")
+JOB_FUNC = "saas_app.jobs.render.run_render_job"
+FAILURE_CALLBACK = "saas_app.jobs.render.on_render_failure"
+
+
+def render_dir(tenant_id: str, render_id: str) -> Path:
+    """Where a render's files live."""
+    return Path(get_settings().STORAGE_DIR) / tenant_id / "renders" / render_id
+
+
+def job_id(render_id: str) -> str:
+    """The deterministic RQ job id of a render."""
+    return f"render-{render_id}"
+
+
+def _check_disk() -> None:
+    settings = get_settings()
+    root = Path(settings.STORAGE_DIR)
+    root.mkdir(parents=True, exist_ok=True)
+    if shutil.disk_usage(root).free < settings.MIN_FREE_DISK_MB * 1024 * 1024:
+        raise InsufficientStorage("The server is low on disk space, so new renders are paused. "
+                                  "Please try again later.")
+
+
+def _enqueue(render: Render) -> None:
+    settings = get_settings()
+    delays = [int(x) for x in settings.RENDER_RETRY_DELAYS.split(",") if x.strip()]
+    retry = Retry(max=settings.RENDER_MAX_RETRIES, interval=delays) if settings.RENDER_MAX_RETRIES else None
+    get_queue("renders").enqueue(
+        JOB_FUNC, args=(render.id, render.tenant_id, render.user_id), job_id=job_id(render.id),
+        job_timeout=settings.RENDER_JOB_TIMEOUT_SECONDS, result_ttl=86400, failure_ttl=7 * 86400,
+        retry=retry, on_failure=Callback(FAILURE_CALLBACK), description=f"render {render.id}",
+        meta={"tenant_id": render.tenant_id, "user_id": render.user_id},
+    )
+
+
+def create_render(*, session: Session, principal: Principal, request: RenderInput, ctx: RequestContext) -> Render:
+    """Admit a render against the tenant's quota and queue it.
+
+    The render row is committed before the job is queued so the worker always finds it.
+
+    Raises:
+        PlanRequired: A premium option on a plan without it (402).
+        QuotaExceeded: Over quota (402). RateLimited: concurrency or queue full (429).
+        InsufficientStorage: Low disk (507). ServiceUnavailable: Redis down (503).
+    """
+    require_feature(plan_id=principal.plan, resolution=request.resolution, template=request.template)
+    _check_disk()
+    estimate = estimate_usage(request)
+    render = Render(
+        tenant_id=principal.tenant_id, user_id=principal.user_id, topic=request.topic,
+        scenes_json=json.dumps([s.model_dump() for s in request.scenes]), template=request.template,
+        voice=request.voice, resolution=request.resolution, estimate_json=json.dumps(estimate), period=period_of(),
+    )
+    session.add(render)
+    for position, name in enumerate(STEPS):
+        session.add(RenderStep(render_id=render.id, tenant_id=render.tenant_id, name=name, position=position))
+    quotas.admit(session=session, tenant_id=principal.tenant_id, plan_id=principal.plan, render_id=render.id,
+                 estimate=estimate)
+    try:
+        record_event(session=session, action="render.created", ctx=ctx, tenant_id=principal.tenant_id,
+                     user_id=principal.user_id, actor=principal.actor_name, target=render.id)
+        session.commit()
+        _enqueue(render)
+    except redis.RedisError as exc:
+        render.status, render.finished_at = "failed", utcnow()
+        render.error = "Could not be queued; nothing was charged."
+        session.add(render)
+        session.commit()
+        _release_quietly(render)
+        raise ServiceUnavailable(quotas.REDIS_DOWN, retry_after=10) from exc
+    except Exception:
+        session.rollback()
+        _release_quietly(render)
+        raise
+    return render
+
+
+def _release_quietly(render: Render) -> None:
+    try:
+        quotas.release(tenant_id=render.tenant_id, render_id=render.id)
+    except redis.RedisError as exc:  # `make reconcile` or the next rebuild fixes the counters
+        log.warning("could not release reservation of %s: %s", render.id, exc)
+
+
+def get_render_or_raise(*, session: Session, tenant_id: str, render_id: str) -> Render:
+    """One render of this tenant; another tenant's (or a deleted) render is NotFound."""
+    render = session.get(Render, render_id) if render_id and len(render_id) <= 32 else None
+    if render is None or render.tenant_id != tenant_id or render.deleted_at is not None:
+        raise NotFound("We couldn't find that video.")
+    return render
+
+
+def list_steps(*, session: Session, render_id: str) -> list[RenderStep]:
+    """A render's steps in pipeline order."""
+    return list(session.exec(select(RenderStep).where(RenderStep.render_id == render_id)
+                             .order_by(col(RenderStep.position))).all())
+
+
+def list_renders(*, session: Session, tenant_id: str, limit: int = 12, offset: int = 0) -> tuple[list[Render], int]:
+    """This tenant's renders, newest first, and how many there are."""
+    where = (Render.tenant_id == tenant_id, col(Render.deleted_at).is_(None))
+    rows = session.exec(select(Render).where(*where).order_by(col(Render.created_at).desc(), col(Render.id))
+                        .offset(offset).limit(limit)).all()
+    total = session.exec(select(func.count()).select_from(Render).where(*where)).one()
+    return list(rows), int(total)
+
+
+def cancel_render(*, session: Session, principal: Principal, render_id: str, ctx: RequestContext) -> Render:
+    """Cancel a queued or running render; the worker stops at its next check.
+
+    Raises:
+        NotFound: Not this tenant's render. Conflict: already finished.
+    """
+    render = get_render_or_raise(session=session, tenant_id=principal.tenant_id, render_id=render_id)
+    if render.status in TERMINAL:
+        raise Conflict(f"This render has already {render.status}.")
+    was_queued = render.status == "queued"
+    render.status, render.finished_at, render.error = "canceled", utcnow(), ""
+    session.add(render)
+    for step in list_steps(session=session, render_id=render.id):
+        if step.status in ("pending", "running"):
+            step.status = "canceled"
+            session.add(step)
+    record_event(session=session, action="render.canceled", ctx=ctx, tenant_id=principal.tenant_id,
+                 user_id=principal.user_id, actor=principal.actor_name, target=render.id)
+    session.commit()
+    try:
+        Job.fetch(job_id(render.id), connection=get_rq_connection()).cancel()
+    except (NoSuchJobError, InvalidJobOperation, redis.RedisError) as exc:
+        log.info("cancel of job for %s: %s", render.id, exc)
+    if was_queued:  # a running job releases when it stops, after its last charge
+        _release_quietly(render)
+    return render
+
+
+def delete_render(*, session: Session, principal: Principal, render_id: str, ctx: RequestContext) -> None:
+    """Delete a render's files and lower the tenant's storage gauge (an unfinished one is canceled first).
+
+    Raises:
+        NotFound: Not this tenant's render.
+    """
+    render = get_render_or_raise(session=session, tenant_id=principal.tenant_id, render_id=render_id)
+    if render.status not in TERMINAL:
+        render = cancel_render(session=session, principal=principal, render_id=render_id, ctx=ctx)
+    shutil.rmtree(render_dir(render.tenant_id, render.id), ignore_errors=True)
+    stored = sum(r.amount for r in metering.list_render_rows(session=session, render_id=render.id)
+                 if r.metric == "storage_mb")
+    rows = metering.record_usage(session=session, tenant_id=render.tenant_id, user_id=principal.user_id,
+                                 render_id=render.id, step="delete", amounts={"storage_mb": -stored}) if stored else []
+    render.deleted_at = utcnow()
+    session.add(render)
+    record_event(session=session, action="render.deleted", ctx=ctx, tenant_id=principal.tenant_id,
+                 user_id=principal.user_id, actor=principal.actor_name, target=render.id)
+    session.commit()
+    publish_usage(session=session, rows=rows)
+
+
+def publish_usage(*, session: Session, rows: list) -> None:
+    """After the ledger rows are committed: add them to the Redis counters and the JSONL log."""
+    metering.append_to_log(session=session, rows=rows)
+    session.commit()
+    try:
+        quotas.apply_rows(rows)
+    except redis.RedisError as exc:  # counters are rebuilt from the ledger after Redis returns
+        log.warning("usage counters not updated (%s); the ledger has the rows", exc)
+
+
+def requeue_orphaned_renders(*, session: Session) -> int:
+    """Queue again every unfinished render whose job is gone (e.g. Redis lost its data).
+
+    Returns:
+        How many renders were queued again.
+    """
+    requeued = 0
+    connection = get_rq_connection()
+    for render in session.exec(select(Render).where(col(Render.status).in_(("queued", "running")),
+                                                    col(Render.deleted_at).is_(None))).all():
+        try:
+            Job.fetch(job_id(render.id), connection=connection)
+        except NoSuchJobError:
+            _enqueue(render)
+            requeued += 1
+    return requeued

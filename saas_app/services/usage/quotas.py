@@ -1,0 +1,282 @@
+"""Quota admission and fast usage counters in Redis (rebuildable from the ledger).
+
+Admission reserves a job's estimated usage for every metric at once, in one Lua script,
+so concurrent submissions can never admit more than the quota. Charges move amounts
+from the reservation to the counters exactly once per ledger event; when the job ends
+the rest of the reservation is released. See `quota_scripts` for the key layout.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+
+import redis
+from redis.commands.core import Script
+from sqlmodel import Session, col, select
+
+from saas_app import routes
+from saas_app.models import Render, UsageRecord, utcnow
+from saas_app.services.usage import quota_scripts as lua
+from saas_app.services.core.errors import QuotaExceeded, RateLimited, ServiceUnavailable
+from saas_app.services.usage.metering import list_counted_rows, list_render_rows, period_of, sum_usage
+from saas_app.services.usage.plans import METRIC_LABELS, METRICS, Plan, get_limits, get_plan
+from saas_app.services.core.redis_client import get_redis
+from saas_app.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+ACTIVE_STATUSES = ("queued", "running")
+ADMITTED = "OK"  # the ADMIT script's status reply when the render was admitted
+READY = "ready"  # field of the gauge hash: the counters were built from the ledger
+GLOBAL_ACTIVE = "usage:active"  # unfinished render ids of every tenant (the global queue depth)
+REDIS_DOWN = "Usage metering is briefly unavailable, so new renders are paused. Please try again shortly."
+
+
+def _k(tenant_id: str, period: str) -> dict[str, str]:
+    return {
+        "used": f"usage:{tenant_id}:{period}", "gauge": f"usage:{tenant_id}:gauge",
+        "resv": f"usage:{tenant_id}:resv", "active": f"usage:{tenant_id}:active", "global": GLOBAL_ACTIVE,
+        "applied": f"usage:{tenant_id}:applied",
+    }
+
+
+@functools.lru_cache(maxsize=16)
+def _script_for(client: redis.Redis, source: str) -> Script:
+    return client.register_script(source)
+
+
+def _script(source: str) -> Script:
+    """A registered Lua script (run by SHA; loaded again automatically after a Redis restart)."""
+    return _script_for(get_redis(), source)
+
+
+def upgrade_url() -> str:
+    """Where over-quota users are sent."""
+    return f"{get_settings().APP_BASE_URL}{routes.BILLING}"
+
+
+def reset_at(period: str) -> datetime:
+    """When a monthly period's counters reset (start of next month, UTC)."""
+    year, month = (int(x) for x in period.split("-"))
+    return datetime(year + month // 12, month % 12 + 1, 1, tzinfo=timezone.utc)
+
+
+def apply_rows(rows: list[UsageRecord]) -> int:
+    """Add ledger rows to the Redis counters, each event exactly once.
+
+    Returns:
+        How many rows were newly applied.
+    """
+    applied = 0
+    for row in rows:
+        keys = _k(row.tenant_id, row.period)
+        counter = keys["gauge"] if row.metric == "storage_mb" else keys["used"]
+        render_resv = f"usage:resv:{row.render_id}"
+        applied += int(_script(lua.APPLY)(keys=[counter, keys["resv"], render_resv, keys["applied"]],
+                                          args=[row.event_key, row.metric, row.amount]))
+    return applied
+
+
+def _held(estimate: dict[str, float], charged: list[UsageRecord]) -> dict[str, float]:
+    held = dict(estimate)
+    for row in charged:
+        if row.metric in held:
+            held[row.metric] = max(0.0, held[row.metric] - row.amount)
+    return held
+
+
+def rebuild_counters(*, session: Session, tenant_id: str, reset: bool = False) -> None:
+    """Rebuild a tenant's counters and reservations from the ledger and unfinished renders.
+
+    Without `reset` this merges (events already counted are skipped), which is safe while
+    workers run; with `reset` the tenant's keys are dropped first (`make reconcile`).
+    """
+    period = period_of()
+    keys = _k(tenant_id, period)
+    r = get_redis()
+    if reset:
+        active_ids = r.smembers(keys["active"])
+        r.delete(keys["used"], keys["gauge"], keys["resv"], keys["active"], keys["applied"],
+                 *[f"usage:resv:{rid}" for rid in active_ids])
+        if active_ids:
+            r.srem(keys["global"], *active_ids)
+    with session.no_autoflush:  # only committed renders hold reservations
+        apply_rows(list_counted_rows(session=session, tenant_id=tenant_id, period=period))
+        active = session.exec(select(Render).where(Render.tenant_id == tenant_id,
+                                                   col(Render.status).in_(ACTIVE_STATUSES))).all()
+        held_by = {r.id: _held(json.loads(r.estimate_json or "{}"), list_render_rows(session=session, render_id=r.id))
+                   for r in active}
+    for render_id, held in held_by.items():
+        args: list = [render_id]
+        for metric, amount in held.items():
+            args += [metric, amount]
+        r.eval(lua.RESTORE, 4, keys["resv"], f"usage:resv:{render_id}", keys["active"], keys["global"], *args)
+    r.hset(keys["gauge"], READY, period)
+
+
+def ensure_counters(*, session: Session, tenant_id: str) -> None:
+    """Build the tenant's counters if Redis lost them (e.g. after a restart)."""
+    r = get_redis()
+    gauge = _k(tenant_id, period_of())["gauge"]
+    if r.hexists(gauge, READY):
+        return
+    lock = r.lock(f"usage:{tenant_id}:rebuild-lock", timeout=30, blocking_timeout=10)
+    with lock:
+        if not r.hexists(gauge, READY):
+            rebuild_counters(session=session, tenant_id=tenant_id)
+
+
+def _pack_plan(plan_id: str) -> str:
+    limits = get_limits(plan_id)
+    return json.dumps([get_plan(plan_id).concurrency, get_settings().MAX_QUEUE_DEPTH,
+                       *[-1 if limits[metric] is None else limits[metric] for metric in METRICS]])
+
+
+_packed_plans: dict[str, tuple[Settings, Plan, str]] = {}
+
+
+def _admit_args(render_id: str, plan_id: str, estimate: dict[str, float]) -> list[str]:
+    """ARGV of the ADMIT script: the render id, the plan as "[concurrency, max_queue, limit, ...]"
+    (-1 = unlimited) and the request as "[amount, ...]", metrics in METRICS order.
+
+    The plan part is the same for every submission, so it is built once per plan and settings
+    (a new settings object or plan definition builds it again).
+    """
+    settings, plan = get_settings(), get_plan(plan_id)
+    cached = _packed_plans.get(plan_id)
+    if cached is None or cached[0] is not settings or cached[1] is not plan:
+        cached = _packed_plans[plan_id] = (settings, plan, _pack_plan(plan_id))
+    return [render_id, cached[2], "[" + ",".join([repr(float(estimate.get(m, 0.0))) for m in METRICS]) + "]"]
+
+
+@functools.lru_cache(maxsize=4096)
+def _admit_keys(tenant_id: str, period: str) -> tuple[str, ...]:
+    """KEYS of the ADMIT script but the render's own: used, gauge, resv, then active, global."""
+    keys = _k(tenant_id, period)
+    return keys["used"], keys["gauge"], keys["resv"], keys["active"], keys["global"]
+
+
+def admit(*, session: Session, tenant_id: str, plan_id: str, render_id: str, estimate: dict[str, float]) -> None:
+    """Reserve a job's estimated usage, all metrics or none, before it is queued.
+
+    Raises:
+        QuotaExceeded: Over a monthly quota (402).
+        RateLimited: Too many unfinished renders for the plan, or the global queue is full (429).
+        ServiceUnavailable: Redis is down: fail closed, never admit unmetered work (503).
+    """
+    used_key, gauge_key, resv_key, active_key, global_key = _admit_keys(tenant_id, period_of())
+    script_keys = [used_key, gauge_key, resv_key, f"usage:resv:{render_id}", active_key, global_key]
+    script_args = _admit_args(render_id, plan_id, estimate)
+    admit_script = _script(lua.ADMIT)
+
+    def run() -> list[str]:
+        result = admit_script(keys=script_keys, args=script_args)
+        return ["ok"] if result == ADMITTED else [str(x) for x in result]
+
+    try:
+        outcome = run()  # one round trip in the common case
+        if outcome[0] == "not_ready":  # Redis lost the counters: rebuild them from the ledger, then retry
+            ensure_counters(session=session, tenant_id=tenant_id)
+            outcome = run()
+        if outcome[0] not in ("ok", "not_ready") and release_ended(  # a lost release must not refuse anyone
+                session=session, render_ids=get_redis().smembers(active_key)):
+            outcome = run()
+    except redis.RedisError as exc:
+        log.warning("admission refused, redis unavailable: %s", exc)
+        raise ServiceUnavailable(REDIS_DOWN, retry_after=10) from exc
+    if outcome[0] == "ok":
+        return
+    if outcome[0] == "not_ready":
+        raise ServiceUnavailable(REDIS_DOWN, retry_after=2)
+    if outcome[0] == "quota":
+        metric, used, limit, req = outcome[1], float(outcome[2]), float(outcome[3]), float(outcome[4])
+        raise QuotaExceeded(
+            f"This render needs more {METRIC_LABELS[metric].lower()} than your plan has left this month. "
+            "Upgrade your plan or wait for the monthly reset.",
+            metric=metric, used=round(used, 3), limit=limit, requested=round(req, 3), upgrade_url=upgrade_url())
+    count, maximum = int(outcome[1]), int(outcome[2])
+    eta = 30 * max(1, count - maximum + 1)
+    if outcome[0] == "concurrency":
+        raise RateLimited(f"Your plan runs {maximum} render(s) at a time and {count} "
+                          f"{'is' if count == 1 else 'are'} in progress. "
+                          f"Try again in about {eta} seconds, or upgrade for more.", retry_after=eta)
+    raise RateLimited(f"We're very busy right now ({count} renders waiting). Please try again in about "
+                      f"{eta} seconds.", retry_after=eta)
+
+
+def release_ended(*, session: Session, render_ids: Iterable[str], ended_before: datetime | None = None) -> int:
+    """Count and release what renders that already ended still hold (their release was lost to a
+    Redis error). Safe to run beside the worker: charges apply once and a second release is a no-op.
+
+    Args:
+        render_ids: Renders Redis still counts as unfinished.
+        ended_before: Only renders that ended before this (None: all), so the worker has had time
+            to release them itself.
+
+    Returns:
+        How many ended renders were released.
+    """
+    held = list(render_ids)
+    if not held:
+        return 0
+    query = select(Render.id, Render.tenant_id).where(col(Render.id).in_(held),
+                                                      col(Render.status).notin_(ACTIVE_STATUSES))
+    if ended_before is not None:
+        query = query.where(col(Render.finished_at) < ended_before)
+    with session.no_autoflush:  # a render being submitted in this session is not ended
+        ended = session.exec(query).all()
+    for render_id, tenant_id in ended:
+        apply_rows(list_render_rows(session=session, render_id=render_id))  # charges a Redis blip missed
+        release(tenant_id=tenant_id, render_id=render_id)
+    return len(ended)
+
+
+def release_all_ended(*, session: Session, grace: timedelta = timedelta(minutes=1)) -> int:
+    """`release_ended` for every tenant, for renders that ended over `grace` ago (the maintenance
+    pass runs it once a minute; the worker releases as a render ends, so that is all it finds)."""
+    return release_ended(session=session, render_ids=get_redis().smembers(GLOBAL_ACTIVE),
+                         ended_before=utcnow() - grace)
+
+
+def release(*, tenant_id: str, render_id: str) -> None:
+    """Give back what a finished (or failed, or canceled) render did not use."""
+    keys = _k(tenant_id, period_of())
+    _script(lua.RELEASE)(keys=[keys["resv"], f"usage:resv:{render_id}", keys["active"], keys["global"]],
+                         args=[render_id])
+
+
+def get_usage_summary(*, session: Session, tenant_id: str, plan_id: str) -> dict:
+    """`GET /api/usage`: this month's usage against the plan's limits."""
+    period = period_of()
+    keys = _k(tenant_id, period)
+    try:
+        ensure_counters(session=session, tenant_id=tenant_id)
+        r = get_redis()
+        used = {m: float(v) for m, v in r.hgetall(keys["used"]).items()}
+        used["storage_mb"] = float(r.hget(keys["gauge"], "storage_mb") or 0)
+        source = "counters"
+    except redis.RedisError as exc:  # the ledger answers (slower) while Redis is away
+        log.warning("usage from the ledger, redis unavailable: %s", exc)
+        used, source = sum_usage(session=session, tenant_id=tenant_id, period=period), "ledger"
+    limits = get_limits(plan_id)
+    metrics = {}
+    for metric in METRICS:
+        value = round(max(0.0, used.get(metric, 0.0)), 3)
+        limit = limits[metric]
+        metrics[metric] = {
+            "used": value, "limit": limit,
+            "percent": None if not limit else round(min(100.0, 100 * value / limit), 1),
+            "remaining": None if limit is None else round(max(0.0, limit - value), 3),
+        }
+    return {"period": period, "plan": get_plan(plan_id).id, "reset_at": reset_at(period).isoformat(),
+            "metrics": metrics, "source": source}
+
+
+def ceil_minutes(seconds: float) -> float:
+    """Render minutes charged for an output duration (exact, 3 decimals, rounded up)."""
+    return math.ceil(seconds / 60 * 1000) / 1000
+
