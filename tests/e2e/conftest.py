@@ -1,14 +1,16 @@
 """Browser tests against a real app process (UI + API on one port), real Redis, SMTP and a local Stripe.
 
-The app runs as a separate process with an explicit environment of its own: Redis DB 14,
+The app runs as a separate process with an explicit environment of its own: Redis DB 14
+(`TEST_E2E_REDIS_DB`),
 its own SQLite file, usage log and mail catcher, and the session's local Stripe server
-(tests/stripe_server.py), so the unit and integration fixtures (which use Redis DB 15 and
+(tests/stripe_server.py), so the unit and integration fixtures (which use `TEST_REDIS_DB` and
 flush it around every test) never touch it. Free tenants get QUOTA_IMAGES_COUNT=6 images a
 month (Pro: 30), small enough for the quota tests to reach with two short renders.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 import uuid
@@ -43,13 +45,13 @@ from saas_app.settings import get_settings
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-E2E_REDIS_DB = 14
+E2E_REDIS_DB = int(os.environ.get("TEST_E2E_REDIS_DB", "14"))
 STARTUP_TIMEOUT = 300
 E2E_QUOTA_IMAGES = 6
 
 
 def _e2e_redis_url() -> str:
-    """The Redis server the tests use (tests/conftest.py may have started one), database 14."""
+    """The Redis server the tests use (tests/conftest.py may have started one), database `E2E_REDIS_DB`."""
     parts = urlsplit(get_settings().REDIS_URL)
     return urlunsplit(parts._replace(path=f"/{E2E_REDIS_DB}"))
 

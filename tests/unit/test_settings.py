@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+import os
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,7 @@ def test_defaults(fresh_env: pytest.MonkeyPatch) -> None:
 def test_tests_run_on_their_own_settings() -> None:
     settings = get_settings()
     assert settings.APP_ENV is AppEnv.test
-    assert settings.REDIS_URL.endswith("/15")
+    assert settings.REDIS_URL.endswith(f"/{os.environ.get('TEST_REDIS_DB', '15')}")
     assert settings.APP_BASE_URL == "http://testserver"
 
 
