@@ -27,6 +27,7 @@ from saas_app.models import Render, RenderStep
 from saas_app.services.renders import submission as renders
 from saas_app.services.account.audit import RequestContext
 from saas_app.services.renders.input import RenderInput, SceneInput
+from saas_app.services.renders.status import RenderStatus
 
 GOAL_MS = 100.0
 CTX = RequestContext(ip="127.0.0.1", user_agent="bench", request_id="bench")
@@ -48,7 +49,7 @@ def _one(principal) -> dict[str, float]:  # type: ignore[no-untyped-def]
         with Session(get_engine()) as s:
             render = s.get(Render, render_id)
             assert render is not None
-            if render.status in renders.TERMINAL:
+            if render.status in RenderStatus.TERMINAL:
                 speech = s.exec(select(RenderStep).where(RenderStep.render_id == render_id,
                                                          RenderStep.name == "speech")).one()
                 break

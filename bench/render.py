@@ -34,6 +34,7 @@ from saas_app.services.renders.media import images
 from saas_app.services.renders.media import speech
 from saas_app.services.renders.media import video
 from saas_app.services.renders.input import RenderInput, SceneInput
+from saas_app.services.renders.status import RenderStatus
 
 TOPIC = "A short history of the honey bee"
 SCENES = [
@@ -68,13 +69,13 @@ def _render_once(principal) -> dict:  # type: ignore[no-untyped-def]
         with Session(get_engine()) as s:
             render = s.get(Render, render_id)
             assert render is not None
-            if render.status in renders.TERMINAL:
+            if render.status in RenderStatus.TERMINAL:
                 steps = {st.name: st for st in s.exec(select(RenderStep).where(RenderStep.render_id == render_id))}
                 break
         if time.monotonic() > deadline:
             raise TimeoutError(f"render {render_id} did not finish in 300 s")
         time.sleep(0.02)
-    if render.status != "succeeded":
+    if render.status != RenderStatus.SUCCEEDED:
         raise RuntimeError(f"render {render_id} ended {render.status}: {render.error}")
     assert render.finished_at is not None
     result = {"wall": (_utc(render.finished_at) - submitted).total_seconds(), "output": render.duration_seconds,

@@ -12,6 +12,10 @@ from typing import Optional
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from saas_app import routes
+from saas_app.services.account.status import ExportStatus
+from saas_app.services.renders.status import RenderStatus, StepStatus
+
 
 def utcnow() -> datetime:
     """Current time, timezone-aware UTC."""
@@ -35,7 +39,7 @@ class Tenant(SQLModel, table=True):
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     name: str = Field(max_length=200)
-    plan: str = Field(default="free", max_length=32)
+    plan: str = Field(max_length=32)  # a new workspace starts on TENANT_DEFAULT_PLAN
     # While a payment is past due the plan holds until this moment, then Free applies.
     plan_grace_until: Optional[datetime] = None
     stripe_customer_id: Optional[str] = Field(default=None, max_length=64)
@@ -62,7 +66,7 @@ class MagicLink(SQLModel, table=True):
     email: str = Field(max_length=320, index=True)
     token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
     code_hash: str = Field(max_length=64)
-    next_path: str = Field(default="/create", max_length=500)
+    next_path: str = Field(default=routes.CREATE, max_length=500)
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     consumed_at: Optional[datetime] = None
@@ -153,7 +157,7 @@ class Render(SQLModel, table=True):
     template: str = Field(default="aurora", max_length=32)
     voice: str = Field(default="en", max_length=32)
     resolution: str = Field(default="720p", max_length=8)
-    status: str = Field(default="queued", max_length=16, index=True)  # queued|running|succeeded|failed|canceled
+    status: str = Field(default=RenderStatus.QUEUED, max_length=16, index=True)
     error: str = Field(default="", max_length=500)
     notes: str = Field(default="", max_length=500)
     estimate_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
@@ -177,7 +181,7 @@ class RenderStep(SQLModel, table=True):
     tenant_id: str = Field(max_length=32, index=True)
     name: str = Field(max_length=16)
     position: int = 0
-    status: str = Field(default="pending", max_length=16)  # pending|running|done|failed|canceled
+    status: str = Field(default=StepStatus.PENDING, max_length=16)
     progress: float = 0.0
     detail: str = Field(default="", max_length=300)
     started_at: Optional[datetime] = None
@@ -210,7 +214,7 @@ class Subscription(SQLModel, table=True):
     tenant_id: str = Field(foreign_key="tenant.id", primary_key=True, max_length=32)
     stripe_subscription_id: str = Field(max_length=64, index=True)
     price_id: str = Field(default="", max_length=64)
-    plan: str = Field(default="free", max_length=32)
+    plan: str = Field(max_length=32)
     status: str = Field(default="", max_length=32)
     current_period_end: Optional[datetime] = None
     cancel_at_period_end: bool = False
@@ -251,7 +255,7 @@ class DataExport(SQLModel, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=32)
     user_id: str = Field(foreign_key="user.id", max_length=32)
-    status: str = Field(default="queued", max_length=16)  # queued|ready|failed|expired
+    status: str = Field(default=ExportStatus.QUEUED, max_length=16)
     filename: str = Field(max_length=100, sa_column_kwargs={"unique": True})
     size_bytes: int = 0
     created_at: datetime = Field(default_factory=utcnow, index=True)

@@ -28,7 +28,7 @@ from saas_app.state.usage import UsageState
 app = rx.App(
     api_transformer=create_api(),
     head_components=[rx.el.meta(name="color-scheme", content="light")],
-    stylesheets=["/styles.css"],
+    stylesheets=[routes.STYLESHEET],
 )
 
 app.add_page(login_page, route=routes.LOGIN, title="Sign in · Narrated Studio", on_load=LoginState.on_load)

@@ -75,7 +75,8 @@ class Settings(BaseSettings):
     STORAGE_DIR: Path = VAR_DIR / "storage"
     MAIL_DIR: Path = VAR_DIR / "mail"
 
-    # Monthly base quotas (Free = 1x, Pro = 5x, Enterprise unlimited; see services/plans.py).
+    # Monthly base quotas, one per metric (services/usage/metrics.py); plans multiply them
+    # (Free 1x, Pro 5x, Enterprise unlimited; services/usage/plans.py).
     QUOTA_IMAGES_COUNT: int = Field(default=500, ge=0)
     QUOTA_TTS_SECONDS: int = Field(default=60000, ge=0)
     QUOTA_RENDER_MINUTES: int = Field(default=500, ge=0)
@@ -92,7 +93,11 @@ class Settings(BaseSettings):
     # ffmpeg to use; empty = the binary shipped in the imageio-ffmpeg wheel.
     FFMPEG_BINARY: str = ""
 
-    # Stripe billing (optional: without STRIPE_API_KEY everyone is on Free).
+    # The plan a new workspace starts on (an id from services/usage/plans.py).
+    TENANT_DEFAULT_PLAN: str = "free"
+
+    # Stripe billing (optional: without STRIPE_API_KEY everyone is on Free). Each plan sold names
+    # its price setting in services/usage/plans.py.
     STRIPE_API_KEY: str = ""
     STRIPE_WEBHOOK_SECRET: str = ""
     STRIPE_PRICE_PRO: str = ""
@@ -129,6 +134,21 @@ class Settings(BaseSettings):
             raise ValueError("BACKUPS_CRON is not a valid cron expression (e.g. '0 3 * * *')")
         return value
 
+    @field_validator("TENANT_DEFAULT_PLAN")
+    @classmethod
+    def _known_plan(cls, value: str) -> str:
+        from saas_app.services.usage.plans import check_plan_id  # the catalogue reads settings too
+
+        check_plan_id(value)
+        return value
+
+    @model_validator(mode="after")
+    def _plan_prices_are_settings(self) -> "Settings":
+        from saas_app.services.usage.plans import check_price_settings
+
+        check_price_settings(type(self))
+        return self
+
     @model_validator(mode="after")
     def _production_checks(self) -> "Settings":
         if self.APP_ENV is AppEnv.production:
@@ -149,11 +169,6 @@ class Settings(BaseSettings):
             other = "127.0.0.1" if host == "localhost" else "localhost"
             origins.append(f"{scheme}://{other}" + (f":{port}" if port else ""))
         return origins
-
-    @property
-    def billing_configured(self) -> bool:
-        """True when Stripe keys and prices are set."""
-        return bool(self.STRIPE_API_KEY and self.STRIPE_PRICE_PRO and self.STRIPE_PRICE_ENTERPRISE)
 
     @property
     def is_sqlite(self) -> bool:

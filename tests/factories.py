@@ -21,6 +21,7 @@ from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.models import Tenant, User
 from saas_app.services.auth import magic_links
 from saas_app.services.account.audit import RequestContext
+from saas_app.services.usage.plans import default_plan_id
 from saas_app.settings import get_settings
 
 LINK_RE = re.compile(r"(https?://\S+/auth/verify\?token=([A-Za-z0-9_\-%]+))")
@@ -29,7 +30,7 @@ CTX = RequestContext(ip="203.0.113.7", user_agent="pytest-agent/1.0", request_id
 
 def make_tenant(session: Session, **overrides: Any) -> Tenant:
     """A committed tenant."""
-    values: dict[str, Any] = {"name": f"Tenant {secrets.token_hex(3)}", "plan": "free"}
+    values: dict[str, Any] = {"name": f"Tenant {secrets.token_hex(3)}", "plan": default_plan_id()}
     values.update(overrides)
     tenant = Tenant(**values)
     session.add(tenant)
@@ -165,12 +166,14 @@ from rq.serializers import JSONSerializer  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
 from saas_app.db import get_engine  # noqa: E402
-from saas_app.services.core.queue import get_queue, get_rq_connection  # noqa: E402
 from saas_app.models import Render, RenderStep, UsageRecord  # noqa: E402
 from saas_app.services.auth.sessions import Principal  # noqa: E402
-from saas_app.services.usage.metering import period_of, sum_usage  # noqa: E402
-from saas_app.services.usage.plans import METRICS  # noqa: E402
-from saas_app.services.renders.submission import job_id  # noqa: E402
+from saas_app.services.core import queue  # noqa: E402
+from saas_app.services.renders.input import RenderInput, estimate_usage  # noqa: E402
+from saas_app.services.renders.status import RenderStatus  # noqa: E402
+from saas_app.services.renders.steps.registry import STEPS  # noqa: E402
+from saas_app.services.usage.ledger import period_of, sum_usage  # noqa: E402
+from saas_app.services.usage.metrics import METRICS  # noqa: E402
 
 
 def render_payload(scenes: int | list[dict] = 1, **overrides: Any) -> dict:
@@ -194,18 +197,17 @@ def make_principal(user: User, tenant: Tenant, **overrides: Any) -> Principal:
 
 
 def make_render(session: Session, user: User, **overrides: Any) -> Render:
-    """A committed render row of `user`'s tenant with its three pending steps (nothing queued)."""
+    """A committed render row of `user`'s tenant with a pending row per registered step (nothing queued)."""
+    request = RenderInput(topic="Factory render", scenes=[{"text": "Hello there."}])  # type: ignore[list-item]
     values: dict[str, Any] = {
-        "tenant_id": user.tenant_id, "user_id": user.id, "topic": "Factory render",
-        "scenes_json": json.dumps([{"text": "Hello there.", "narration": None}]), "status": "queued",
-        "estimate_json": json.dumps({"images_count": 1.0, "tts_seconds": 2.0, "render_minutes": 0.034,
-                                     "storage_mb": 0.168}),
-        "period": period_of(),
+        "tenant_id": user.tenant_id, "user_id": user.id, "topic": request.topic,
+        "scenes_json": json.dumps([s.model_dump() for s in request.scenes]), "status": RenderStatus.QUEUED,
+        "estimate_json": json.dumps(estimate_usage(request)), "period": period_of(),
     }
     values.update(overrides)
     render = Render(**values)
     session.add(render)
-    for position, name in enumerate(("speech", "images", "video")):  # renders.STEPS
+    for position, name in enumerate(STEPS.names()):
         session.add(RenderStep(render_id=render.id, tenant_id=render.tenant_id, name=name, position=position))
     session.commit()
     session.refresh(render)
@@ -257,17 +259,17 @@ def render_rows(tenant_id: str) -> list[Render]:
 
 def render_job(render_id: str) -> Job:
     """The RQ job of a render, read with the JSON serializer (raises NoSuchJobError when absent)."""
-    return Job.fetch(job_id(render_id), connection=get_rq_connection(), serializer=JSONSerializer)
+    return Job.fetch(queue.render_job_id(render_id), connection=queue.get_rq_connection(), serializer=JSONSerializer)
 
 
 def queued_render_jobs() -> list[str]:
-    """Job ids waiting on the "renders" queue."""
-    return get_queue("renders").job_ids
+    """Job ids waiting on the renders queue."""
+    return queue.get_queue(queue.RENDERS).job_ids
 
 
 def reserved(client: redis.Redis, tenant_id: str) -> dict[str, float]:
     """What the tenant's unfinished renders hold, every metric listed (missing = 0)."""
-    held = {m: 0.0 for m in METRICS}
+    held = dict.fromkeys(METRICS.names(), 0.0)
     held.update({k: round(float(v), 6) for k, v in client.hgetall(f"usage:{tenant_id}:resv").items()})
     return held
 
@@ -279,7 +281,7 @@ def used_counters(client: redis.Redis, tenant_id: str, period: str | None = None
 
 
 def ledger_totals(tenant_id: str) -> dict[str, float]:
-    """`metering.sum_usage` for this month, read in a fresh session."""
+    """`ledger.sum_usage` for this month, read in a fresh session."""
     with Session(get_engine()) as fresh:
         return sum_usage(session=fresh, tenant_id=tenant_id, period=period_of())
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
+from saas_app import routes
 from saas_app.api.deps import Context, DbSession, UserPrincipal
 from saas_app.models import iso_or_none
 from saas_app.services.account import api_keys
@@ -15,6 +16,7 @@ from saas_app.services.account import audit
 from saas_app.services.account import backups
 from saas_app.services.account import deletion
 from saas_app.services.account import exports
+from saas_app.services.account.status import DeletionStatus, ExportStatus
 from saas_app.services.account.sessions import describe_device, list_active_sessions, revoke_session
 
 router = APIRouter(prefix="/api/account", tags=["account"])
@@ -41,7 +43,7 @@ def list_exports(principal: UserPrincipal, session: DbSession) -> dict:
     rows = exports.list_exports(session=session, tenant_id=principal.tenant_id)
     return {"items": [{"id": r.id, "status": r.status, "created_at": iso_or_none(r.created_at),
                        "expires_at": iso_or_none(r.expires_at), "size_bytes": r.size_bytes,
-                       "download_url": f"/api/account/download-export/{r.filename}" if r.status == "ready" else None}
+                       "download_url": routes.export_download(r.filename) if r.status == ExportStatus.READY else None}
                       for r in rows]}
 
 
@@ -56,14 +58,14 @@ def download_export(filename: str, principal: UserPrincipal, session: DbSession)
 def delete_account(body: DeleteRequest, principal: UserPrincipal, session: DbSession, ctx: Context) -> dict:
     """Schedule deletion of the workspace after the grace period (cancel any time before)."""
     row = deletion.schedule_deletion(session=session, principal=principal, confirm_email=body.confirm_email, ctx=ctx)
-    return {"status": "scheduled", "scheduled_for": iso_or_none(row.scheduled_for)}
+    return {"status": DeletionStatus.SCHEDULED, "scheduled_for": iso_or_none(row.scheduled_for)}
 
 
 @router.post("/delete/cancel")
 def cancel_deletion(principal: UserPrincipal, session: DbSession, ctx: Context) -> dict:
     """Cancel a scheduled deletion."""
     deletion.cancel_deletion(session=session, principal=principal, ctx=ctx)
-    return {"status": "canceled"}
+    return {"status": DeletionStatus.CANCELED}
 
 
 @router.get("/deletion")

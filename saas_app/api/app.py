@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from saas_app import routes
 from saas_app.api import account, auth, billing, health, renders
 from saas_app.services.core.errors import AppError, PlanRequired, QuotaExceeded, RateLimited, ServiceUnavailable
 from saas_app.services.core.validation import field_path, friendly_message
@@ -78,7 +79,7 @@ def create_api() -> FastAPI:
     """Build the API: routers, error mapping, request ids."""
     api = FastAPI(
         title="Narrated Studio API", version="1.0.0",
-        docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json",
+        docs_url=routes.API_DOCS, redoc_url=None, openapi_url=routes.API_OPENAPI,
     )
     api.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     api.add_exception_handler(AppError, _app_error)  # type: ignore[arg-type]

@@ -111,13 +111,13 @@ def _set_cookie(response: RedirectResponse, value: str) -> None:
     settings = get_settings()
     response.set_cookie(
         settings.SESSION_COOKIE_NAME, value, max_age=settings.REFRESH_EXPIRE_DAYS * 86400,
-        httponly=True, samesite="lax", secure=settings.SECURE_COOKIES, path="/",
+        httponly=True, samesite="lax", secure=settings.SECURE_COOKIES, path=routes.HOME,
     )
 
 
 def _clear_cookie(response: RedirectResponse) -> None:
     settings = get_settings()
-    response.delete_cookie(settings.SESSION_COOKIE_NAME, path="/", httponly=True, samesite="lax",
+    response.delete_cookie(settings.SESSION_COOKIE_NAME, path=routes.HOME, httponly=True, samesite="lax",
                            secure=settings.SECURE_COOKIES)
 
 

@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api/billing", tags=["billing"])
 
 
 class CheckoutRequest(BaseModel):
-    plan: str = Field(max_length=32, description="pro or enterprise")
+    plan: str = Field(max_length=32, description="A plan sold through Stripe (see GET /api/billing/plans).")
 
 
 @router.get("/plans")
@@ -24,7 +24,7 @@ def plans() -> dict:
     return {"plans": [
         {"id": p.id, "name": p.name, "price_monthly": p.price_monthly, "concurrency": p.concurrency,
          "features": list(p.features), "limits": get_limits(p.id)}
-        for p in PLANS.values()
+        for p in PLANS
     ]}
 
 

@@ -11,9 +11,10 @@ from fastapi.responses import FileResponse, JSONResponse
 from saas_app.api.deps import Context, CurrentPrincipal, DbSession
 from saas_app.services.usage import quotas
 from saas_app.services.renders import submission as renders
-from saas_app.services.core.errors import NotFound
+from saas_app.services.renders.files import get_kept_file_or_raise
 from saas_app.services.renders.media.images import TEMPLATES
 from saas_app.services.renders.media.speech import VOICES
+from saas_app.services.renders.steps.video import THUMBNAIL, VIDEO
 from saas_app.services.renders.input import RenderInput
 from saas_app.services.renders.views import describe_render, summarize_render
 
@@ -48,24 +49,29 @@ def get_render(render_id: str, principal: CurrentPrincipal, session: DbSession) 
     return describe_render(session=session, render=render)
 
 
-def _file(render_id: str, principal: CurrentPrincipal, session: DbSession, name: str, media_type: str) -> FileResponse:
+def _file(render_id: str, principal: CurrentPrincipal, session: DbSession, key: str) -> FileResponse:
     render = renders.get_render_or_raise(session=session, tenant_id=principal.tenant_id, render_id=render_id)
-    path = renders.render_dir(render.tenant_id, render.id) / name
-    if render.status != "succeeded" or not path.exists():
-        raise NotFound("This video is not ready.")
-    return FileResponse(path, media_type=media_type, filename=f"{render.id}-{name}" if name.endswith("mp4") else None)
+    path, kept = get_kept_file_or_raise(render=render, key=key)
+    return FileResponse(path, media_type=kept.media_type,
+                        filename=f"{render.id}-{kept.filename}" if kept.attachment else None)
 
 
 @router.get("/api/renders/{render_id}/video", response_class=FileResponse)
 def get_video(render_id: str, principal: CurrentPrincipal, session: DbSession) -> FileResponse:
     """The MP4 (supports HTTP range requests for seeking)."""
-    return _file(render_id, principal, session, "video.mp4", "video/mp4")
+    return _file(render_id, principal, session, VIDEO.key)
 
 
 @router.get("/api/renders/{render_id}/thumbnail", response_class=FileResponse)
 def get_thumbnail(render_id: str, principal: CurrentPrincipal, session: DbSession) -> FileResponse:
     """The JPEG thumbnail."""
-    return _file(render_id, principal, session, "thumb.jpg", "image/jpeg")
+    return _file(render_id, principal, session, THUMBNAIL.key)
+
+
+@router.get("/api/renders/{render_id}/files/{key}", response_class=FileResponse)
+def get_file(render_id: str, key: str, principal: CurrentPrincipal, session: DbSession) -> FileResponse:
+    """Any file the render's steps keep, by its key (`video`, `thumbnail`, ...)."""
+    return _file(render_id, principal, session, key)
 
 
 @router.post("/api/renders/{render_id}/cancel")

@@ -8,6 +8,7 @@ from saas_app.db import session_scope
 from saas_app.models import DataExport, utcnow
 from saas_app.services.account import deletion
 from saas_app.services.account import exports
+from saas_app.services.account.status import ExportStatus
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,8 @@ def build_export_job(export_id: str) -> str:
         log.exception("export %s failed", export_id)
         with session_scope() as session:
             row = session.get(DataExport, export_id)
-            if row is not None and row.status == "queued":
-                row.status = "failed"
+            if row is not None and row.status == ExportStatus.QUEUED:
+                row.status = ExportStatus.FAILED
                 session.add(row)
         raise
 

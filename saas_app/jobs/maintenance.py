@@ -14,7 +14,7 @@ import threading
 import redis
 
 from saas_app.db import session_scope
-from saas_app.services.core.queue import get_queue, get_rq_connection
+from saas_app.services.core import queue
 from saas_app.services.account import backups
 from saas_app.services.account import deletion
 from saas_app.services.account import exports
@@ -51,10 +51,10 @@ def run_maintenance() -> dict[str, int]:
 
 def enqueue_maintenance_once_a_minute() -> bool:
     """Queue a maintenance pass unless one was queued in the last minute (by any worker)."""
-    if not get_rq_connection().set(_LOCK_KEY, "1", nx=True, ex=TICK_SECONDS - 5):
+    if not queue.get_rq_connection().set(_LOCK_KEY, "1", nx=True, ex=TICK_SECONDS - 5):
         return False
-    get_queue("default").enqueue("saas_app.jobs.maintenance.run_maintenance", job_timeout=900,
-                                 result_ttl=3600, failure_ttl=86400, description="maintenance")
+    queue.get_queue(queue.DEFAULT).enqueue(queue.MAINTENANCE_JOB, job_timeout=900,
+                                           result_ttl=3600, failure_ttl=86400, description="maintenance")
     return True
 
 

@@ -7,13 +7,14 @@ import logging
 from rq import get_current_job
 from rq.job import Job
 
+from saas_app.services.core import queue
 from saas_app.services.renders import pipeline
 
 log = logging.getLogger(__name__)
 
 
 def run_render_job(render_id: str, tenant_id: str, user_id: str) -> str:
-    """Run one render (job id `render-{id}`); RQ retries it on `RetryLater`.
+    """Run one render (`queue.RENDER_JOB`, job id `queue.render_job_id`); RQ retries it on `RetryLater`.
 
     Args:
         render_id: The render to run.
@@ -38,5 +39,5 @@ def on_render_failure(job: Job, connection, exc_type, exc_value, tb) -> None:  #
 
 def on_work_horse_killed(job: Job, retpid: int, ret_val: int, rusage) -> None:  # type: ignore[no-untyped-def]
     """Worker hook: a killed work-horse with no retry left ends the render as failed."""
-    if job.func_name == "saas_app.jobs.render.run_render_job" and not job.should_retry:
+    if job.func_name == queue.RENDER_JOB and not job.should_retry:
         pipeline.fail_render(render_id=str(job.args[0]), message="The render worker stopped unexpectedly.")

@@ -10,6 +10,7 @@ from saas_app.components.theme import DANGER, MUTED
 from saas_app.state.account_data import AccountDataState as Data
 from saas_app.state.account_keys import AccountKeysState as Keys
 from saas_app.state.account_security import AccountSecurityState as Sec
+from saas_app.state.formatting import EXPORT_PENDING
 
 
 def _section(title: str, *children: rx.Component, **props) -> rx.Component:
@@ -26,7 +27,7 @@ def _export_row(row: rx.Var) -> rx.Component:
         rx.text(row["created"], size="2"), rx.badge(row["status"]),
         rx.cond(row["url"] != "",
                 rx.el.a("Download ZIP", href=row["url"], class_name="export-download", style={"color": "#5b21b6"}),
-                rx.cond(row["status"] == "queued",
+                rx.cond(row["status"] == EXPORT_PENDING,
                         rx.button("Check again", size="1", variant="ghost", on_click=Data.refresh_exports))),
         rx.cond(row["expires"] != "", rx.text("until ", row["expires"], size="1", color=MUTED)),
         spacing="3", align="center", wrap="wrap",

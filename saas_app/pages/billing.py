@@ -6,6 +6,7 @@ import reflex as rx
 
 from saas_app.components.theme import BRAND, MUTED
 from saas_app.state.billing import BillingState
+from saas_app.state.formatting import SUBSCRIPTION_STATUS_COLORS
 
 _FAQ = [
     ("When am I billed?", "Paid plans renew monthly on the date you subscribed. Usage quotas reset on the first "
@@ -20,8 +21,7 @@ _FAQ = [
 
 
 def _status() -> rx.Component:
-    scheme = rx.match(BillingState.status, ("past_due", "orange"), ("canceled", "red"), ("trialing", "blue"),
-                      "green")
+    scheme = rx.match(BillingState.status, *SUBSCRIPTION_STATUS_COLORS, "green")
     return rx.card(
         rx.vstack(
             rx.hstack(rx.text("Current plan", color=MUTED, size="2"), width="100%"),
@@ -35,7 +35,7 @@ def _status() -> rx.Component:
                     rx.callout("Your last payment failed. Update your card by " + BillingState.grace_until
                                + " to keep your plan.", icon="triangle-alert", color_scheme="orange",
                                id="grace-warning")),
-            rx.cond(BillingState.configured & (BillingState.plan != "free"),
+            rx.cond(BillingState.configured & BillingState.paid,
                     rx.button("Manage billing", on_click=BillingState.manage, loading=BillingState.busy == "portal",
                               variant="soft", color_scheme="violet", id="manage-billing")),
             spacing="2", width="100%",
@@ -54,7 +54,7 @@ def _card(card: rx.Var) -> rx.Component:
             rx.text(card["quota"], size="2"),
             rx.text(card["features"], size="2", color=MUTED),
             rx.cond(
-                current | (card["id"] == "free"),
+                current | (card["sold"] != "yes"),
                 rx.fragment(),
                 rx.button("Upgrade to " + card["name"], on_click=BillingState.upgrade(card["id"]),
                           loading=BillingState.busy == card["id"], disabled=~BillingState.configured,
@@ -80,8 +80,8 @@ def billing_page() -> rx.Component:
                            icon="info", color_scheme="gray", id="billing-not-configured")),
         _status(),
         rx.heading("Plans", size="5", as_="h2"),
-        rx.grid(rx.foreach(BillingState.cards, _card), columns=rx.breakpoints(initial="1", md="3"), spacing="4",
-                width="100%"),
+        rx.grid(rx.foreach(BillingState.cards, _card), spacing="4", width="100%",  # as many columns as fit
+                grid_template_columns="repeat(auto-fit, minmax(220px, 1fr))"),
         rx.heading("Questions", size="5", as_="h2"),
         rx.vstack(*[rx.box(rx.text(q, weight="bold"), rx.text(a, color=MUTED, size="2")) for q, a in _FAQ],
                   spacing="3"),

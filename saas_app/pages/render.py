@@ -7,16 +7,18 @@ import reflex as rx
 from saas_app import routes
 from saas_app.components.status_badge import status_badge
 from saas_app.components.theme import DANGER, MUTED
+from saas_app.state.formatting import STEP_ICONS, STEP_RUNNING
 from saas_app.state.render import RenderState
+
+
+_ICON_COLORS = {"circle-check": "#15803d", "circle-x": DANGER, "circle-slash": "#b45309"}
 
 
 def _step(step: rx.Var) -> rx.Component:
     icon = rx.match(
         step["status"],
-        ("done", rx.icon("circle-check", color="#15803d", size=20)),
-        ("running", rx.spinner(size="2")),
-        ("failed", rx.icon("circle-x", color=DANGER, size=20)),
-        ("canceled", rx.icon("circle-slash", color="#b45309", size=20)),
+        (STEP_RUNNING, rx.spinner(size="2")),
+        *[(status, rx.icon(name, color=_ICON_COLORS[name], size=20)) for status, name in STEP_ICONS],
         rx.icon("circle", color="#9ca3af", size=20),
     )
     return rx.hstack(

@@ -6,10 +6,12 @@ import asyncio
 
 import reflex as rx
 
+from saas_app import routes
 from saas_app.db import session_scope
 from saas_app.services.account import deletion
 from saas_app.services.account import exports
 from saas_app.services.account.audit import RequestContext
+from saas_app.services.account.status import ExportStatus
 from saas_app.services.auth.sessions import Principal
 from saas_app.services.core.errors import AppError
 from saas_app.state.formatting import format_date
@@ -24,7 +26,7 @@ def _load(principal: Principal) -> tuple[list[dict[str, str]], str | None]:
         pending = deletion.get_deletion(session=session, tenant_id=principal.tenant_id)
         items = [{"id": r.id, "status": r.status, "created": format_date(r.created_at.isoformat()),
                   "expires": format_date(r.expires_at.isoformat()) if r.expires_at else "",
-                  "url": f"/api/account/download-export/{r.filename}" if r.status == "ready" else ""}
+                  "url": routes.export_download(r.filename) if r.status == ExportStatus.READY else ""}
                  for r in rows]
         return items, pending.scheduled_for.isoformat() if pending else None
 
@@ -97,7 +99,7 @@ class AccountDataState(UsageState):
                 if principal is None:
                     return
                 await self._reload(principal)
-                if not any(row["status"] == "queued" for row in self.export_rows):
+                if not any(row["status"] == ExportStatus.QUEUED for row in self.export_rows):
                     return
 
     @rx.event

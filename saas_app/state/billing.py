@@ -6,19 +6,20 @@ import asyncio
 
 import reflex as rx
 
+from saas_app import routes
 from saas_app.db import session_scope
 from saas_app.services.billing import checkout as billing
 from saas_app.services.account.audit import RequestContext
 from saas_app.services.auth.sessions import Principal
 from saas_app.services.core.errors import AppError
-from saas_app.services.usage.plans import PLANS, get_limits, images_text
-from saas_app.state.formatting import format_amount, format_date
+from saas_app.services.billing.status import SubscriptionStatus
+from saas_app.services.usage.plans import PLANS, get_limits, get_plan, is_paid
+from saas_app.state.formatting import format_date, plan_quota_text
 from saas_app.state.usage import UsageState
 
 RETURN_POLL_SECONDS = 1.0
 RETURN_POLL_TRIES = 30
-_STATUS_LABELS = {"active": "Active", "trialing": "Trialing", "past_due": "Past due", "canceled": "Canceled",
-                  "unpaid": "Unpaid", "incomplete": "Incomplete"}
+_STATUS_LABELS = {SubscriptionStatus.PAST_DUE: "Past due"}  # the others read as their name in title case
 
 
 def _summary(principal: Principal) -> dict:
@@ -37,17 +38,11 @@ def _portal(principal: Principal, ctx: RequestContext) -> str:
 
 
 def plan_cards(current: str) -> list[dict[str, str]]:
-    """Display rows for the three plan cards."""
-    cards = []
-    for plan in PLANS.values():
-        limits = get_limits(plan.id)
-        quota = "Unlimited usage" if limits["images_count"] is None else (
-            f"{images_text(limits['images_count'])}, "
-            f"{format_amount('render_minutes', limits['render_minutes'])} of video a month")
-        cards.append({"id": plan.id, "name": plan.name, "price": "Free" if not plan.price_monthly
-                      else f"${plan.price_monthly}/month", "quota": quota,
-                      "features": " · ".join(plan.features), "current": "yes" if plan.id == current else ""})
-    return cards
+    """Display rows for the plan cards, one per plan in the catalogue."""
+    return [{"id": plan.id, "name": plan.name, "price": f"${plan.price_monthly}/month" if plan.price_monthly else "Free",
+             "quota": plan_quota_text(get_limits(plan.id)), "features": " · ".join(plan.features),
+             "current": "yes" if plan.id == current else "", "sold": "yes" if is_paid(plan.id) else ""}
+            for plan in PLANS]
 
 
 class BillingState(UsageState):
@@ -57,6 +52,7 @@ class BillingState(UsageState):
     status: str = ""
     status_label: str = ""
     renewal: str = ""
+    paid: bool = False
     cancel_at_period_end: bool = False
     grace_until: str = ""
     configured: bool = True
@@ -67,13 +63,14 @@ class BillingState(UsageState):
 
     def _show(self, summary: dict) -> None:
         self.plan = summary["plan"]
-        self.plan_name = PLANS[summary["plan"]].name
-        self.status = "active" if summary["plan"] == "free" else (summary["status"] or "active")
+        self.plan_name = get_plan(summary["plan"]).name
+        self.paid = is_paid(summary["plan"])
+        self.status = (summary["status"] or SubscriptionStatus.ACTIVE) if self.paid else SubscriptionStatus.ACTIVE
         self.status_label = _STATUS_LABELS.get(self.status, self.status.replace("_", " ").title())
         if summary["cancel_at_period_end"]:
             self.status_label = "Canceled at period end"
-        ended = self.status in ("canceled", "unpaid", "incomplete_expired")
-        self.renewal = "" if ended or summary["plan"] == "free" else format_date(summary["current_period_end"])
+        ended = self.status in SubscriptionStatus.ENDED
+        self.renewal = "" if ended or not self.paid else format_date(summary["current_period_end"])
         self.cancel_at_period_end = summary["cancel_at_period_end"]
         self.grace_until = format_date(summary["grace_until"])
         self.configured = summary["billing_configured"]
@@ -89,9 +86,9 @@ class BillingState(UsageState):
         await self._refresh(principal)  # the banner and the page show the same plan
         params = self.router.url.query_parameters
         self.message, self.message_kind = "", "info"
-        if params.get("checkout") == "canceled":
+        if params.get("checkout") == routes.CHECKOUT_CANCELED:
             self.message = "Checkout canceled. You have not been charged and your plan is unchanged."
-        elif params.get("checkout") == "success":
+        elif params.get("checkout") == routes.CHECKOUT_SUCCESS:
             wanted = params.get("plan", "")
             if wanted and wanted != self.plan:
                 self.message = "Payment received. Finishing your upgrade…"

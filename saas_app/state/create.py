@@ -15,10 +15,9 @@ from saas_app.services.auth.sessions import Principal
 from saas_app.services.core.errors import AppError, PlanRequired, QuotaExceeded
 from saas_app.services.renders.media.images import TEMPLATES
 from saas_app.services.renders.media.speech import VOICES
-from saas_app.services.usage.plans import images_text
 from saas_app.services.renders.input import RenderInput, estimate_usage
 from saas_app.services.core.validation import field_path, friendly_message
-from saas_app.state.formatting import format_amount
+from saas_app.state.formatting import estimate_text
 from saas_app.state.usage import UsageState
 
 MAX_SCENES = 20
@@ -66,12 +65,7 @@ class CreateState(UsageState):
             usage = estimate_usage(RenderInput(topic=self.topic or "draft", scenes=self._request_scenes()))
         except ValidationError:
             usage = None
-        self.estimate = [] if usage is None else [
-            images_text(usage["images_count"]),
-            f"about {format_amount('tts_seconds', usage['tts_seconds'])} of narration",
-            f"{format_amount('render_minutes', usage['render_minutes'])} of rendering",
-            f"up to {format_amount('storage_mb', usage['storage_mb'])} of storage",
-        ]
+        self.estimate = [] if usage is None else [estimate_text(m, v) for m, v in usage.items()]
 
     @rx.event
     def load(self):

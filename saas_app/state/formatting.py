@@ -4,36 +4,61 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from saas_app.services.usage.plans import METRIC_LABELS, images_text
+from saas_app.services.account.status import ExportStatus
+from saas_app.services.billing.status import SubscriptionStatus
+from saas_app.services.renders.status import RenderStatus, StepStatus
+from saas_app.services.usage.metrics import METRICS, Metric
 
 WARN_PERCENT = 90.0
-_CHARGE_LABELS = {"tts_seconds": "of narration", "render_minutes": "rendered", "storage_mb": "stored"}
+
+# Colour scheme of each render status's badge (any other status: gray).
+RENDER_STATUS_COLORS = ((RenderStatus.RUNNING, "blue"), (RenderStatus.SUCCEEDED, "green"),
+                        (RenderStatus.FAILED, "red"), (RenderStatus.CANCELED, "amber"))
+# The icon of each finished step status; a running step shows a spinner, a pending one a circle.
+STEP_RUNNING = StepStatus.RUNNING
+STEP_ICONS = ((StepStatus.DONE, "circle-check"), (StepStatus.FAILED, "circle-x"), (StepStatus.CANCELED, "circle-slash"))
+EXPORT_PENDING = ExportStatus.QUEUED  # an export still being built: the page offers "Check again"
+# Colour scheme of each subscription status's badge on the billing page (any other: green).
+SUBSCRIPTION_STATUS_COLORS = ((SubscriptionStatus.PAST_DUE, "orange"), (SubscriptionStatus.CANCELED, "red"),
+                              (SubscriptionStatus.TRIALING, "blue"))
 
 
 def _num(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 or value == int(value) else f"{value:,.1f}"
 
 
+def _metric(name: str) -> Metric | None:
+    return METRICS.find(name)
+
+
 def charge_text(metric: str, value: float) -> str:
     """One item of a render's "Charged:" line, e.g. "3.1 s of narration" or "1 image"."""
-    if metric == "images_count":
-        return images_text(value)
-    return f"{format_amount(metric, value)} {_CHARGE_LABELS.get(metric, metric)}"
+    found = _metric(metric)
+    return found.charged.format(found.text(value)) if found else f"{_num(value)} {metric}"
+
+
+def estimate_text(metric: str, value: float) -> str:
+    """One item of the create page's estimate, e.g. "about 12 s of narration"."""
+    found = _metric(metric)
+    return found.estimated.format(found.text(value)) if found else f"{_num(value)} {metric}"
 
 
 def format_amount(metric: str, value: float | None) -> str:
-    """A metric amount in the unit users think in."""
-    if value is None:
-        return "unlimited"
-    if metric == "tts_seconds":
-        return f"{_num(value)} s" if 0 < value < 60 else f"{_num(value / 60)} min"
-    if metric == "render_minutes":
-        return f"{_num(value)} min"
-    if metric == "storage_mb":
-        if 0 < value < 1:
-            return f"{_num(value * 1024)} KB"
-        return f"{_num(value / 1024)} GB" if value >= 1024 else f"{_num(value)} MB"
-    return _num(value)
+    """A metric amount in the unit users think in ("unlimited" for no limit)."""
+    found = _metric(metric)
+    if found is not None:
+        return found.format(value)
+    return "unlimited" if value is None else _num(value)
+
+
+def plan_quota_text(limits: dict[str, float | None]) -> str:
+    """A plan card's quota line, e.g. "500 images, 500 min of video a month" (or "Unlimited usage")."""
+    parts = []
+    for metric in METRICS:
+        limit = limits.get(metric.name)
+        if metric.on_plan_card is not None and limit is not None:
+            parts.append(metric.on_plan_card.format(metric.text(limit)))
+    return f"{', '.join(parts)} a month" if parts else "Unlimited usage"
 
 
 def usage_rows(summary: dict) -> list[dict[str, str]]:
@@ -43,7 +68,7 @@ def usage_rows(summary: dict) -> list[dict[str, str]]:
         percent = info["percent"] or 0.0
         color = "red" if percent >= 100 else ("orange" if percent >= WARN_PERCENT else "violet")
         rows.append({
-            "metric": metric, "label": METRIC_LABELS[metric], "color": color, "percent": str(percent),
+            "metric": metric, "label": METRICS.get(metric).label, "color": color, "percent": str(percent),
             "value": f"{format_amount(metric, info['used'])} / {format_amount(metric, info['limit'])}",
             "width": f"{min(100.0, percent):.1f}%",
         })

@@ -53,7 +53,7 @@ class LibraryState(UsageState):
             "id": r["id"], "topic": r["topic"], "status": r["status"],
             "duration": format_duration(r["duration_seconds"]) if r["has_video"] else "",
             "date": format_date(r["created_at"]), "href": routes.render_path(r["id"]),
-            "thumb": f"/api/renders/{r['id']}/thumbnail" if r["has_video"] else "",
+            "thumb": routes.render_thumbnail(r["id"]) if r["has_video"] else "",
         } for r in rows]
         self.loaded = True
 

@@ -12,6 +12,7 @@ from saas_app.services.renders import submission as renders
 from saas_app.services.account.audit import RequestContext
 from saas_app.services.auth.sessions import Principal
 from saas_app.services.core.errors import AppError, NotFound
+from saas_app.services.renders.status import RenderStatus
 from saas_app.services.renders.views import describe_render
 from saas_app.state.formatting import charge_text, format_date, format_duration
 from saas_app.state.usage import UsageState
@@ -49,12 +50,12 @@ class RenderState(UsageState):
     @rx.var
     def finished(self) -> bool:
         """Whether the render has ended."""
-        return self.status in ("succeeded", "failed", "canceled")
+        return self.status in RenderStatus.TERMINAL
 
     @rx.var
     def video_url(self) -> str:
         """Where the player streams from (tenant-checked by the API)."""
-        return f"/api/renders/{self.render_id}/video" if self.status == "succeeded" else ""
+        return routes.render_video(self.render_id) if self.status == RenderStatus.SUCCEEDED else ""
 
     def _show(self, data: dict) -> None:
         self.topic, self.status = data["topic"], data["status"]

@@ -17,6 +17,7 @@ from saas_app import routes
 from saas_app.db import session_scope
 from saas_app.services.account.audit import RequestContext
 from saas_app.services.auth.sessions import Principal, authenticate_browser_session
+from saas_app.services.usage.plans import FREE
 from saas_app.settings import get_settings
 
 
@@ -30,7 +31,7 @@ class SessionState(rx.State):
 
     signed_in: bool = False
     user_email: str = ""
-    plan: str = "free"
+    plan: str = FREE.id
     _user_id: str = ""
 
     def _cookie_value(self) -> str:
@@ -51,7 +52,7 @@ class SessionState(rx.State):
         self._user_id = user_id
         self.signed_in = principal is not None
         self.user_email = principal.email if principal else ""
-        self.plan = principal.plan if principal else "free"
+        self.plan = principal.plan if principal else FREE.id
         return principal
 
     def _to_login(self):  # type: ignore[no-untyped-def]

@@ -19,7 +19,7 @@ from rq.job import Job
 from sqlalchemy import delete
 from sqlmodel import Session, SQLModel, col, select
 
-from saas_app.services.core.queue import get_queue, get_rq_connection
+from saas_app import routes
 from saas_app.models import (
     AccountDeletion,
     AuditLog,
@@ -33,24 +33,19 @@ from saas_app.models import (
     User,
     utcnow,
 )
-from saas_app.services.billing import checkout as billing
 from saas_app.services.account.audit import RequestContext, record_event
-from saas_app.services.auth.sessions import Principal
-from saas_app.services.core.errors import BillingError, Forbidden, InvalidInput, NotFound
 from saas_app.services.account.exports import export_path
-from saas_app.services.core.mail import send_email
-from saas_app.services.usage.quotas import GLOBAL_ACTIVE
-from saas_app.services.core.redis_client import get_redis
+from saas_app.services.auth import sessions as auth_sessions
+from saas_app.services.auth.sessions import Principal
 from saas_app.services.auth.tokens import sha256_hex
+from saas_app.services.billing import checkout as billing
+from saas_app.services.core import queue
+from saas_app.services.core.errors import BillingError, Forbidden, InvalidInput, NotFound
+from saas_app.services.core.mail import send_email
+from saas_app.services.usage import plans, quotas
 from saas_app.settings import get_settings
 
 log = logging.getLogger(__name__)
-PURGE_FUNC = "saas_app.jobs.account.purge_tenant_job"
-
-
-def purge_job_id(tenant_id: str) -> str:
-    """The scheduled purge job of a tenant."""
-    return f"purge-{tenant_id}"
 
 
 def get_deletion(*, session: Session, tenant_id: str) -> AccountDeletion | None:
@@ -79,12 +74,12 @@ def schedule_deletion(*, session: Session, principal: Principal, confirm_email: 
                  user_id=principal.user_id, actor=principal.actor_name, details={"scheduled_for": when.isoformat()})
     session.commit()
     try:
-        get_queue("default").enqueue_at(when, PURGE_FUNC, args=(principal.tenant_id,),
-                                        job_id=purge_job_id(principal.tenant_id), job_timeout=600,
-                                        result_ttl=0, failure_ttl=3600)
+        queue.get_queue(queue.DEFAULT).enqueue_at(when, queue.PURGE_JOB, args=(principal.tenant_id,),
+                                                  job_id=queue.purge_job_id(principal.tenant_id), job_timeout=600,
+                                                  result_ttl=0, failure_ttl=3600)
     except redis.RedisError as exc:  # the scheduled sweep purges due deletions anyway
         log.warning("could not schedule purge job: %s", exc)
-    link = f"{settings.APP_BASE_URL}/account"
+    link = routes.absolute(routes.ACCOUNT)
     stamp = when.strftime("%d %b %Y %H:%M UTC")
     send_email(to=principal.email, subject="Your account will be deleted",
                text=f"Your workspace and all its data will be deleted on {stamp}.\n"
@@ -107,13 +102,13 @@ def cancel_deletion(*, session: Session, principal: Principal, ctx: RequestConte
     record_event(session=session, action="account.deletion_canceled", ctx=ctx, tenant_id=principal.tenant_id,
                  user_id=principal.user_id, actor=principal.actor_name)
     try:
-        Job.fetch(purge_job_id(principal.tenant_id), connection=get_rq_connection()).cancel()
+        Job.fetch(queue.purge_job_id(principal.tenant_id), connection=queue.get_rq_connection()).cancel()
     except (NoSuchJobError, redis.RedisError) as exc:
         log.info("no purge job to cancel: %s", exc)
 
 
 def _purge_stripe(tenant: Tenant, subscription_id: str | None) -> None:
-    if not tenant.stripe_customer_id or not get_settings().billing_configured:
+    if not tenant.stripe_customer_id or not plans.billing_configured():
         return
     client = billing.stripe_client()
     customer_id = tenant.stripe_customer_id
@@ -126,24 +121,12 @@ def _purge_stripe(tenant: Tenant, subscription_id: str | None) -> None:
 
 
 def _purge_redis(tenant_id: str, user_ids: list[str], session_ids: list[str], render_ids: list[str]) -> None:
-    r = get_redis()
-    keys = list(r.scan_iter(match=f"usage:{tenant_id}:*", count=500))
-    keys += [f"usage:resv:{rid}" for rid in render_ids] + [f"auth:cutoff:{uid}" for uid in user_ids]
-    keys += [f"auth:sess:{sid}" for sid in session_ids]
-    if keys:
-        r.delete(*keys)
-    if render_ids:
-        r.srem(GLOBAL_ACTIVE, *render_ids)
-    rq = get_rq_connection()
+    """Ask each owner of Redis keys to forget the tenant, then drop its jobs (not the one running this)."""
+    quotas.forget_tenant(tenant_id=tenant_id, render_ids=render_ids)
+    auth_sessions.forget_users(user_ids=user_ids, session_ids=session_ids)
     current = get_current_job()
-    job_ids = [f"render-{rid}" for rid in render_ids] + [purge_job_id(tenant_id)]
-    for job_id in job_ids:
-        if current is not None and current.id == job_id:
-            continue  # the running purge job removes itself when done (result_ttl=0)
-        try:
-            Job.fetch(job_id, connection=rq).delete()
-        except NoSuchJobError:
-            pass
+    queue.delete_jobs([*[queue.render_job_id(rid) for rid in render_ids], queue.purge_job_id(tenant_id)],
+                      keep=current.id if current is not None else None)  # a running purge job removes itself
 
 
 def _purge_files(tenant_id: str, export_files: list[str]) -> None:

@@ -16,18 +16,21 @@ from pathlib import Path
 import redis
 from sqlmodel import Session, col, select
 
-from saas_app.services.core.queue import get_queue
+from saas_app import routes
 from saas_app.models import AuditLog, DataExport, Render, Subscription, Tenant, UsageRecord, User, iso_or_none, utcnow
 from saas_app.services.account.audit import RequestContext, record_event
+from saas_app.services.account.status import ExportStatus
 from saas_app.services.auth.sessions import Principal
-from saas_app.services.core.errors import AppError, NotFound, RateLimited, ServiceUnavailable
+from saas_app.services.core import queue
+from saas_app.services.core.errors import ExportGone, NotFound, RateLimited, ServiceUnavailable
 from saas_app.services.core.mail import send_email
-from saas_app.services.renders.submission import render_dir
+from saas_app.services.renders.files import render_dir
+from saas_app.services.renders.steps.registry import kept_files
+from saas_app.services.usage.metrics import METRICS
 from saas_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 EXPORT_INTERVAL = timedelta(hours=1)
-JOB_FUNC = "saas_app.jobs.account.build_export_job"
 README = """Your Narrated Studio data export
 ================================
 
@@ -38,17 +41,25 @@ tenant.json    Your workspace: id, name, plan, when it was created.
 usage.jsonl    The usage ledger: one line per metered step (metric, amount, month, time).
 audit.json     The audit log of your workspace: who did what, when, from where.
 renders.json   Every video's metadata: topic, scenes, template, voice, status, times.
-renders/       The video files themselves: renders/<id>/video.mp4 and thumb.jpg.
+renders/       The video files themselves: renders/<id>/{files}.
 billing.json   Your plan and subscription as known to us (Stripe ids, status, renewal).
 README.txt     This file.
+
+The metrics in usage.jsonl:
+{metrics}
 """
 
 
-class ExportGone(AppError):
-    """The export link expired (410)."""
+def _in_words(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
-    status_code = 410
-    code = "export_expired"
+
+def readme() -> str:
+    """The export's README.txt: what each file holds, the files kept per video, the metrics' units."""
+    width = max(len(m.name) for m in METRICS) + 2
+    metrics = "\n".join(f"{m.name.ljust(width)} {m.label} ({m.unit.name}"
+                         f"{', a level' if m.gauge else ', per month'})" for m in METRICS)
+    return README.format(files=_in_words([kept.filename for kept in kept_files()]), metrics=metrics)
 
 
 def export_path(filename: str) -> Path:
@@ -76,8 +87,8 @@ def request_export(*, session: Session, principal: Principal, ctx: RequestContex
                  user_id=principal.user_id, actor=principal.actor_name, target=row.id)
     session.commit()
     try:
-        get_queue("default").enqueue(JOB_FUNC, args=(row.id,), job_id=f"export-{row.id}", job_timeout=1800,
-                                     result_ttl=86400, failure_ttl=7 * 86400)
+        queue.get_queue(queue.DEFAULT).enqueue(queue.EXPORT_JOB, args=(row.id,), job_id=queue.export_job_id(row.id),
+                                               job_timeout=1800, result_ttl=86400, failure_ttl=7 * 86400)
     except redis.RedisError as exc:
         session.delete(row)
         session.commit()
@@ -114,7 +125,7 @@ def _documents(session: Session, tenant: Tenant, user: User) -> dict[str, object
 def build_export(*, session: Session, export_id: str) -> DataExport:
     """Write the ZIP for an export and email its owner. Called by the export job."""
     row = session.get(DataExport, export_id)
-    if row is None or row.status != "queued":
+    if row is None or row.status != ExportStatus.QUEUED:
         raise NotFound("No such pending export.")
     tenant, user = session.get(Tenant, row.tenant_id), session.get(User, row.user_id)
     assert tenant is not None and user is not None
@@ -131,18 +142,18 @@ def build_export(*, session: Session, export_id: str) -> DataExport:
             "render_id": u.render_id, "created_at": iso_or_none(u.created_at)}, sort_keys=True) + "\n" for u in ledger))
         for render in session.exec(select(Render).where(Render.tenant_id == tenant.id,
                                                         col(Render.deleted_at).is_(None))).all():
-            for name in ("video.mp4", "thumb.jpg"):
-                source = render_dir(tenant.id, render.id) / name
+            for kept in kept_files():
+                source = render_dir(tenant.id, render.id) / kept.filename
                 if source.exists():
-                    zf.write(source, f"renders/{render.id}/{name}")
-        zf.writestr("README.txt", README)
+                    zf.write(source, f"renders/{render.id}/{kept.filename}")
+        zf.writestr("README.txt", readme())
     tmp.replace(path)
-    row.status, row.ready_at = "ready", utcnow()
+    row.status, row.ready_at = ExportStatus.READY, utcnow()
     row.expires_at = row.ready_at + timedelta(hours=get_settings().EXPORT_TTL_HOURS)
     row.size_bytes = path.stat().st_size
     session.add(row)
     session.commit()
-    link = f"{get_settings().APP_BASE_URL}/api/account/download-export/{row.filename}"
+    link = routes.absolute(routes.export_download(row.filename))
     hours = get_settings().EXPORT_TTL_HOURS
     send_email(to=user.email, subject="Your data export is ready",
                text=f"Your export is ready. Download it within {hours} hours (sign in first):\n{link}\n",
@@ -159,9 +170,9 @@ def get_export_file_or_raise(*, session: Session, tenant_id: str, filename: str)
     """
     row = session.exec(select(DataExport).where(DataExport.filename == filename)).first() if len(filename) < 100 \
         else None
-    if row is None or row.tenant_id != tenant_id or row.status not in ("ready", "expired"):
+    if row is None or row.tenant_id != tenant_id or row.status not in (ExportStatus.READY, ExportStatus.EXPIRED):
         raise NotFound("We couldn't find that export.")
-    if row.status == "expired" or (row.expires_at is not None and utcnow() >= row.expires_at):
+    if row.status == ExportStatus.EXPIRED or (row.expires_at is not None and utcnow() >= row.expires_at):
         raise ExportGone("This download link has expired. Request a new export on the account page.")
     return export_path(row.filename)
 
@@ -174,10 +185,10 @@ def list_exports(*, session: Session, tenant_id: str, limit: int = 5) -> list[Da
 
 def delete_expired_exports(*, session: Session) -> int:
     """Delete the files of expired exports and mark them expired (scheduled job). Returns how many."""
-    rows = session.exec(select(DataExport).where(DataExport.status == "ready",
+    rows = session.exec(select(DataExport).where(DataExport.status == ExportStatus.READY,
                                                  col(DataExport.expires_at) <= utcnow())).all()
     for row in rows:
         export_path(row.filename).unlink(missing_ok=True)
-        row.status = "expired"
+        row.status = ExportStatus.EXPIRED
         session.add(row)
     return len(rows)

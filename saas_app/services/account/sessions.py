@@ -46,6 +46,6 @@ def revoke_session(*, session: Session, principal: Principal, session_id: str, c
     row = session.get(AuthSession, session_id) if session_id and len(session_id) <= 32 else None
     if row is None or row.user_id != principal.user_id or row.revoked_at is not None:
         raise NotFound("We couldn't find that session.")
-    revoke_sessions(session, [row.id])
+    revoke_sessions(session=session, session_ids=[row.id])
     record_event(session=session, action="auth.session_revoked", ctx=ctx, tenant_id=principal.tenant_id,
                  user_id=principal.user_id, actor=principal.actor_name, target=row.id)

@@ -11,12 +11,12 @@ import hmac
 import html
 import secrets
 from datetime import timedelta
-from urllib.parse import urlencode
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import case, update
 from sqlmodel import Session, col, select
 
+from saas_app import routes
 from saas_app.models import MagicLink, User, utcnow
 from saas_app.services.account.audit import RequestContext, record_event
 from saas_app.services.core.errors import AuthError, InvalidInput
@@ -49,9 +49,9 @@ def normalize_email(raw: str) -> str:
 def safe_next_path(raw: str | None) -> str:
     """Keep only same-site relative paths (no open redirects)."""
     if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
-        return "/create"
-    if raw.startswith(("/login", "/auth/", "/api/")):
-        return "/create"
+        return routes.CREATE
+    if raw.startswith(routes.NO_RETURN_PREFIXES):
+        return routes.CREATE
     return raw[:500]
 
 
@@ -118,7 +118,7 @@ def request_magic_link(*, session: Session, email: str, next_path: str | None, c
         tenant_id=user.tenant_id if user else None, user_id=user.id if user else None,
     )
     session.flush()
-    link = f"{settings.APP_BASE_URL}/auth/verify?{urlencode({'token': token})}"
+    link = routes.absolute(routes.verify_link(token))
     text, body = _email_bodies(link=link, code=code, ttl=ttl)
     send_email(to=address, subject=f"Your sign-in link (code {code})", text=text, html=body)
 

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from saas_app.models import AuthSession, MagicLink, RefreshToken, Tenant, User, utcnow
 from saas_app.services.account.audit import RequestContext, record_event
 from saas_app.services.core.errors import AuthError
-from saas_app.services.usage.plans import effective_plan_id
+from saas_app.services.usage.plans import default_plan_id, effective_plan_id
 from saas_app.services.core.redis_client import get_redis
 from saas_app.services.auth.tokens import (
     ACCESS,
@@ -79,7 +79,7 @@ def get_or_create_user(*, session: Session, email: str, ctx: RequestContext) -> 
     if user is None:
         try:
             with session.begin_nested():
-                tenant = Tenant(name=f"{email.split('@')[0]}'s workspace")
+                tenant = Tenant(name=f"{email.split('@')[0]}'s workspace", plan=default_plan_id())
                 session.add(tenant)
                 session.flush()
                 user = User(email=email, tenant_id=tenant.id, role="owner")
@@ -162,7 +162,7 @@ def refresh_tokens(*, session: Session, refresh_token: str, ctx: RequestContext)
         .values(rotated_at=utcnow())
     )
     if rotated.rowcount != 1:
-        revoke_sessions(session, [auth_session.id])
+        revoke_sessions(session=session, session_ids=[auth_session.id])
         record_event(session=session, action="auth.refresh_reuse_detected", ctx=ctx,
                      tenant_id=auth_session.tenant_id, user_id=auth_session.user_id, target=auth_session.id)
         session.commit()  # the revocation must stand although we refuse the request
@@ -174,7 +174,15 @@ def refresh_tokens(*, session: Session, refresh_token: str, ctx: RequestContext)
     return _issue_pair(session, user, tenant, auth_session)
 
 
-def revoke_sessions(session: Session, session_ids: list[str]) -> None:
+def _session_key(session_id: str) -> str:
+    return f"auth:sess:{session_id}"
+
+
+def _cutoff_key(user_id: str) -> str:
+    return f"auth:cutoff:{user_id}"
+
+
+def revoke_sessions(*, session: Session, session_ids: list[str]) -> None:
     """Revoke sessions in the database and mark them in the Redis cache."""
     if not session_ids:
         return
@@ -182,7 +190,7 @@ def revoke_sessions(session: Session, session_ids: list[str]) -> None:
         update(AuthSession).where(col(AuthSession.id).in_(session_ids), col(AuthSession.revoked_at).is_(None))
         .values(revoked_at=utcnow())
     )
-    _cache_set({f"auth:sess:{sid}": "0" for sid in session_ids})
+    _cache_set({_session_key(sid): "0" for sid in session_ids})
 
 
 def _cache_set(values: dict[str, str]) -> None:
@@ -214,7 +222,7 @@ def authenticate_access_token(*, session: Session, token: str) -> Principal:
         AuthError: Invalid, expired, or signed out.
     """
     claims = decode_token(token, expected_typ=ACCESS)
-    sess_state, cutoff = _cache_get([f"auth:sess:{claims.session_id}", f"auth:cutoff:{claims.user_id}"])
+    sess_state, cutoff = _cache_get([_session_key(claims.session_id), _cutoff_key(claims.user_id)])
     if sess_state == "0":
         raise AuthError(SESSION_ENDED)
     if cutoff is not None and claims.issued_at < float(cutoff):
@@ -225,7 +233,7 @@ def authenticate_access_token(*, session: Session, token: str) -> Principal:
         raise AuthError("Invalid token.")
     valid_after = floor_ms(user.tokens_valid_after.timestamp()) if user.tokens_valid_after else 0.0
     if cutoff is None:
-        _cache_set({f"auth:cutoff:{user.id}": str(valid_after)})
+        _cache_set({_cutoff_key(user.id): str(valid_after)})
     if auth_session.revoked_at is not None or claims.issued_at < valid_after:
         raise AuthError(SESSION_ENDED)
     tenant = session.get(Tenant, user.tenant_id)
@@ -253,7 +261,7 @@ def authenticate_browser_session(*, session: Session, cookie_value: str) -> Prin
 
 def logout_session(*, session: Session, principal: Principal, ctx: RequestContext) -> None:
     """End the caller's own session (its refresh tokens and access tokens stop working)."""
-    revoke_sessions(session, [principal.session_id])
+    revoke_sessions(session=session, session_ids=[principal.session_id])
     record_event(session=session, action="auth.logout", ctx=ctx, tenant_id=principal.tenant_id,
                  user_id=principal.user_id, actor=principal.actor_name, target=principal.session_id)
 
@@ -272,8 +280,19 @@ def logout_all(*, session: Session, principal: Principal, ctx: RequestContext) -
     ids = list(session.exec(
         select(AuthSession.id).where(AuthSession.user_id == user.id, col(AuthSession.revoked_at).is_(None))
     ).all())
-    revoke_sessions(session, ids)
-    _cache_set({f"auth:cutoff:{user.id}": repr(floor_ms(now.timestamp()))})
+    revoke_sessions(session=session, session_ids=ids)
+    _cache_set({_cutoff_key(user.id): repr(floor_ms(now.timestamp()))})
     record_event(session=session, action="auth.logout_all", ctx=ctx, tenant_id=principal.tenant_id,
                  user_id=principal.user_id, actor=principal.actor_name, details={"sessions": len(ids)})
     return len(ids)
+
+
+def forget_users(*, user_ids: list[str], session_ids: list[str]) -> None:
+    """Drop the sign-in cache entries of users and their sessions (account deletion).
+
+    Raises:
+        redis.RedisError: Redis is unreachable (the purge is retried).
+    """
+    keys = [*[_cutoff_key(uid) for uid in user_ids], *[_session_key(sid) for sid in session_ids]]
+    if keys:
+        get_redis().delete(*keys)

@@ -17,8 +17,9 @@ from saas_app import routes
 from saas_app.models import Subscription, Tenant
 from saas_app.services.account.audit import RequestContext, record_event
 from saas_app.services.auth.sessions import Principal
+from saas_app.services.billing.status import SubscriptionStatus
 from saas_app.services.core.errors import BillingError, BillingNotConfigured, Conflict, InvalidInput
-from saas_app.services.usage.plans import PLANS, price_id_for
+from saas_app.services.usage import plans
 from saas_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def stripe_client() -> stripe.StripeClient:
         BillingNotConfigured: No STRIPE_API_KEY / prices.
     """
     settings = get_settings()
-    if not settings.billing_configured:
+    if not plans.billing_configured():
         raise BillingNotConfigured(NOT_CONFIGURED)
     base = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
     return stripe.StripeClient(settings.STRIPE_API_KEY, base_addresses=base, max_network_retries=1)  # type: ignore[arg-type]
@@ -69,25 +70,27 @@ def create_checkout(*, session: Session, principal: Principal, plan_id: str, ctx
     Raises:
         InvalidInput: Not a paid plan. Conflict: already on it. BillingNotConfigured, BillingError.
     """
-    if plan_id not in PLANS or not price_id_for(plan_id):
-        if plan_id not in ("pro", "enterprise"):
-            raise InvalidInput("Choose the Pro or Enterprise plan.", field="plan")
+    sold = plans.sold_plans()
+    if plan_id not in [p.id for p in sold]:
+        names = [p.name for p in sold]
+        raise InvalidInput(f"Choose the {', '.join(names[:-1])} or {names[-1]} plan." if len(names) > 1
+                           else f"Choose the {''.join(names)} plan.", field="plan")
+    if not plans.price_id_for(plan_id):
         raise BillingNotConfigured(NOT_CONFIGURED)
     if principal.plan == plan_id:
-        raise Conflict(f"You are already on the {PLANS[plan_id].name} plan.")
+        raise Conflict(f"You are already on the {plans.get_plan(plan_id).name} plan.")
     live = session.get(Subscription, principal.tenant_id)
-    if live is not None and live.status in ("active", "trialing", "past_due"):
+    if live is not None and live.status in SubscriptionStatus.LIVE:
         raise Conflict("You already have a subscription: use “Manage billing” to change your plan.")
     client = stripe_client()
     tenant = session.get(Tenant, principal.tenant_id)
     assert tenant is not None
     customer_id = _ensure_customer(session, tenant, principal.email)
-    base = get_settings().APP_BASE_URL
     checkout = call_stripe(lambda: client.v1.checkout.sessions.create(params={
         "mode": "subscription", "customer": customer_id, "client_reference_id": tenant.id,
-        "line_items": [{"price": price_id_for(plan_id), "quantity": 1}],
-        "success_url": f"{base}{routes.BILLING}?checkout=success&plan={plan_id}",
-        "cancel_url": f"{base}{routes.BILLING}?checkout=canceled",
+        "line_items": [{"price": plans.price_id_for(plan_id), "quantity": 1}],
+        "success_url": routes.absolute(routes.billing_return(routes.CHECKOUT_SUCCESS, plan_id)),
+        "cancel_url": routes.absolute(routes.billing_return(routes.CHECKOUT_CANCELED)),
         "metadata": {"tenant_id": tenant.id, "plan": plan_id},
         "subscription_data": {"metadata": {"tenant_id": tenant.id}},
     }))
@@ -109,7 +112,7 @@ def create_portal(*, session: Session, principal: Principal, ctx: RequestContext
         raise Conflict("There is no billing account yet: choose a paid plan first.")
     customer_id = tenant.stripe_customer_id
     portal = call_stripe(lambda: client.v1.billing_portal.sessions.create(params={
-        "customer": customer_id, "return_url": f"{get_settings().APP_BASE_URL}{routes.BILLING}",
+        "customer": customer_id, "return_url": routes.absolute(routes.BILLING),
     }))
     record_event(session=session, action="billing.portal_opened", ctx=ctx, tenant_id=tenant.id,
                  user_id=principal.user_id, actor=principal.actor_name)
@@ -124,18 +127,18 @@ def get_subscription_summary(*, session: Session, principal: Principal) -> dict:
     grace = tenant.plan_grace_until
     return {
         "plan": principal.plan,
-        "status": sub.status if sub else ("active" if principal.plan == "free" else ""),
+        "status": sub.status if sub else (SubscriptionStatus.ACTIVE if not plans.is_paid(principal.plan) else ""),
         "current_period_end": sub.current_period_end.isoformat() if sub and sub.current_period_end else None,
         "cancel_at_period_end": bool(sub and sub.cancel_at_period_end),
-        "grace_until": grace.isoformat() if grace and principal.plan != "free" else None,
-        "billing_configured": get_settings().billing_configured,
+        "grace_until": grace.isoformat() if grace and plans.is_paid(principal.plan) else None,
+        "billing_configured": plans.billing_configured(),
     }
 
 
 def get_payment_warning(*, session: Session, tenant_id: str) -> str:
     """A warning for the banner while a failed payment's grace period runs ("" otherwise)."""
     tenant = session.get(Tenant, tenant_id)
-    if tenant is None or tenant.plan_grace_until is None or tenant.plan == "free":
+    if tenant is None or tenant.plan_grace_until is None or not plans.is_paid(tenant.plan):
         return ""
     when = tenant.plan_grace_until.strftime("%d %b %Y")
-    return f"Your last payment failed. Update your card by {when} to keep the {PLANS[tenant.plan].name} plan."
+    return f"Your last payment failed. Update your card by {when} to keep the {plans.get_plan(tenant.plan).name} plan."

@@ -19,8 +19,9 @@ from sqlmodel import Session, select
 from saas_app.models import StripeEvent, Subscription, Tenant, utcnow
 from saas_app.services.account.audit import RequestContext, record_event
 from saas_app.services.billing.checkout import call_stripe, stripe_client
-from saas_app.services.core.errors import AppError, BillingNotConfigured
-from saas_app.services.usage.plans import DEFAULT_PLAN, plan_for_price
+from saas_app.services.billing.status import SubscriptionStatus
+from saas_app.services.core.errors import BillingNotConfigured, InvalidSignature
+from saas_app.services.usage.plans import FREE, plan_for_price
 from saas_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -28,14 +29,6 @@ HANDLED = {
     "checkout.session.completed", "customer.subscription.created", "customer.subscription.updated",
     "customer.subscription.deleted", "invoice.paid", "invoice.payment_failed",
 }
-LIVE = {"active", "trialing", "past_due"}
-
-
-class InvalidSignature(AppError):
-    """The webhook's `Stripe-Signature` does not verify (400)."""
-
-    status_code = 400
-    code = "invalid_signature"
 
 
 def _verify(payload: bytes, signature: str) -> stripe.Event:
@@ -76,9 +69,9 @@ def _apply_subscription(session: Session, tenant: Tenant, sub: Any, created: int
         return False  # an older event arriving late: the newer state stands
     item = (_get(sub, "items", "data") or [None])[0]
     price_id = _get(item, "price", "id") or _get(item, "plan", "id") or ""
-    status = "canceled" if deleted else str(_get(sub, "status") or "")
+    status = SubscriptionStatus.CANCELED if deleted else str(_get(sub, "status") or "")
     replaced = row is not None and row.stripe_subscription_id != str(_get(sub, "id"))
-    if replaced and row.status in LIVE and status not in LIVE:
+    if replaced and row.status in SubscriptionStatus.LIVE and status not in SubscriptionStatus.LIVE:
         return False  # an old, replaced subscription ending does not end the live one
     row = row or Subscription(tenant_id=tenant.id, stripe_subscription_id=str(_get(sub, "id")))
     row.stripe_subscription_id, row.price_id, row.status = str(_get(sub, "id")), price_id, status
@@ -86,20 +79,20 @@ def _apply_subscription(session: Session, tenant: Tenant, sub: Any, created: int
     row.current_period_end = _ts(_get(sub, "current_period_end") or _get(item, "current_period_end"))
     row.cancel_at_period_end = bool(_get(sub, "cancel_at_period_end"))
     row.state_at, row.updated_at = created, utcnow()
-    if status in ("active", "trialing"):
+    if status in SubscriptionStatus.PAID_UP:
         tenant.plan, tenant.plan_grace_until, row.past_due_since = row.plan, None, None
-    elif status == "past_due":
+    elif status == SubscriptionStatus.PAST_DUE:
         _start_grace(tenant, row)
     else:
-        tenant.plan, tenant.plan_grace_until = DEFAULT_PLAN, None
+        tenant.plan, tenant.plan_grace_until = FREE.id, None
     session.add_all([row, tenant])
     return True
 
 
 def _start_grace(tenant: Tenant, row: Subscription | None) -> None:
-    if row is not None and row.plan != DEFAULT_PLAN:
+    if row is not None and row.plan != FREE.id:
         tenant.plan = row.plan
-    if tenant.plan_grace_until is None and tenant.plan != DEFAULT_PLAN:
+    if tenant.plan_grace_until is None and tenant.plan != FREE.id:
         tenant.plan_grace_until = utcnow() + timedelta(days=get_settings().BILLING_GRACE_DAYS)
         if row is not None:
             row.past_due_since = row.past_due_since or utcnow()

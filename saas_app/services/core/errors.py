@@ -121,3 +121,17 @@ class BillingNotConfigured(AppError):
 
     status_code = 503
     code = "billing_not_configured"
+
+
+class ExportGone(AppError):
+    """The export link expired (410)."""
+
+    status_code = 410
+    code = "export_expired"
+
+
+class InvalidSignature(AppError):
+    """A Stripe webhook's `Stripe-Signature` does not verify (400)."""
+
+    status_code = 400
+    code = "invalid_signature"

@@ -1,17 +1,48 @@
-"""RQ queues. Every queue and worker uses the JSON serializer."""
+"""RQ: the queues, the job functions by reference, and every job id. Nothing else spells them.
+
+Services queue jobs by the dotted names below (they never import `jobs/`); the job adapters
+in `saas_app/jobs/` are those functions, and a test checks each name imports. Every queue
+and worker uses the JSON serializer.
+"""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 
 from redis import Redis
 from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from saas_app.settings import get_settings
 
-# Workers listen to these, in priority order.
-QUEUE_NAMES = ["renders", "default"]
+RENDERS = "renders"
+DEFAULT = "default"
+QUEUE_NAMES = [RENDERS, DEFAULT]  # workers listen to these, in priority order
+
+# The job functions (module-level, simple arguments), by the name RQ imports them with.
+RENDER_JOB = "saas_app.jobs.render.run_render_job"
+RENDER_FAILURE_CALLBACK = "saas_app.jobs.render.on_render_failure"
+EXPORT_JOB = "saas_app.jobs.account.build_export_job"
+PURGE_JOB = "saas_app.jobs.account.purge_tenant_job"
+MAINTENANCE_JOB = "saas_app.jobs.maintenance.run_maintenance"
+
+
+def render_job_id(render_id: str) -> str:
+    """The deterministic job id of a render (RQ allows only letters, digits, `_` and `-`)."""
+    return f"render-{render_id}"
+
+
+def export_job_id(export_id: str) -> str:
+    """The job that builds one data export."""
+    return f"export-{export_id}"
+
+
+def purge_job_id(tenant_id: str) -> str:
+    """The scheduled purge job of a tenant."""
+    return f"purge-{tenant_id}"
 
 
 @functools.lru_cache(maxsize=4)
@@ -24,6 +55,24 @@ def get_rq_connection() -> Redis:
     return _connection_for(get_settings().REDIS_URL)
 
 
-def get_queue(name: str = "default") -> Queue:
+def get_queue(name: str = DEFAULT) -> Queue:
     """The named queue, with the JSON serializer."""
     return Queue(name, connection=get_rq_connection(), serializer=JSONSerializer)
+
+
+def delete_jobs(job_ids: Iterable[str], *, keep: str | None = None) -> int:
+    """Delete jobs by id (missing ones are skipped), except `keep` (e.g. the job doing this).
+
+    Returns:
+        How many jobs were deleted.
+    """
+    connection, deleted = get_rq_connection(), 0
+    for job_id in job_ids:
+        if job_id == keep:
+            continue
+        try:
+            Job.fetch(job_id, connection=connection).delete()
+            deleted += 1
+        except NoSuchJobError:
+            pass
+    return deleted

@@ -1,36 +1,36 @@
 """Runs a render's steps in order, metering each once, and ends the render cleanly.
 
-Crash safety: a step is done when its row says so and its files exist; a retried job
-skips done steps and redoes the rest, and `finish_render` re-publishes every ledger row of
-the render (deduplicated), so a charge whose counter update was lost is still counted.
-Whatever way a render ends (success, failure, cancel), its unused reservation is released.
+The steps are the render's own step rows (made at submission from `steps.registry.STEPS`),
+each run by the registered `Step` of that name. Crash safety: a step is done when its row
+says so and its files exist; a retried job skips done steps and redoes the rest, and
+`finish_render` re-publishes every ledger row of the render (deduplicated), so a charge
+whose counter update was lost is still counted. Whatever way a render ends (success,
+failure, cancel), its unused reservation is released.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import shutil
+import time
+from typing import Any
 
 import redis
-from sqlmodel import select
+from sqlmodel import col, select
 
 from saas_app.db import session_scope
 from saas_app.models import Render, RenderStep, utcnow
-from saas_app.services.usage import metering
-from saas_app.services.usage import quotas
-from saas_app.services.renders.steps import (
-    STEP_FUNCS,
-    RenderCanceled,
-    RenderContext,
-    StepError,
-    artifacts_ok,
-    attach_watchers,
-)
-from saas_app.services.renders.submission import STEPS, TERMINAL, publish_usage, render_dir
+from saas_app.services.renders.files import clean_folder, kept_bytes, render_dir, size_mb
+from saas_app.services.renders.status import RenderStatus, StepStatus
+from saas_app.services.renders.steps.base import RenderCanceled, RenderContext, Step, StepError
+from saas_app.services.renders.steps.registry import STEPS
+from saas_app.services.usage import ledger, quotas
+from saas_app.services.usage.metering import publish_usage
+from saas_app.services.usage.metrics import STORAGE
 
 log = logging.getLogger(__name__)
 GENERIC_FAILURE = "Something went wrong while making this video."
+WATCH_SECONDS = 0.3  # progress writes and cancel checks happen at most this often
 
 
 class RetryLater(Exception):
@@ -45,7 +45,7 @@ def _context(render: Render) -> RenderContext:
     )
 
 
-def _set_step(step_id: int, **values) -> None:
+def _set_step(step_id: int, **values: Any) -> None:
     with session_scope() as s:
         step = s.get(RenderStep, step_id)
         if step is not None:
@@ -54,40 +54,74 @@ def _set_step(step_id: int, **values) -> None:
             s.add(step)
 
 
-def _run_step(ctx: RenderContext, name: str) -> None:
+def _watch(ctx: RenderContext, step_id: int) -> None:
+    """Give the context a progress reporter and a cancel check that touch the database sparingly."""
+    state = {"reported": 0.0, "checked": 0.0, "stop": False}
+
+    def report(progress: float) -> None:
+        now = time.monotonic()
+        if now - state["reported"] >= WATCH_SECONDS or progress >= 1:
+            state["reported"] = now
+            _set_step(step_id, progress=round(progress, 3))
+
+    def canceled() -> bool:
+        now = time.monotonic()
+        if not state["stop"] and now - state["checked"] >= WATCH_SECONDS:
+            state["checked"] = now
+            with session_scope() as s:
+                render = s.get(Render, ctx.render_id)
+                state["stop"] = (render is None or render.status == RenderStatus.CANCELED
+                                 or render.deleted_at is not None)
+        return bool(state["stop"])
+
+    ctx.report, ctx.canceled = report, canceled
+
+
+def _charge(ctx: RenderContext, step: Step, step_id: int, amounts: dict[str, float], detail: str,
+            render_updates: dict[str, Any]) -> None:
+    """Record a finished step's charges, mark it done and publish the charges (each exactly once)."""
+    if step.keeps:  # what a step keeps is charged as storage, by the size it takes
+        amounts = {**amounts, STORAGE.name: size_mb(kept_bytes(ctx.folder, step.keeps))}
     with session_scope() as s:
-        step = s.exec(select(RenderStep).where(RenderStep.render_id == ctx.render_id,
-                                               RenderStep.name == name)).one()
-        step_id, done = step.id, step.status == "done"
-    assert step_id is not None
-    if done and artifacts_ok(ctx, name):
-        return
-    _set_step(step_id, status="running", progress=0.0, started_at=utcnow(), detail="")
-    attach_watchers(ctx, step_id)
-    result = STEP_FUNCS[name](ctx)
-    with session_scope() as s:
-        rows = metering.record_usage(session=s, tenant_id=ctx.tenant_id, user_id=ctx.user_id,
-                                     render_id=ctx.render_id, step=name, amounts=result.amounts)
-        step = s.get(RenderStep, step_id)
+        rows = ledger.record_usage(session=s, tenant_id=ctx.tenant_id, user_id=ctx.user_id,
+                                   render_id=ctx.render_id, step=step.name, amounts=amounts)
+        row = s.get(RenderStep, step_id)
         render = s.get(Render, ctx.render_id)
-        assert step is not None and render is not None
-        step.status, step.progress, step.finished_at, step.detail = "done", 1.0, utcnow(), result.detail
-        for key, value in result.render_updates.items():
+        assert row is not None and render is not None
+        row.status, row.progress, row.finished_at, row.detail = StepStatus.DONE, 1.0, utcnow(), detail
+        for key, value in render_updates.items():
             setattr(render, key, value)
-        s.add_all([step, render])
+        if step.keeps:
+            render.size_bytes = kept_bytes(ctx.folder)
+        s.add_all([row, render])
         s.commit()
         publish_usage(session=s, rows=rows)
 
 
-def _start(render_id: str) -> RenderContext | None:
+def _run_step(ctx: RenderContext, step_id: int, name: str, status: str) -> None:
+    step = STEPS.find(name)
+    if step is None:
+        raise StepError(f"This server has no '{name}' step.", transient=False)
+    if status == StepStatus.DONE and all(p.exists() for p in step.done_files(ctx)):
+        return
+    _set_step(step_id, status=StepStatus.RUNNING, progress=0.0, started_at=utcnow(), detail="")
+    _watch(ctx, step_id)
+    result = step.run(ctx)
+    _charge(ctx, step, step_id, result.amounts, result.detail, result.render_updates)
+
+
+def _start(render_id: str) -> tuple[RenderContext, list[tuple[int, str, str]]] | None:
+    """Mark the render running; its context and its steps (id, name, status) in order."""
     with session_scope() as s:
         render = s.get(Render, render_id)
-        if render is None or render.deleted_at is not None or render.status in TERMINAL:
+        if render is None or render.deleted_at is not None or render.status in RenderStatus.TERMINAL:
             return None
-        render.status, render.attempts = "running", render.attempts + 1
+        render.status, render.attempts = RenderStatus.RUNNING, render.attempts + 1
         render.started_at = render.started_at or utcnow()
         s.add(render)
-        return _context(render)
+        rows = s.exec(select(RenderStep.id, RenderStep.name, RenderStep.status)
+                      .where(RenderStep.render_id == render_id).order_by(col(RenderStep.position))).all()
+        return _context(render), [(int(i or 0), name, status) for i, name, status in rows]
 
 
 def run_render(*, render_id: str, retries_left: int) -> str:
@@ -103,13 +137,14 @@ def run_render(*, render_id: str, retries_left: int) -> str:
     Raises:
         RetryLater: A transient failure with retries left (the runner retries the job).
     """
-    ctx = _start(render_id)
-    if ctx is None:
+    started = _start(render_id)
+    if started is None:
         finish_render(render_id=render_id)
         return _status(render_id)
+    ctx, rows = started
     try:
-        for name in STEPS:
-            _run_step(ctx, name)
+        for step_id, name, status in rows:
+            _run_step(ctx, step_id, name, status)
     except RenderCanceled:
         log.info("render %s canceled", render_id)
     except Exception as exc:  # every failure ends as a plain message or a retry
@@ -120,9 +155,9 @@ def run_render(*, render_id: str, retries_left: int) -> str:
             _mark_retrying(render_id, message)
             raise RetryLater(message) from exc
         fail_render(render_id=render_id, message=message)
-        return "failed"
+        return RenderStatus.FAILED
     else:
-        _mark(render_id, "succeeded")
+        _mark(render_id, RenderStatus.SUCCEEDED)
     finish_render(render_id=render_id)
     return _status(render_id)
 
@@ -133,30 +168,31 @@ def _status(render_id: str) -> str:
         return render.status if render else "missing"
 
 
-def _mark(render_id: str, status: str, error: str = "") -> None:
+def _mark(render_id: str, status: RenderStatus, error: str = "") -> None:
     with session_scope() as s:
         render = s.get(Render, render_id)
-        if render is None or render.status in TERMINAL:
+        if render is None or render.status in RenderStatus.TERMINAL:
             return
         render.status, render.error, render.finished_at = status, error, utcnow()
         s.add(render)
+        ended = StepStatus.FAILED if status == RenderStatus.FAILED else StepStatus.CANCELED
         for step in s.exec(select(RenderStep).where(RenderStep.render_id == render_id)).all():
-            if step.status in ("pending", "running"):
-                step.status = "failed" if status == "failed" else "canceled"
+            if step.status in StepStatus.ACTIVE:
+                step.status = ended
                 s.add(step)
 
 
 def _mark_retrying(render_id: str, message: str) -> None:
     with session_scope() as s:
         render = s.get(Render, render_id)
-        if render is not None and render.status not in TERMINAL:
-            render.status, render.notes = "queued", f"Retrying after a problem: {message}"
+        if render is not None and render.status not in RenderStatus.TERMINAL:
+            render.status, render.notes = RenderStatus.QUEUED, f"Retrying after a problem: {message}"
             s.add(render)
 
 
 def fail_render(*, render_id: str, message: str) -> None:
     """Mark a render failed with a plain message (unless it already ended) and clean up."""
-    _mark(render_id, "failed", f"{message} Nothing more will be charged; please try again.")
+    _mark(render_id, RenderStatus.FAILED, f"{message} Nothing more will be charged; please try again.")
     finish_render(render_id=render_id)
 
 
@@ -164,15 +200,12 @@ def finish_render(*, render_id: str) -> None:
     """For an ended render: make sure every ledger row is counted, drop work files, release the rest."""
     with session_scope() as s:
         render = s.get(Render, render_id)
-        if render is None or render.status not in TERMINAL:
+        if render is None or render.status not in RenderStatus.TERMINAL:
             return
-        rows = metering.list_render_rows(session=s, render_id=render_id)
-        publish_usage(session=s, rows=rows)
+        publish_usage(session=s, rows=ledger.list_render_rows(session=s, render_id=render_id))
         tenant_id = render.tenant_id
         folder = render_dir(tenant_id, render_id)
-    for partial in folder.glob("*.tmp.*"):
-        partial.unlink(missing_ok=True)
-    shutil.rmtree(folder / "work", ignore_errors=True)
+    clean_folder(folder)
     try:  # last, so a released reservation means the render is fully wound up
         quotas.release(tenant_id=tenant_id, render_id=render_id)
     except redis.RedisError as exc:

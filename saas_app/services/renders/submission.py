@@ -13,33 +13,22 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from sqlmodel import Session, col, func, select
 
-from saas_app.services.core.queue import get_queue, get_rq_connection
 from saas_app.models import Render, RenderStep, utcnow
-from saas_app.services.usage import metering
-from saas_app.services.usage import quotas
 from saas_app.services.account.audit import RequestContext, record_event
 from saas_app.services.auth.sessions import Principal
-from saas_app.services.usage.entitlements import require_feature
+from saas_app.services.core import queue
 from saas_app.services.core.errors import Conflict, InsufficientStorage, NotFound, ServiceUnavailable
-from saas_app.services.usage.metering import period_of
+from saas_app.services.renders.files import render_dir
 from saas_app.services.renders.input import RenderInput, estimate_usage
+from saas_app.services.renders.status import RenderStatus, StepStatus
+from saas_app.services.renders.steps.registry import STEPS
+from saas_app.services.usage import ledger, quotas
+from saas_app.services.usage.entitlements import require_feature
+from saas_app.services.usage.metering import publish_usage
+from saas_app.services.usage.metrics import STORAGE
 from saas_app.settings import get_settings
 
 log = logging.getLogger(__name__)
-STEPS = ("speech", "images", "video")
-TERMINAL = ("succeeded", "failed", "canceled")
-JOB_FUNC = "saas_app.jobs.render.run_render_job"
-FAILURE_CALLBACK = "saas_app.jobs.render.on_render_failure"
-
-
-def render_dir(tenant_id: str, render_id: str) -> Path:
-    """Where a render's files live."""
-    return Path(get_settings().STORAGE_DIR) / tenant_id / "renders" / render_id
-
-
-def job_id(render_id: str) -> str:
-    """The deterministic RQ job id of a render."""
-    return f"render-{render_id}"
 
 
 def _check_disk() -> None:
@@ -55,10 +44,10 @@ def _enqueue(render: Render) -> None:
     settings = get_settings()
     delays = [int(x) for x in settings.RENDER_RETRY_DELAYS.split(",") if x.strip()]
     retry = Retry(max=settings.RENDER_MAX_RETRIES, interval=delays) if settings.RENDER_MAX_RETRIES else None
-    get_queue("renders").enqueue(
-        JOB_FUNC, args=(render.id, render.tenant_id, render.user_id), job_id=job_id(render.id),
+    queue.get_queue(queue.RENDERS).enqueue(
+        queue.RENDER_JOB, args=(render.id, render.tenant_id, render.user_id), job_id=queue.render_job_id(render.id),
         job_timeout=settings.RENDER_JOB_TIMEOUT_SECONDS, result_ttl=86400, failure_ttl=7 * 86400,
-        retry=retry, on_failure=Callback(FAILURE_CALLBACK), description=f"render {render.id}",
+        retry=retry, on_failure=Callback(queue.RENDER_FAILURE_CALLBACK), description=f"render {render.id}",
         meta={"tenant_id": render.tenant_id, "user_id": render.user_id},
     )
 
@@ -79,10 +68,11 @@ def create_render(*, session: Session, principal: Principal, request: RenderInpu
     render = Render(
         tenant_id=principal.tenant_id, user_id=principal.user_id, topic=request.topic,
         scenes_json=json.dumps([s.model_dump() for s in request.scenes]), template=request.template,
-        voice=request.voice, resolution=request.resolution, estimate_json=json.dumps(estimate), period=period_of(),
+        voice=request.voice, resolution=request.resolution, estimate_json=json.dumps(estimate),
+        period=ledger.period_of(),
     )
     session.add(render)
-    for position, name in enumerate(STEPS):
+    for position, name in enumerate(STEPS.names()):
         session.add(RenderStep(render_id=render.id, tenant_id=render.tenant_id, name=name, position=position))
     quotas.admit(session=session, tenant_id=principal.tenant_id, plan_id=principal.plan, render_id=render.id,
                  estimate=estimate)
@@ -92,7 +82,7 @@ def create_render(*, session: Session, principal: Principal, request: RenderInpu
         session.commit()
         _enqueue(render)
     except redis.RedisError as exc:
-        render.status, render.finished_at = "failed", utcnow()
+        render.status, render.finished_at = RenderStatus.FAILED, utcnow()
         render.error = "Could not be queued; nothing was charged."
         session.add(render)
         session.commit()
@@ -142,20 +132,20 @@ def cancel_render(*, session: Session, principal: Principal, render_id: str, ctx
         NotFound: Not this tenant's render. Conflict: already finished.
     """
     render = get_render_or_raise(session=session, tenant_id=principal.tenant_id, render_id=render_id)
-    if render.status in TERMINAL:
+    if render.status in RenderStatus.TERMINAL:
         raise Conflict(f"This render has already {render.status}.")
-    was_queued = render.status == "queued"
-    render.status, render.finished_at, render.error = "canceled", utcnow(), ""
+    was_queued = render.status == RenderStatus.QUEUED
+    render.status, render.finished_at, render.error = RenderStatus.CANCELED, utcnow(), ""
     session.add(render)
     for step in list_steps(session=session, render_id=render.id):
-        if step.status in ("pending", "running"):
-            step.status = "canceled"
+        if step.status in StepStatus.ACTIVE:
+            step.status = StepStatus.CANCELED
             session.add(step)
     record_event(session=session, action="render.canceled", ctx=ctx, tenant_id=principal.tenant_id,
                  user_id=principal.user_id, actor=principal.actor_name, target=render.id)
     session.commit()
     try:
-        Job.fetch(job_id(render.id), connection=get_rq_connection()).cancel()
+        Job.fetch(queue.render_job_id(render.id), connection=queue.get_rq_connection()).cancel()
     except (NoSuchJobError, InvalidJobOperation, redis.RedisError) as exc:
         log.info("cancel of job for %s: %s", render.id, exc)
     if was_queued:  # a running job releases when it stops, after its last charge
@@ -170,29 +160,19 @@ def delete_render(*, session: Session, principal: Principal, render_id: str, ctx
         NotFound: Not this tenant's render.
     """
     render = get_render_or_raise(session=session, tenant_id=principal.tenant_id, render_id=render_id)
-    if render.status not in TERMINAL:
+    if render.status not in RenderStatus.TERMINAL:
         render = cancel_render(session=session, principal=principal, render_id=render_id, ctx=ctx)
     shutil.rmtree(render_dir(render.tenant_id, render.id), ignore_errors=True)
-    stored = sum(r.amount for r in metering.list_render_rows(session=session, render_id=render.id)
-                 if r.metric == "storage_mb")
-    rows = metering.record_usage(session=session, tenant_id=render.tenant_id, user_id=principal.user_id,
-                                 render_id=render.id, step="delete", amounts={"storage_mb": -stored}) if stored else []
+    stored = sum(r.amount for r in ledger.list_render_rows(session=session, render_id=render.id)
+                 if r.metric == STORAGE.name)
+    rows = ledger.record_usage(session=session, tenant_id=render.tenant_id, user_id=principal.user_id,
+                               render_id=render.id, step="delete", amounts={STORAGE.name: -stored}) if stored else []
     render.deleted_at = utcnow()
     session.add(render)
     record_event(session=session, action="render.deleted", ctx=ctx, tenant_id=principal.tenant_id,
                  user_id=principal.user_id, actor=principal.actor_name, target=render.id)
     session.commit()
     publish_usage(session=session, rows=rows)
-
-
-def publish_usage(*, session: Session, rows: list) -> None:
-    """After the ledger rows are committed: add them to the Redis counters and the JSONL log."""
-    metering.append_to_log(session=session, rows=rows)
-    session.commit()
-    try:
-        quotas.apply_rows(rows)
-    except redis.RedisError as exc:  # counters are rebuilt from the ledger after Redis returns
-        log.warning("usage counters not updated (%s); the ledger has the rows", exc)
 
 
 def requeue_orphaned_renders(*, session: Session) -> int:
@@ -202,11 +182,11 @@ def requeue_orphaned_renders(*, session: Session) -> int:
         How many renders were queued again.
     """
     requeued = 0
-    connection = get_rq_connection()
-    for render in session.exec(select(Render).where(col(Render.status).in_(("queued", "running")),
+    connection = queue.get_rq_connection()
+    for render in session.exec(select(Render).where(col(Render.status).in_(list(RenderStatus.ACTIVE)),
                                                     col(Render.deleted_at).is_(None))).all():
         try:
-            Job.fetch(job_id(render.id), connection=connection)
+            Job.fetch(queue.render_job_id(render.id), connection=connection)
         except NoSuchJobError:
             _enqueue(render)
             requeued += 1

@@ -7,10 +7,16 @@ import json
 from sqlmodel import Session
 
 from saas_app.models import Render, iso_or_none
-from saas_app.services.usage.metering import list_render_rows
+from saas_app.services.renders.status import RenderStatus
+from saas_app.services.renders.steps.registry import STEPS
 from saas_app.services.renders.submission import list_steps
+from saas_app.services.usage.ledger import list_render_rows
 
-STEP_LABELS = {"speech": "Narration", "images": "Images", "video": "Video"}
+
+def step_label(name: str) -> str:
+    """What the render page calls a step (its registered label)."""
+    step = STEPS.find(name)
+    return step.label if step is not None else name.replace("_", " ").title()
 
 
 def summarize_render(render: Render) -> dict:
@@ -19,7 +25,7 @@ def summarize_render(render: Render) -> dict:
         "id": render.id, "topic": render.topic, "status": render.status, "template": render.template,
         "resolution": render.resolution, "duration_seconds": round(render.duration_seconds, 2),
         "scenes": len(json.loads(render.scenes_json)), "created_at": iso_or_none(render.created_at),
-        "finished_at": iso_or_none(render.finished_at), "has_video": render.status == "succeeded",
+        "finished_at": iso_or_none(render.finished_at), "has_video": render.status == RenderStatus.SUCCEEDED,
     }
 
 
@@ -29,7 +35,7 @@ def describe_render(*, session: Session, render: Render) -> dict:
     for row in list_render_rows(session=session, render_id=render.id):
         charged[row.metric] = round(charged.get(row.metric, 0.0) + row.amount, 6)
     steps = [
-        {"name": s.name, "label": STEP_LABELS.get(s.name, s.name.title()), "status": s.status,
+        {"name": s.name, "label": step_label(s.name), "status": s.status,
          "progress": round(s.progress, 3), "detail": s.detail, "started_at": iso_or_none(s.started_at),
          "finished_at": iso_or_none(s.finished_at)}
         for s in list_steps(session=session, render_id=render.id)

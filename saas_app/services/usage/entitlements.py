@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from saas_app.services.core.errors import PlanRequired
 from saas_app.services.renders.media.images import TEMPLATES
-from saas_app.services.usage.plans import get_plan
+from saas_app.services.usage.plans import PLANS, get_plan
 from saas_app.services.usage.quotas import upgrade_url
 
 PREMIUM_RESOLUTIONS = ("1080p",)
@@ -18,8 +18,9 @@ def require_paid_subscription(*, plan_id: str, feature: str) -> None:
         feature: What was asked for, in words (for the message).
     """
     if not get_plan(plan_id).premium:
-        raise PlanRequired(f"{feature} is available on the Pro plan and above. Upgrade to use it.",
-                           required_plan="pro", upgrade_url=upgrade_url())
+        first = next(plan for plan in PLANS if plan.premium)  # the catalogue lists plans cheapest first
+        raise PlanRequired(f"{feature} is available on the {first.name} plan and above. Upgrade to use it.",
+                           required_plan=first.id, upgrade_url=upgrade_url())
 
 
 def require_feature(*, plan_id: str, resolution: str, template: str) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import math
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 
@@ -23,13 +22,15 @@ from saas_app import routes
 from saas_app.models import Render, UsageRecord, utcnow
 from saas_app.services.usage import quota_scripts as lua
 from saas_app.services.core.errors import QuotaExceeded, RateLimited, ServiceUnavailable
-from saas_app.services.usage.metering import list_counted_rows, list_render_rows, period_of, sum_usage
-from saas_app.services.usage.plans import METRIC_LABELS, METRICS, Plan, get_limits, get_plan
 from saas_app.services.core.redis_client import get_redis
+from saas_app.services.renders.status import RenderStatus
+from saas_app.services.usage.ledger import list_counted_rows, list_render_rows, period_of, sum_usage
+from saas_app.services.usage.metrics import METRICS, gauge_names, is_gauge
+from saas_app.services.usage.plans import Plan, get_limits, get_plan
 from saas_app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
-ACTIVE_STATUSES = ("queued", "running")
+ACTIVE_STATUSES = list(RenderStatus.ACTIVE)
 ADMITTED = "OK"  # the ADMIT script's status reply when the render was admitted
 READY = "ready"  # field of the gauge hash: the counters were built from the ledger
 GLOBAL_ACTIVE = "usage:active"  # unfinished render ids of every tenant (the global queue depth)
@@ -44,6 +45,10 @@ def _k(tenant_id: str, period: str) -> dict[str, str]:
     }
 
 
+def _render_resv(render_id: str) -> str:
+    return f"usage:resv:{render_id}"
+
+
 @functools.lru_cache(maxsize=16)
 def _script_for(client: redis.Redis, source: str) -> Script:
     return client.register_script(source)
@@ -56,7 +61,7 @@ def _script(source: str) -> Script:
 
 def upgrade_url() -> str:
     """Where over-quota users are sent."""
-    return f"{get_settings().APP_BASE_URL}{routes.BILLING}"
+    return routes.absolute(routes.BILLING)
 
 
 def reset_at(period: str) -> datetime:
@@ -74,8 +79,8 @@ def apply_rows(rows: list[UsageRecord]) -> int:
     applied = 0
     for row in rows:
         keys = _k(row.tenant_id, row.period)
-        counter = keys["gauge"] if row.metric == "storage_mb" else keys["used"]
-        render_resv = f"usage:resv:{row.render_id}"
+        counter = keys["gauge"] if is_gauge(row.metric) else keys["used"]
+        render_resv = _render_resv(row.render_id or "")
         applied += int(_script(lua.APPLY)(keys=[counter, keys["resv"], render_resv, keys["applied"]],
                                           args=[row.event_key, row.metric, row.amount]))
     return applied
@@ -101,7 +106,7 @@ def rebuild_counters(*, session: Session, tenant_id: str, reset: bool = False) -
     if reset:
         active_ids = r.smembers(keys["active"])
         r.delete(keys["used"], keys["gauge"], keys["resv"], keys["active"], keys["applied"],
-                 *[f"usage:resv:{rid}" for rid in active_ids])
+                 *[_render_resv(rid) for rid in active_ids])
         if active_ids:
             r.srem(keys["global"], *active_ids)
     with session.no_autoflush:  # only committed renders hold reservations
@@ -114,7 +119,7 @@ def rebuild_counters(*, session: Session, tenant_id: str, reset: bool = False) -
         args: list = [render_id]
         for metric, amount in held.items():
             args += [metric, amount]
-        r.eval(lua.RESTORE, 4, keys["resv"], f"usage:resv:{render_id}", keys["active"], keys["global"], *args)
+        r.eval(lua.RESTORE, 4, keys["resv"], _render_resv(render_id), keys["active"], keys["global"], *args)
     r.hset(keys["gauge"], READY, period)
 
 
@@ -130,13 +135,13 @@ def ensure_counters(*, session: Session, tenant_id: str) -> None:
             rebuild_counters(session=session, tenant_id=tenant_id)
 
 
-def _pack_plan(plan_id: str) -> str:
+def _pack_plan(plan_id: str, metrics: tuple[str, ...]) -> str:
     limits = get_limits(plan_id)
     return json.dumps([get_plan(plan_id).concurrency, get_settings().MAX_QUEUE_DEPTH,
-                       *[-1 if limits[metric] is None else limits[metric] for metric in METRICS]])
+                       *[-1 if limits[metric] is None else limits[metric] for metric in metrics]])
 
 
-_packed_plans: dict[str, tuple[Settings, Plan, str]] = {}
+_packed_plans: dict[str, tuple[Settings, Plan, tuple[str, ...], str]] = {}
 
 
 def _admit_args(render_id: str, plan_id: str, estimate: dict[str, float]) -> list[str]:
@@ -144,13 +149,13 @@ def _admit_args(render_id: str, plan_id: str, estimate: dict[str, float]) -> lis
     (-1 = unlimited) and the request as "[amount, ...]", metrics in METRICS order.
 
     The plan part is the same for every submission, so it is built once per plan and settings
-    (a new settings object or plan definition builds it again).
+    (a new settings object, plan definition or metric list builds it again).
     """
-    settings, plan = get_settings(), get_plan(plan_id)
+    settings, plan, metrics = get_settings(), get_plan(plan_id), METRICS.names()
     cached = _packed_plans.get(plan_id)
-    if cached is None or cached[0] is not settings or cached[1] is not plan:
-        cached = _packed_plans[plan_id] = (settings, plan, _pack_plan(plan_id))
-    return [render_id, cached[2], "[" + ",".join([repr(float(estimate.get(m, 0.0))) for m in METRICS]) + "]"]
+    if cached is None or cached[0] is not settings or cached[1] is not plan or cached[2] is not metrics:
+        cached = _packed_plans[plan_id] = (settings, plan, metrics, _pack_plan(plan_id, metrics))
+    return [render_id, cached[3], "[" + ",".join([repr(float(estimate.get(m, 0.0))) for m in metrics]) + "]"]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -169,9 +174,9 @@ def admit(*, session: Session, tenant_id: str, plan_id: str, render_id: str, est
         ServiceUnavailable: Redis is down: fail closed, never admit unmetered work (503).
     """
     used_key, gauge_key, resv_key, active_key, global_key = _admit_keys(tenant_id, period_of())
-    script_keys = [used_key, gauge_key, resv_key, f"usage:resv:{render_id}", active_key, global_key]
+    script_keys = [used_key, gauge_key, resv_key, _render_resv(render_id), active_key, global_key]
     script_args = _admit_args(render_id, plan_id, estimate)
-    admit_script = _script(lua.ADMIT)
+    admit_script = _script(lua.admit_source(METRICS.names()))
 
     def run() -> list[str]:
         result = admit_script(keys=script_keys, args=script_args)
@@ -195,7 +200,7 @@ def admit(*, session: Session, tenant_id: str, plan_id: str, render_id: str, est
     if outcome[0] == "quota":
         metric, used, limit, req = outcome[1], float(outcome[2]), float(outcome[3]), float(outcome[4])
         raise QuotaExceeded(
-            f"This render needs more {METRIC_LABELS[metric].lower()} than your plan has left this month. "
+            f"This render needs more {METRICS.get(metric).label.lower()} than your plan has left this month. "
             "Upgrade your plan or wait for the monthly reset.",
             metric=metric, used=round(used, 3), limit=limit, requested=round(req, 3), upgrade_url=upgrade_url())
     count, maximum = int(outcome[1]), int(outcome[2])
@@ -245,7 +250,7 @@ def release_all_ended(*, session: Session, grace: timedelta = timedelta(minutes=
 def release(*, tenant_id: str, render_id: str) -> None:
     """Give back what a finished (or failed, or canceled) render did not use."""
     keys = _k(tenant_id, period_of())
-    _script(lua.RELEASE)(keys=[keys["resv"], f"usage:resv:{render_id}", keys["active"], keys["global"]],
+    _script(lua.RELEASE)(keys=[keys["resv"], _render_resv(render_id), keys["active"], keys["global"]],
                          args=[render_id])
 
 
@@ -257,14 +262,16 @@ def get_usage_summary(*, session: Session, tenant_id: str, plan_id: str) -> dict
         ensure_counters(session=session, tenant_id=tenant_id)
         r = get_redis()
         used = {m: float(v) for m, v in r.hgetall(keys["used"]).items()}
-        used["storage_mb"] = float(r.hget(keys["gauge"], "storage_mb") or 0)
+        gauges = gauge_names()
+        for metric, level in zip(gauges, r.hmget(keys["gauge"], gauges) if gauges else [], strict=True):
+            used[metric] = float(level or 0)
         source = "counters"
     except redis.RedisError as exc:  # the ledger answers (slower) while Redis is away
         log.warning("usage from the ledger, redis unavailable: %s", exc)
         used, source = sum_usage(session=session, tenant_id=tenant_id, period=period), "ledger"
     limits = get_limits(plan_id)
     metrics = {}
-    for metric in METRICS:
+    for metric in METRICS.names():
         value = round(max(0.0, used.get(metric, 0.0)), 3)
         limit = limits[metric]
         metrics[metric] = {
@@ -276,7 +283,17 @@ def get_usage_summary(*, session: Session, tenant_id: str, plan_id: str) -> dict
             "metrics": metrics, "source": source}
 
 
-def ceil_minutes(seconds: float) -> float:
-    """Render minutes charged for an output duration (exact, 3 decimals, rounded up)."""
-    return math.ceil(seconds / 60 * 1000) / 1000
+def forget_tenant(*, tenant_id: str, render_ids: Iterable[str]) -> None:
+    """Drop every counter, reservation and concurrency slot of a tenant (account deletion).
 
+    Args:
+        tenant_id: The tenant being purged.
+        render_ids: Every render the tenant had (their own reservations go too).
+    """
+    ids = list(render_ids)
+    r = get_redis()
+    keys = [*r.scan_iter(match=f"usage:{tenant_id}:*", count=500), *[_render_resv(rid) for rid in ids]]
+    if keys:
+        r.delete(*keys)
+    if ids:
+        r.srem(GLOBAL_ACTIVE, *ids)

@@ -25,7 +25,8 @@ from saas_app.api.app import create_api
 from saas_app.db import get_engine
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.models import AuditLog, StripeEvent, Subscription, Tenant
-from saas_app.services.usage.plans import base_quotas
+from saas_app.services.usage.metrics import base_quotas
+from saas_app.services.usage.plans import PLANS
 from saas_app.settings import get_settings
 from stripe_server import (  # noqa: F401  (stripe_server is the session fixture)
     PRICE_ENTERPRISE, PRICE_PRO, UNREACHABLE_BASE, WEBHOOK_SECRET, app_env, cancel_subscription,
@@ -100,7 +101,7 @@ def _limits(api: TestClient, headers: dict) -> dict:
 
 
 def _times(factor: int) -> dict:
-    return {m: v * factor for m, v in base_quotas().items()}
+    return {m: v * factor for m, v in base_quotas(get_settings()).items()}
 
 
 def _checkout_url(api: TestClient, headers: dict, plan: str = "pro") -> str:
@@ -141,7 +142,7 @@ def test_without_stripe_keys_everyone_is_free_and_nothing_breaks(api: TestClient
 
     plans = api.get("/api/billing/plans")
     assert plans.status_code == 200
-    assert [p["id"] for p in plans.json()["plans"]] == ["free", "pro", "enterprise"]
+    assert [p["id"] for p in plans.json()["plans"]] == list(PLANS.names())
     summary = _get(api, "/api/billing/subscription", headers)
     assert summary["plan"] == "free" and summary["billing_configured"] is False
     for path, body in (("/api/billing/checkout", {"plan": "pro"}), ("/api/billing/portal", None)):

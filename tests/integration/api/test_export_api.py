@@ -34,7 +34,9 @@ from saas_app.jobs.account import build_export_job
 from saas_app.services.core.queue import get_queue, get_rq_connection
 from saas_app.models import DataExport, UsageRecord, utcnow
 from saas_app.services.account.exports import delete_expired_exports, export_path
-from saas_app.services.renders.submission import render_dir
+from saas_app.services.renders.files import render_dir
+from saas_app.services.renders.steps.registry import STEPS, kept_files, metrics_charged
+from saas_app.services.usage.metrics import METRICS
 
 pytestmark = [pytest.mark.db, pytest.mark.usefixtures("account_dirs")]
 
@@ -108,10 +110,11 @@ def test_the_export_zip_matches_the_golden_schema(api: TestClient, mailbox: Mail
 
     with zipfile.ZipFile(export_path(row.filename)) as zf:
         assert zf.testzip() is None
-        assert set(zf.namelist()) == DOCUMENTS | {f"renders/{render.id}/video.mp4", f"renders/{render.id}/thumb.jpg"}
+        kept = [file.filename for file in kept_files()]  # what the steps keep: video.mp4, thumb.jpg
+        assert set(zf.namelist()) == DOCUMENTS | {f"renders/{render.id}/{name}" for name in kept}
         docs = {name: zf.read(name).decode() for name in DOCUMENTS}
         folder = render_dir(render.tenant_id, render.id)
-        for name in ("video.mp4", "thumb.jpg"):
+        for name in kept:
             assert zf.read(f"renders/{render.id}/{name}") == (folder / name).read_bytes()
 
     parsed = {name: json.loads(docs[name]) for name in DOCUMENTS - {"usage.jsonl", "README.txt"}}
@@ -138,10 +141,10 @@ def test_the_export_zip_matches_the_golden_schema(api: TestClient, mailbox: Mail
                             .order_by(col(UsageRecord.id))).all()
         expected = [{"event_key": u.event_key, "metric": u.metric, "amount": u.amount, "period": u.period,
                      "render_id": u.render_id, "created_at": u.created_at.isoformat()} for u in ledger]
-    assert len(expected) == 4 and usage == expected
+    assert len(expected) == sum(len(metrics_charged(step)) for step in STEPS) and usage == expected
 
     readme = docs["README.txt"]
-    for name in DOCUMENTS | {"renders/", "video.mp4", "thumb.jpg"}:
+    for name in DOCUMENTS | {"renders/"} | set(kept) | set(METRICS.names()):
         assert name in readme, f"README.txt does not describe {name}"
 
 

@@ -18,16 +18,17 @@ from factories import (
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.jobs.reconcile import reconcile
 from saas_app.models import User
-from saas_app.services.usage import metering
 from saas_app.services.renders import pipeline
-from saas_app.services.renders import submission as renders
-from saas_app.services.usage.metering import period_of
-from saas_app.services.usage.plans import METRICS
+from saas_app.services.renders.files import render_dir
+from saas_app.services.renders.steps.registry import STEPS, kept_files
+from saas_app.services.usage.ledger import usage_log_path
+from saas_app.services.usage.ledger import period_of
+from saas_app.services.usage.metrics import METRICS, monthly_names
 
 pytestmark = pytest.mark.db
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
-NOTHING = {m: 0.0 for m in METRICS}
+NOTHING = dict.fromkeys(METRICS.names(), 0.0)
 
 
 def _sign_in(api: TestClient, mailbox: MailCatcher, email: str = ALICE) -> tuple[dict, dict]:
@@ -118,14 +119,14 @@ def test_a_finished_render_shows_steps_usage_and_serves_files(api: TestClient, m
     detail = api.get(f"/api/renders/{created['id']}", headers=headers).json()
     assert detail["status"] == "succeeded" and detail["has_video"] is True and detail["error"] is None
     assert [(s["name"], s["status"], s["progress"]) for s in detail["steps"]] == [
-        ("speech", "done", 1.0), ("images", "done", 1.0), ("video", "done", 1.0)]
+        (step.name, "done", 1.0) for step in STEPS]
     usage = detail["usage"]
-    assert set(usage) == set(METRICS) and usage["images_count"] == 2
-    assert all(usage[m] > 0 for m in METRICS)
-    assert all(usage[m] <= created["estimate"][m] for m in METRICS), (usage, created["estimate"])
+    assert set(usage) == set(METRICS.names()) and usage["images_count"] == 2
+    assert all(usage[m] > 0 for m in METRICS.names())
+    assert all(usage[m] <= created["estimate"][m] for m in METRICS.names()), (usage, created["estimate"])
     assert detail["duration_seconds"] > 0 and detail["size_bytes"] > 0
 
-    folder = renders.render_dir(me["tenant_id"], created["id"])
+    folder = render_dir(me["tenant_id"], created["id"])
     video = (folder / "video.mp4").read_bytes()
     full = api.get(f"/api/renders/{created['id']}/video", headers=headers)
     assert full.status_code == 200 and full.headers["content-type"] == "video/mp4"
@@ -145,7 +146,7 @@ def test_a_finished_render_shows_steps_usage_and_serves_files(api: TestClient, m
     assert (summary["period"], summary["plan"]) == (period_of(), "free")
     assert datetime.fromisoformat(summary["reset_at"]).day == 1
     ledger = ledger_totals(me["tenant_id"])
-    assert set(summary["metrics"]) == set(METRICS)
+    assert set(summary["metrics"]) == set(METRICS.names())
     for metric, values in summary["metrics"].items():
         assert set(values) == {"used", "limit", "percent", "remaining"}
         assert values["used"] == pytest.approx(ledger[metric], abs=1e-3) == pytest.approx(usage[metric], abs=1e-3)
@@ -155,8 +156,8 @@ def test_a_finished_render_shows_steps_usage_and_serves_files(api: TestClient, m
     assert redis_client.scard(f"usage:{me['tenant_id']}:active") == 0
 
     log_lines = [json.loads(line) for line in
-                 metering.usage_log_path(me["tenant_id"], period_of()).read_text().splitlines()]
-    assert sorted(line["metric"] for line in log_lines) == sorted(METRICS)
+                 usage_log_path(me["tenant_id"], period_of()).read_text().splitlines()]
+    assert sorted(line["metric"] for line in log_lines) == sorted(METRICS.names())
     assert len({line["event_key"] for line in log_lines}) == len(log_lines)
 
     cancel = api.post(f"/api/renders/{created['id']}/cancel", headers=headers)
@@ -182,17 +183,17 @@ def test_deleting_a_render_frees_its_storage(api: TestClient, mailbox: MailCatch
     _run(created["id"])
     used_before = usage_summary(api, headers)["metrics"]
     assert used_before["storage_mb"]["used"] > 0
-    folder = renders.render_dir(me["tenant_id"], created["id"])
+    folder = render_dir(me["tenant_id"], created["id"])
     assert folder.exists()
 
     response = api.delete(f"/api/renders/{created['id']}", headers=headers)
 
     assert response.status_code == 200 and response.json() == {"id": created["id"], "deleted": True}
-    assert not (folder / "video.mp4").exists() and not (folder / "thumb.jpg").exists()
+    assert not any((folder / kept.filename).exists() for kept in kept_files())
     after = usage_summary(api, headers)["metrics"]
     assert after["storage_mb"]["used"] == 0
     assert ledger_totals(me["tenant_id"])["storage_mb"] == 0
-    for metric in ("images_count", "tts_seconds", "render_minutes"):  # what was rendered stays charged
+    for metric in monthly_names():  # what was rendered stays charged
         assert after[metric]["used"] == used_before[metric]["used"]
     assert api.get("/api/renders", headers=headers).json() == {"items": [], "total": 0, "limit": 20, "offset": 0}
     for url in (f"/api/renders/{created['id']}", f"/api/renders/{created['id']}/video"):
@@ -219,7 +220,7 @@ def test_canceling_a_queued_render_releases_its_reservation(api: TestClient, mai
     assert api.post(f"/api/renders/{created['id']}/cancel", headers=headers).status_code == 409
 
     assert pipeline.run_render(render_id=created["id"], retries_left=0) == "canceled"  # a late worker does nothing
-    assert ledger_totals(me["tenant_id"]) == {m: 0.0 for m in METRICS}
+    assert ledger_totals(me["tenant_id"]) == NOTHING
     submit_render(api, headers)  # the slot is free again
 
 

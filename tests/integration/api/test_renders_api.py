@@ -17,16 +17,17 @@ from factories import (
 from saas_app import routes
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.models import UsageRecord
-from saas_app.services.renders import submission as renders
-from saas_app.services.usage.metering import period_of
-from saas_app.services.usage.plans import METRICS
+from saas_app.services.core import queue
 from saas_app.services.renders.input import RenderInput, estimate_usage
+from saas_app.services.renders.steps.registry import STEPS
+from saas_app.services.usage.ledger import period_of
+from saas_app.services.usage.metrics import METRICS
 from saas_app.settings import get_settings
 
 pytestmark = pytest.mark.db
 
 ALICE = "alice@example.com"
-NOTHING = {m: 0.0 for m in METRICS}
+NOTHING = dict.fromkeys(METRICS.names(), 0.0)
 
 
 def _sign_in(api: TestClient, mailbox: MailCatcher, email: str = ALICE) -> tuple[dict, dict]:
@@ -48,13 +49,13 @@ def test_a_submission_is_admitted_and_queued(api: TestClient, mailbox: MailCatch
     body = response.json()
     assert set(body) == {"id", "status", "estimate"} and body["status"] == "queued"
     assert body["estimate"] == estimate_usage(RenderInput(**payload))
-    assert set(body["estimate"]) == {"images_count", "tts_seconds", "render_minutes", "storage_mb"}
+    assert set(body["estimate"]) == set(METRICS.names())
     assert body["estimate"]["images_count"] == 2
 
     job = render_job(body["id"])
     assert job.id == f"render-{body['id']}" and job.origin == "renders"
     assert queued_render_jobs() == [job.id]
-    assert job.func_name == renders.JOB_FUNC
+    assert job.func_name == queue.RENDER_JOB
     assert list(job.args) == [body["id"], me["tenant_id"], me["user_id"]]
     assert job.meta == {"tenant_id": me["tenant_id"], "user_id": me["user_id"]}
     assert job.timeout == get_settings().RENDER_JOB_TIMEOUT_SECONDS
@@ -66,8 +67,8 @@ def test_a_submission_is_admitted_and_queued(api: TestClient, mailbox: MailCatch
     assert (row.id, row.status, row.user_id, row.period) == (body["id"], "queued", me["user_id"], period_of())
     assert reserved(redis_client, me["tenant_id"]) == pytest.approx(body["estimate"])
     detail = api.get(f"/api/renders/{body['id']}", headers=headers).json()
-    assert [(s["name"], s["status"]) for s in detail["steps"]] == [
-        ("speech", "pending"), ("images", "pending"), ("video", "pending")]
+    assert [(s["name"], s["label"], s["status"]) for s in detail["steps"]] == [
+        (step.name, step.label, "pending") for step in STEPS]
 
 
 @pytest.mark.parametrize(("change", "field"), [
@@ -167,7 +168,7 @@ def test_a_second_render_on_free_waits_with_retry_after(api: TestClient, mailbox
     assert response.headers["Retry-After"] == str(body["retry_after"]) and body["retry_after"] >= 1
     eta = datetime.fromisoformat(body["eta"])
     assert timedelta(0) < eta - datetime.now(timezone.utc) <= timedelta(seconds=body["retry_after"])
-    assert queued_render_jobs() == [renders.job_id(first["id"])]
+    assert queued_render_jobs() == [queue.render_job_id(first["id"])]
     assert [r.id for r in render_rows(me["tenant_id"])] == [first["id"]]
 
 
@@ -196,7 +197,7 @@ def test_redis_down_is_503_with_retry_after_then_recovers(api: TestClient, mailb
 
     app_settings.restore()
     created = submit_render(api, headers)
-    assert queued_render_jobs() == [renders.job_id(created["id"])]
+    assert queued_render_jobs() == [queue.render_job_id(created["id"])]
 
 
 def test_usage_while_redis_is_down_comes_from_the_ledger_not_a_500(

@@ -33,10 +33,10 @@ from saas_app.services.auth import sessions as auth_sessions
 from saas_app.services.auth import magic_links
 from saas_app.services.renders import submission as renders
 from saas_app.services.auth.sessions import Principal
-from saas_app.services.usage.metering import sum_usage, usage_log_path
-from saas_app.services.usage.plans import MONTHLY_METRICS
 from saas_app.services.renders.input import RenderInput, SceneInput
-from saas_app.services.renders.submission import TERMINAL
+from saas_app.services.renders.status import RenderStatus
+from saas_app.services.usage.ledger import sum_usage, usage_log_path
+from saas_app.services.usage.metrics import METRICS, gauge_names
 
 RENDER_TIMEOUT = 60.0
 SCENES = [
@@ -165,7 +165,7 @@ def wait_terminal(render_id: str, worker: WorkerHandle | None = None, timeout: f
     """Poll the database until the render is succeeded, failed or canceled."""
     def check() -> Render | None:
         render = load_render(render_id)
-        return render if render.status in TERMINAL else None
+        return render if render.status in RenderStatus.TERMINAL else None
     return wait_until(check, timeout, f"render {render_id} to finish", worker, interval=0.1)  # type: ignore[return-value]
 
 
@@ -226,16 +226,17 @@ def jsonl_lines(tenant_id: str, period: str) -> list[dict]:
 
 
 def counters(rc: redis.Redis, tenant_id: str, period: str) -> dict[str, float]:
-    """The tenant's Redis counters: the monthly hash plus the storage gauge."""
+    """The tenant's Redis counters: the monthly hash plus the gauges (storage)."""
     used = {m: float(v) for m, v in rc.hgetall(f"usage:{tenant_id}:{period}").items()}
-    used["storage_mb"] = float(rc.hget(f"usage:{tenant_id}:gauge", "storage_mb") or 0)
+    for metric in gauge_names():
+        used[metric] = float(rc.hget(f"usage:{tenant_id}:gauge", metric) or 0)
     return used
 
 
 def assert_counters_match_ledger(rc: redis.Redis, tenant_id: str, period: str) -> None:
     expected = ledger_sums(tenant_id, period)
     actual = counters(rc, tenant_id, period)
-    for metric in (*MONTHLY_METRICS, "storage_mb"):
+    for metric in METRICS.names():
         assert abs(actual.get(metric, 0.0) - expected[metric]) < 1e-6, (metric, actual, expected)
 
 

@@ -36,17 +36,26 @@ from sqlmodel import Session
 
 from saas_app.db import get_engine
 from saas_app.models import Render
-from saas_app.services.renders import pipeline
-from saas_app.services.usage import quotas
-from saas_app.services.renders import submission as renders
 from saas_app.services.auth.sessions import Principal
+from saas_app.services.renders import pipeline
+from saas_app.services.renders import submission as renders
+from saas_app.services.renders.files import render_dir
 from saas_app.services.renders.media import speech
 from saas_app.services.renders.media import video
+from saas_app.services.renders.status import StepStatus
+from saas_app.services.renders.steps.registry import STEPS, metrics_charged
+from saas_app.services.usage.metering import ceil_minutes
 
 pytestmark = pytest.mark.db
 
-ALL_CHARGES = [("images", "images_count"), ("speech", "tts_seconds"), ("video", "render_minutes"),
-               ("video", "storage_mb")]
+
+def _charges_of(names: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
+    """(step, metric) of every charge the named steps make, sorted."""
+    return sorted((name, metric) for name in names for metric in metrics_charged(STEPS.get(name)))
+
+
+ALL_CHARGES = _charges_of(STEPS.names())
+BEFORE_VIDEO = STEPS.names()[:STEPS.names().index("video")]  # the steps a failed or canceled encode leaves done
 
 
 def _narration_seconds(tmp_path: Path, texts: list[str], voice: str = "en") -> float:
@@ -76,7 +85,7 @@ def test_three_scene_render_makes_a_narrated_mp4_and_meters_each_step_once(
     render_id = submit(session, principal)
     render = wait_terminal(render_id, worker)
     assert render.status == "succeeded", (render.error, worker.log_tail())
-    folder = renders.render_dir(render.tenant_id, render.id)
+    folder = render_dir(render.tenant_id, render.id)
     wait_wound_up(redis_client, render_id, worker)
 
     info = video.probe(folder / "video.mp4")
@@ -89,9 +98,9 @@ def test_three_scene_render_makes_a_narrated_mp4_and_meters_each_step_once(
     assert not (folder / "work").exists()  # intermediate files are dropped when the render ends
     assert charged[("images", "images_count")] == 3
     assert load_steps(render_id)["images"].detail == "3 images"
-    assert charged[("video", "render_minutes")] == quotas.ceil_minutes(render.duration_seconds)
+    assert charged[("video", "render_minutes")] == ceil_minutes(render.duration_seconds)
     assert charged[("video", "storage_mb")] == pytest.approx(render.size_bytes / 1048576, abs=1e-5)
-    assert {s.name: s.status for s in load_steps(render_id).values()} == dict.fromkeys(renders.STEPS, "done")
+    assert {s.name: s.status for s in load_steps(render_id).values()} == dict.fromkeys(STEPS.names(), "done")
     _assert_metered_once(redis_client, render)
 
 
@@ -104,7 +113,7 @@ def test_rerunning_a_finished_render_charges_nothing_again(
     log_before = jsonl_lines(render.tenant_id, render.period)
     counters_before = counters(redis_client, render.tenant_id, render.period)
     video_done_at = load_steps(render.id)["video"].finished_at
-    folder = renders.render_dir(render.tenant_id, render.id)
+    folder = render_dir(render.tenant_id, render.id)
     (folder / "video.mp4").unlink()  # so the video step has to run again
     with Session(get_engine()) as s:  # as if the job were retried after a crash at the very end
         row = s.get(Render, render.id)
@@ -152,7 +161,7 @@ def test_a_killed_work_horse_is_retried_and_the_render_is_charged_once(
     assert render.status == "succeeded", (render.error, worker.log_tail())
     assert render.attempts == 2
     assert "Work-horse terminated unexpectedly" in worker.log_tail(200)
-    assert video.probe(renders.render_dir(render.tenant_id, render_id) / "video.mp4").seconds > 1
+    assert video.probe(render_dir(render.tenant_id, render_id) / "video.mp4").seconds > 1
     _assert_metered_once(redis_client, render)
     wait_until(lambda: not render_processes(render_id), 10, "the killed job's ffmpeg to end", worker)
 
@@ -199,8 +208,8 @@ def test_a_stuck_ffmpeg_is_killed_at_the_step_timeout_and_the_render_fails_plain
     assert render.status == "failed"
     assert "took too long" in render.error and "Traceback" not in render.error, render.error
     assert render.attempts == 2  # retried once, then given up
-    assert sorted(step_metrics(render_id)) == [("images", "images_count"), ("speech", "tts_seconds")]
-    assert not (renders.render_dir(render.tenant_id, render_id) / "video.mp4").exists()
+    assert sorted(step_metrics(render_id)) == _charges_of(BEFORE_VIDEO)
+    assert not (render_dir(render.tenant_id, render_id) / "video.mp4").exists()
     assert load_steps(render_id)["video"].status == "failed"
     assert_counters_match_ledger(redis_client, render.tenant_id, render.period)
     assert_reservation_released(redis_client, render.tenant_id, render_id)
@@ -226,9 +235,9 @@ def test_cancel_stops_the_encoder_promptly_and_releases_the_reservation(
     assert stopped_after < 3.0, f"ffmpeg ran on for {stopped_after:.1f}s after the cancel"
     render = wait_until(lambda: (r := load_render(render_id)).status == "canceled" and r, 5, "canceled", worker)
     assert {s.name: s.status for s in load_steps(render_id).values()} == {
-        "speech": "done", "images": "done", "video": "canceled"}
-    assert sorted(step_metrics(render_id)) == [("images", "images_count"), ("speech", "tts_seconds")]
-    folder = renders.render_dir(render.tenant_id, render_id)
+        name: StepStatus.DONE if name in BEFORE_VIDEO else StepStatus.CANCELED for name in STEPS.names()}
+    assert sorted(step_metrics(render_id)) == _charges_of(BEFORE_VIDEO)
+    folder = render_dir(render.tenant_id, render_id)
     wait_wound_up(redis_client, render_id, worker)
     assert not (folder / "work").exists()
     assert not list(folder.glob("video*"))

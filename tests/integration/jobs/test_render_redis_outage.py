@@ -27,7 +27,7 @@ from saas_app.db import get_engine
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.models import Render
 from saas_app.services.auth.sessions import Principal
-from saas_app.services.usage.metering import period_of
+from saas_app.services.usage.ledger import period_of
 
 pytestmark = pytest.mark.db
 

@@ -130,7 +130,7 @@ def run_ffmpeg(
             if time.monotonic() > deadline:
                 raise FfmpegTimeout(f"ffmpeg did not finish within {timeout:.0f} s")
             if should_cancel and should_cancel():
-                raise FfmpegCanceled("canceled")
+                raise FfmpegCanceled("stopped: the render was canceled")
     finally:
         if proc.poll() is None:
             _kill(proc)

@@ -52,7 +52,7 @@ from stripe_server import (  # noqa: F401  (stripe_server is the session fixture
 from saas_app.db import get_engine
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.jobs.account import build_export_job, purge_tenant_job
-from saas_app.services.core.queue import get_queue
+from saas_app.services.core.queue import get_queue, purge_job_id
 from saas_app.models import (
     AccountDeletion,
     ApiKey,
@@ -67,7 +67,7 @@ from saas_app.models import (
     User,
     utcnow,
 )
-from saas_app.services.account.deletion import purge_due_deletions, purge_job_id
+from saas_app.services.account.deletion import purge_due_deletions
 from saas_app.services.account.exports import export_path
 from saas_app.settings import get_settings
 

@@ -13,17 +13,17 @@ from factories import (
 )
 from saas_app.jobs.reconcile import reconcile
 from saas_app.models import Render, UsageRecord
-from saas_app.services.usage import metering
-from saas_app.services.renders import pipeline
-from saas_app.services.usage import quotas
-from saas_app.services.renders import submission as renders
+from saas_app.services.core import queue
 from saas_app.services.core.errors import QuotaExceeded
-from saas_app.services.usage.metering import period_of
-from saas_app.services.usage.plans import METRICS
+from saas_app.services.renders import pipeline
+from saas_app.services.renders import submission as renders
+from saas_app.services.usage import ledger, quotas
+from saas_app.services.usage.ledger import period_of
+from saas_app.services.usage.metrics import METRICS
 
 pytestmark = pytest.mark.db
 
-ZERO = {m: 0.0 for m in METRICS}
+ZERO = dict.fromkeys(METRICS.names(), 0.0)
 
 
 def _admit(session: Session, tenant_id: str, render_id: str, plan: str = "free", **estimate: float) -> None:
@@ -39,7 +39,7 @@ def _floats(mapping: dict[str, str]) -> dict[str, float]:
 
 def _row(tenant_id: str, render_id: str, step: str, metric: str, amount: float) -> UsageRecord:
     return UsageRecord(tenant_id=tenant_id, render_id=render_id, metric=metric, amount=amount, period=period_of(),
-                       event_key=metering.event_key(render_id, step, metric))
+                       event_key=ledger.event_key(render_id, step, metric))
 
 
 def test_charges_move_from_reservation_to_used_exactly_once(session: Session, redis_client: redis.Redis) -> None:
@@ -85,7 +85,7 @@ def test_a_failed_render_keeps_its_charges_and_releases_the_rest(session: Sessio
     render = make_render(session, user, status="running",
                          estimate_json=json.dumps({"images_count": 1.0, "tts_seconds": 6.0}))
     _admit(session, user.tenant_id, render.id, images_count=1.0, tts_seconds=6.0)
-    metering.record_usage(session=session, tenant_id=user.tenant_id, user_id=user.id, render_id=render.id,
+    ledger.record_usage(session=session, tenant_id=user.tenant_id, user_id=user.id, render_id=render.id,
                           step="speech", amounts={"tts_seconds": 2.5})
     session.commit()  # charged in the ledger, but the worker died before publishing it
 
@@ -125,11 +125,11 @@ def _ledger_with_unfinished_renders(session: Session):  # type: ignore[no-untype
     done = make_render(session, user, status="succeeded")
     for metric, amount in {"images_count": 3.0, "tts_seconds": 12.0, "render_minutes": 0.25,
                            "storage_mb": 2.5}.items():
-        make_usage(session, tid, metric, amount, render_id=done.id, event_key=metering.event_key(done.id, "x", metric))
+        make_usage(session, tid, metric, amount, render_id=done.id, event_key=ledger.event_key(done.id, "x", metric))
     running = make_render(session, user, status="running", estimate_json=json.dumps(
         {"images_count": 2.0, "tts_seconds": 10.0, "render_minutes": 0.2, "storage_mb": 1.0}))
     make_usage(session, tid, "tts_seconds", 4.0, render_id=running.id,
-               event_key=metering.event_key(running.id, "speech", "tts_seconds"))
+               event_key=ledger.event_key(running.id, "speech", "tts_seconds"))
     queued = make_render(session, user, status="queued", estimate_json=json.dumps({"images_count": 1.0}))
     make_render(session, user, status="failed", estimate_json=json.dumps({"images_count": 50.0}))
     return tid, running, queued
@@ -143,7 +143,7 @@ def _expect_rebuilt(client: redis.Redis, tid: str, running: Render, queued: Rend
         "images_count": 2.0, "tts_seconds": 6.0, "render_minutes": 0.2, "storage_mb": 1.0}
     assert client.smembers(f"usage:{tid}:active") == {running.id, queued.id}
     assert {running.id, queued.id} <= client.smembers("usage:active")
-    assert client.hget(f"usage:{tid}:gauge", "ready") == metering.period_of()
+    assert client.hget(f"usage:{tid}:gauge", "ready") == ledger.period_of()
 
 
 def test_counters_lost_by_redis_are_rebuilt_on_first_use(session: Session, redis_client: redis.Redis) -> None:
@@ -178,7 +178,7 @@ def test_reconcile_restores_used_gauge_and_reservations(session: Session, redis_
 
     assert result == {"tenants": 1, "requeued": 2}  # both unfinished renders lost their jobs
     _expect_rebuilt(redis_client, tid, running, queued)
-    assert redis_client.exists(f"rq:job:{renders.job_id(running.id)}")
+    assert redis_client.exists(f"rq:job:{queue.render_job_id(running.id)}")
 
 
 def test_reconcile_replaces_wrong_counters(session: Session, redis_client: redis.Redis) -> None:
@@ -198,10 +198,10 @@ def test_reconcile_replaces_wrong_counters(session: Session, redis_client: redis
 def test_the_usage_ledger_is_counted_once_per_event(session: Session) -> None:
     tenant = make_tenant(session)
     for _ in range(3):  # a retried step records the same event again
-        rows = metering.record_usage(session=session, tenant_id=tenant.id, user_id=None, render_id="r1",
+        rows = ledger.record_usage(session=session, tenant_id=tenant.id, user_id=None, render_id="r1",
                                      step="speech", amounts={"tts_seconds": 4.0})
         session.commit()
         assert len(rows) == 1
     count = len(session.exec(select(UsageRecord).where(UsageRecord.tenant_id == tenant.id)).all())
     assert count == 1
-    assert metering.sum_usage(session=session, tenant_id=tenant.id, period=period_of())["tts_seconds"] == 4.0
+    assert ledger.sum_usage(session=session, tenant_id=tenant.id, period=period_of())["tts_seconds"] == 4.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
@@ -15,11 +16,11 @@ from factories import make_render, make_tenant, make_usage, make_user, reserved,
 from saas_app import routes
 from saas_app.db import get_engine
 from saas_app.models import utcnow
-from saas_app.services.usage import metering
-from saas_app.services.usage import quotas
 from saas_app.services.core.errors import QuotaExceeded, RateLimited, ServiceUnavailable
-from saas_app.services.usage.metering import period_of
-from saas_app.services.usage.plans import METRICS, PLANS, Plan, get_limits
+from saas_app.services.usage import ledger, quotas
+from saas_app.services.usage.ledger import period_of
+from saas_app.services.usage.metrics import METRICS
+from saas_app.services.usage.plans import PLANS, Plan, get_limits
 from saas_app.settings import get_settings
 
 pytestmark = pytest.mark.db
@@ -40,11 +41,15 @@ def _admit(session: Session, tenant_id: str, render_id: str, plan: str = "free",
     quotas.admit(session=session, tenant_id=tenant_id, plan_id=plan, render_id=render_id, estimate=estimate)
 
 
+def _roomy(multiplier: float = 1, concurrency: int = 1000) -> Plan:
+    return Plan("roomy", "Roomy", 0, multiplier, concurrency, False)
+
+
 @pytest.fixture
-def roomy_plan(monkeypatch: pytest.MonkeyPatch) -> str:
+def roomy_plan() -> Iterator[str]:
     """A base-quota plan whose concurrency never binds, so only the quota decides."""
-    monkeypatch.setitem(PLANS, "roomy", Plan("roomy", "Roomy", 0, 1, 1000, False))
-    return "roomy"
+    with PLANS.extended(_roomy()):
+        yield "roomy"
 
 
 # Exactness
@@ -132,8 +137,8 @@ def test_last_months_usage_does_not_count_this_month(session: Session, redis_cli
     summary = quotas.get_usage_summary(session=session, tenant_id=tenant.id, plan_id="free")
     assert summary["period"] == period_of()
     assert summary["metrics"]["images_count"]["used"] == 0
-    assert metering.sum_usage(session=session, tenant_id=tenant.id, period=last)["images_count"] == 10
-    assert metering.sum_usage(session=session, tenant_id=tenant.id, period=period_of())["images_count"] == 0
+    assert ledger.sum_usage(session=session, tenant_id=tenant.id, period=last)["images_count"] == 10
+    assert ledger.sum_usage(session=session, tenant_id=tenant.id, period=period_of())["images_count"] == 0
 
 
 def test_a_rebuild_counts_only_this_month_but_all_stored_files(session: Session, redis_client: redis.Redis) -> None:
@@ -173,7 +178,7 @@ def test_the_current_month_turns_over_at_midnight_utc(monkeypatch: pytest.Monkey
     """`period_of()` caches the month until it ends: the cache must turn over exactly then."""
     assert period_of() == datetime.now(timezone.utc).strftime("%Y-%m")
     clock = {"now": 0.0}
-    monkeypatch.setattr(metering.time, "time", lambda: clock["now"])
+    monkeypatch.setattr(ledger.time, "time", lambda: clock["now"])
     seen = []
     for moment in [datetime(2026, 11, 30, 23, 59, 59, 999000), datetime(2026, 12, 1), datetime(2026, 12, 31, 23, 59, 59),
                    datetime(2027, 1, 1), datetime(2026, 11, 15)]:  # the last one: the clock was set back
@@ -186,11 +191,11 @@ def test_the_current_month_turns_over_at_midnight_utc(monkeypatch: pytest.Monkey
 
 
 def test_plan_limits_multiply_the_base_quota(app_settings) -> None:
-    app_settings.set(QUOTA_IMAGES_COUNT=7, QUOTA_TTS_SECONDS=100, QUOTA_RENDER_MINUTES=3, QUOTA_STORAGE_MB=50)
-    base = {"images_count": 7, "tts_seconds": 100, "render_minutes": 3, "storage_mb": 50}
+    base = {metric.name: 7 * (n + 1) for n, metric in enumerate(METRICS)}  # a different quota per metric
+    app_settings.set(**{METRICS.get(name).quota_setting: quota for name, quota in base.items()})
     assert get_limits("free") == base
     assert get_limits("pro") == {m: 5 * v for m, v in base.items()}
-    assert get_limits("enterprise") == {m: None for m in METRICS}
+    assert get_limits("enterprise") == dict.fromkeys(METRICS.names())
     assert get_limits("no-such-plan") == base and get_limits(None) == base
 
 
@@ -208,34 +213,33 @@ def test_free_and_pro_are_held_to_their_multiple(session: Session, app_settings)
 
 
 
-def test_admission_follows_changed_settings_and_plan_definitions(session: Session, app_settings,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_admission_follows_changed_settings_and_plan_definitions(session: Session, app_settings) -> None:
     """The plan part of the script's arguments is cached; a new quota or plan definition must show at once."""
     tenant = make_tenant(session, plan="roomy")
-    monkeypatch.setitem(PLANS, "roomy", Plan("roomy", "Roomy", 0, 1, 1000, False))
-    app_settings.set(QUOTA_IMAGES_COUNT=2)
-    with pytest.raises(QuotaExceeded) as caught:
-        _admit(session, tenant.id, "r1", plan="roomy", images_count=3.0)
-    assert caught.value.limit == 2
-    app_settings.set(QUOTA_IMAGES_COUNT=4)
-    _admit(session, tenant.id, "r2", plan="roomy", images_count=3.0)
-    with pytest.raises(QuotaExceeded) as caught:
-        _admit(session, tenant.id, "r3", plan="roomy", images_count=3.0)
-    assert caught.value.limit == 4
-    monkeypatch.setitem(PLANS, "roomy", Plan("roomy", "Roomy", 0, 3, 1000, False))  # same id, three times the quota
-    _admit(session, tenant.id, "r4", plan="roomy", images_count=3.0)
-    monkeypatch.setitem(PLANS, "roomy", Plan("roomy", "Roomy", 0, 3, 2, False))  # and now two at a time
-    with pytest.raises(RateLimited):
-        _admit(session, tenant.id, "r5", plan="roomy", images_count=1.0)
+    with PLANS.extended(_roomy()):
+        app_settings.set(QUOTA_IMAGES_COUNT=2)
+        with pytest.raises(QuotaExceeded) as caught:
+            _admit(session, tenant.id, "r1", plan="roomy", images_count=3.0)
+        assert caught.value.limit == 2
+        app_settings.set(QUOTA_IMAGES_COUNT=4)
+        _admit(session, tenant.id, "r2", plan="roomy", images_count=3.0)
+        with pytest.raises(QuotaExceeded) as caught:
+            _admit(session, tenant.id, "r3", plan="roomy", images_count=3.0)
+        assert caught.value.limit == 4
+    with PLANS.extended(_roomy(multiplier=3)):  # same id, three times the quota
+        _admit(session, tenant.id, "r4", plan="roomy", images_count=3.0)
+    with PLANS.extended(_roomy(multiplier=3, concurrency=2)):  # and now two at a time
+        with pytest.raises(RateLimited):
+            _admit(session, tenant.id, "r5", plan="roomy", images_count=1.0)
 
 
 def test_enterprise_is_unlimited(session: Session, redis_client: redis.Redis, app_settings) -> None:
-    app_settings.set(QUOTA_IMAGES_COUNT=0, QUOTA_TTS_SECONDS=0, QUOTA_RENDER_MINUTES=0, QUOTA_STORAGE_MB=0)
+    app_settings.set(**{metric.quota_setting: 0 for metric in METRICS})
     tenant = make_tenant(session, plan="enterprise")
-    huge = {m: 1e12 for m in METRICS}
+    huge = dict.fromkeys(METRICS.names(), 1e12)
     for n in range(3):
         _admit(session, tenant.id, f"big{n}", plan="enterprise", **huge)
-    assert reserved(redis_client, tenant.id) == {m: 3e12 for m in METRICS}
+    assert reserved(redis_client, tenant.id) == dict.fromkeys(METRICS.names(), 3e12)
     summary = quotas.get_usage_summary(session=session, tenant_id=tenant.id, plan_id="enterprise")
     assert summary["plan"] == "enterprise"
     assert all(v["limit"] is None and v["percent"] is None and v["remaining"] is None
@@ -317,7 +321,7 @@ def test_the_maintenance_sweep_releases_ended_renders_of_every_tenant(
     assert quotas.release_all_ended(session=session) == 2
 
     for user in (first, second):
-        assert reserved(redis_client, user.tenant_id) == pytest.approx(dict.fromkeys(METRICS, 0.0))
+        assert reserved(redis_client, user.tenant_id) == pytest.approx(dict.fromkeys(METRICS.names(), 0.0))
         assert redis_client.scard(f"usage:{user.tenant_id}:active") == 0
     # the unfinished render keeps its hold; the one that just ended is left to its worker for now
     assert redis_client.smembers("usage:active") == {running.id, just_ended.id}

@@ -1,0 +1,108 @@
+"""What a metered render step is: its definition (`Step`), what it gets (`RenderContext`) and
+what it returns (`StepResult`). The steps themselves are one module each beside this one, in
+the order `registry.STEPS` lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from saas_app.services.renders.input import RenderInput
+
+
+class RenderCanceled(Exception):
+    """The render was canceled while running."""
+
+
+class StepError(Exception):
+    """A step failed; `message` is for the user, `transient` says whether a retry may help."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.message, self.transient = message, transient
+
+
+@dataclass
+class StepResult:
+    """What a step produced: usage to charge (metric name -> amount), a line shown under the
+    step, and updates for the render row (e.g. its duration)."""
+
+    amounts: dict[str, float]
+    detail: str = ""
+    render_updates: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RenderContext:
+    """Everything a step needs, loaded once per job."""
+
+    render_id: str
+    tenant_id: str
+    user_id: str
+    topic: str
+    scenes: list[dict[str, Any]]
+    template: str
+    voice: str
+    resolution: str
+    folder: Path
+    report: Callable[[float], None] = lambda _p: None
+    canceled: Callable[[], bool] = lambda: False
+
+    @property
+    def work(self) -> Path:
+        """Intermediate files (removed when the render ends)."""
+        return self.folder / "work"
+
+
+@dataclass(frozen=True)
+class KeptFile:
+    """A file a step leaves in the render's folder for good (charged as storage, exported, served).
+
+    Attributes:
+        key: Its name in URLs (`/api/renders/{id}/files/{key}`), e.g. "video".
+        filename: Its name in the render's folder and in exports, e.g. "video.mp4".
+        media_type: The Content-Type it is served with.
+        attachment: Served as a download named `<render id>-<filename>` (else shown inline).
+    """
+
+    key: str
+    filename: str
+    media_type: str
+    attachment: bool = False
+
+
+def _no_work_files(_ctx: RenderContext) -> list[Path]:
+    return []
+
+
+@dataclass(frozen=True)
+class Step:
+    """One metered step of the render pipeline.
+
+    Attributes:
+        name: Stored on the step's row and in ledger event keys ("speech"); at most 16 characters.
+        label: What the render page calls it ("Narration").
+        run: Does the work: writes files to `ctx.work` (temporary) or `ctx.folder` (kept), each to
+            a temporary name then renamed; calls `ctx.report(fraction)` and checks `ctx.canceled()`.
+        charges: The metrics `run` returns amounts for (storage of kept files is added for it).
+        estimate: An upper bound of those amounts, and of the storage its kept files take, for a
+            request (admission reserves it before the render is queued).
+        work_files: The intermediate files a finished run leaves, so a retried job can skip it.
+        keeps: The files it leaves in the render's folder for good.
+    """
+
+    name: str
+    label: str
+    run: Callable[[RenderContext], StepResult]
+    charges: tuple[str, ...]
+    estimate: Callable[[RenderInput], dict[str, float]]
+    work_files: Callable[[RenderContext], list[Path]] = _no_work_files
+    keeps: tuple[KeptFile, ...] = ()
+
+    def done_files(self, ctx: RenderContext) -> list[Path]:
+        """Every file a finished run of this step leaves (a retry skips the step when all exist)."""
+        return [*self.work_files(ctx), *[ctx.folder / kept.filename for kept in self.keeps]]
