@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from saas_app.services.usage.plans import PLANS
 from saas_app.settings import PROJECT_ROOT, AppEnv, ConfigError, Settings, get_settings
 
 GOOD_SECRET = "k3Jq9vX2mP8wR5tY7uZ1aB4cD6eF0gH2iJ4kL6mN8oP0"
@@ -84,3 +85,16 @@ def test_bad_values_give_one_line_reasons(fresh_env: pytest.MonkeyPatch) -> None
     fresh_env.setenv("PORT", "70000")
     with pytest.raises(ConfigError, match=r"^Invalid configuration \(PORT\): [^\n]+$"):
         get_settings()
+
+
+def test_new_workspaces_start_on_free_unless_told_otherwise(fresh_env: pytest.MonkeyPatch) -> None:
+    assert Settings(_env_file=None).TENANT_DEFAULT_PLAN == "free"  # type: ignore[call-arg]
+    fresh_env.setenv("TENANT_DEFAULT_PLAN", "pro")
+    assert get_settings().TENANT_DEFAULT_PLAN == "pro"
+
+
+def test_an_unknown_default_plan_refuses_to_start(fresh_env: pytest.MonkeyPatch) -> None:
+    fresh_env.setenv("TENANT_DEFAULT_PLAN", "gold")
+    with pytest.raises(ConfigError, match=r"^Invalid configuration \(TENANT_DEFAULT_PLAN\): [^\n]+$") as caught:
+        get_settings()
+    assert "'gold' is not a plan" in str(caught.value) and ", ".join(PLANS.names()) in str(caught.value)
