@@ -10,8 +10,8 @@ next to these additions:
 - ``POST /v1/billing_portal/sessions``: a portal session whose ``url`` is ``/_test/portal/{id}``.
 - ``POST /_test/checkout/{id}/complete``: what paying on Stripe's page does. It attaches a test
   card to the session's customer and creates a REAL localstripe subscription with
-  ``items=[{"plan": <price id>}]`` (localstripe has plans, not prices; the plans are created at
-  start with ids equal to the price ids the app is configured with), then marks the session
+  ``items=[{"plan": <price id>}]`` (localstripe has plans, not prices; a plan is created at start
+  for every plan the app sells, with the price id `app_env` configures for it), then marks the session
   ``complete``. JSON callers get the session back; a browser form post is redirected to
   ``success_url``. localstripe also queues a signed ``checkout.session.completed`` (and its own
   ``customer.subscription.created`` ...) for every endpoint registered with
@@ -49,17 +49,17 @@ from localstripe import resources as ls
 from localstripe import webhooks as ls_webhooks
 from localstripe.errors import UserError
 
+from saas_app import routes
+from saas_app.services.usage.plans import sold_plans
+
 with warnings.catch_warnings():  # its module-level app registers plain-function handlers (deprecated)
     warnings.simplefilter("ignore", DeprecationWarning)
     from localstripe import server as ls_server
 
 API_KEY = "sk_test_narrated_local_0123456789"
 WEBHOOK_SECRET = "whsec_narrated_local_test_secret"
-PRICE_PRO = "price_pro_test"
-PRICE_ENTERPRISE = "price_enterprise_test"
-PRICES = {PRICE_PRO: ("Narrated Studio Pro", 2900), PRICE_ENTERPRISE: ("Narrated Studio Enterprise", 29900)}
 TEST_CARD = {"number": "4242424242424242", "exp_month": "12", "exp_year": "2034", "cvc": "123"}
-WEBHOOK_PATH = "/api/billing/webhook"
+WEBHOOK_PATH = routes.API_BILLING_WEBHOOK
 UNREACHABLE_BASE = "http://127.0.0.1:1"  # nothing listens on port 1: connections are refused at once
 
 # State of the additions (localstripe keeps its own in `localstripe.resources.store`).
@@ -94,8 +94,22 @@ def _missing(kind: str, param: str, value: Any) -> UserError:
     return UserError(400, f"No such {kind}: '{value}'", {"param": param, "code": "resource_missing"})
 
 
+def price_for(plan_id: str) -> str:
+    """The price id this server sells a plan under (and `app_env` configures)."""
+    return f"price_{plan_id}_test"
+
+
+PRICE_PRO = price_for("pro")
+PRICE_ENTERPRISE = price_for("enterprise")
+
+
+def prices() -> dict[str, tuple[str, int]]:
+    """Every plan the app sells (as registered now): price id -> (product name, monthly cents)."""
+    return {price_for(plan.id): (f"Narrated Studio {plan.name}", plan.price_monthly * 100) for plan in sold_plans()}
+
+
 def _seed_plans() -> None:
-    for price_id, (name, amount) in PRICES.items():
+    for price_id, (name, amount) in prices().items():
         product_id = "prod_" + price_id.removeprefix("price_")
         ls.Product(id=product_id, name=name)
         ls.Plan(id=price_id, product=product_id, amount=amount, currency="eur", interval="month",
@@ -238,7 +252,7 @@ async def checkout_page(request: web.Request) -> web.Response:
     checkout = _checkout(request)
     item = checkout["line_items"]["data"][0] if checkout["line_items"]["data"] else None
     price = item["price"]["id"] if item else ""
-    name, amount = PRICES.get(price, (price, 0))
+    name, amount = prices().get(price, (price, 0))
     cancel = html.escape(checkout["cancel_url"] or "/")
     body = (f"<p id='product'>{html.escape(name)}</p><p id='amount'>{amount / 100:.2f} EUR / month</p>"
             f"<p>Status: <span id='status'>{html.escape(checkout['status'])}</span></p>"
@@ -437,8 +451,8 @@ def stripe_server() -> Iterator[str]:
 
 def app_env(base_url: str) -> dict[str, str]:
     """The settings that point the app at this server (set them, then `get_settings.cache_clear()`)."""
-    return {"STRIPE_API_KEY": API_KEY, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, "STRIPE_PRICE_PRO": PRICE_PRO,
-            "STRIPE_PRICE_ENTERPRISE": PRICE_ENTERPRISE, "STRIPE_API_BASE": base_url}
+    sold = {str(plan.price_setting): price_for(plan.id) for plan in sold_plans()}  # STRIPE_PRICE_PRO, ...
+    return {"STRIPE_API_KEY": API_KEY, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, **sold, "STRIPE_API_BASE": base_url}
 
 
 # --- talking to the server (as Stripe's dashboard or the customer would) -------------------------

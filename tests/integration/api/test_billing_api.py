@@ -26,7 +26,7 @@ from saas_app.db import get_engine
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.models import AuditLog, StripeEvent, Subscription, Tenant
 from saas_app.services.usage.metrics import base_quotas
-from saas_app.services.usage.plans import PLANS
+from saas_app.services.usage.plans import PLANS, sold_plans
 from saas_app.settings import get_settings
 from stripe_server import (  # noqa: F401  (stripe_server is the session fixture)
     PRICE_ENTERPRISE, PRICE_PRO, UNREACHABLE_BASE, WEBHOOK_SECRET, app_env, cancel_subscription,
@@ -39,8 +39,8 @@ pytestmark = pytest.mark.db
 
 ALICE = "alice@example.com"
 GRACE_DAYS = 3  # not the default (7), so the tests show the setting is used
-STRIPE_KEYS = ("STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_PRICE_PRO", "STRIPE_PRICE_ENTERPRISE",
-               "STRIPE_API_BASE")
+STRIPE_KEYS = ("STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE",
+               *[str(plan.price_setting) for plan in sold_plans()])
 
 
 @dataclass
