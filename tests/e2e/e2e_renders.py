@@ -11,6 +11,10 @@ import time
 from e2e_helpers import LiveApp, url_re
 from playwright.sync_api import Page, expect
 
+from saas_app.services.renders.steps.registry import STEPS
+
+STEP_COUNT = len(STEPS)  # the render page shows one row per registered step
+
 RENDER_TIMEOUT_S = 90
 RENDER_URL_RE = re.compile(r"^https?://[^/]+/render/([0-9a-f]{32})/?$")
 SHORT_SCENES = [("Magma rises", None), ("Pressure builds", None), ("The volcano erupts", None)]
@@ -64,7 +68,7 @@ def watch_steps(page: Page, timeout: float = RENDER_TIMEOUT_S) -> list[list[str]
         statuses = step_statuses(page)
         if statuses and (not snapshots or snapshots[-1] != statuses):
             snapshots.append(statuses)
-        if statuses == ["done"] * 3:
+        if statuses == ["done"] * STEP_COUNT:
             return snapshots
         assert "failed" not in statuses and "canceled" not in statuses, f"render ended badly: {snapshots}"
         assert time.monotonic() < deadline, f"render not done after {timeout}s: {snapshots}"
@@ -73,7 +77,7 @@ def watch_steps(page: Page, timeout: float = RENDER_TIMEOUT_S) -> list[list[str]
 
 def wait_succeeded(page: Page) -> None:
     """On a render page: wait until the render has succeeded and the player shows."""
-    expect(page.locator(".render-step")).to_have_count(3)
+    expect(page.locator(".render-step")).to_have_count(STEP_COUNT)
     watch_steps(page)
     expect(page.locator(".status-badge").first).to_have_text("succeeded")
     expect(page.locator("#render-video")).to_be_visible()

@@ -21,9 +21,11 @@ from stripe_server import (
     session_id_from_url,
 )
 
+from saas_app.services.usage.plans import PLANS
+
 pytestmark = pytest.mark.e2e
 
-PLAN_IDS = ["free", "pro", "enterprise"]
+PLAN_IDS = list(PLANS.names())
 NEW_TAB_BUG = ("saas_app/state/billing.py:133 and :151 redirect with rx.redirect(url, is_external=True), which "
                "Reflex turns into window.open(url, '_blank') after a websocket round trip: Checkout and the portal "
                "open in a new tab (and a browser's popup blocker may stop them) instead of this one")
@@ -38,7 +40,7 @@ def open_billing(page: Page) -> None:
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Billing").click()
     expect(page).to_have_url(url_re("/billing"))
     expect(page.get_by_role("heading", name="Billing", exact=True)).to_be_visible()
-    expect(page.locator(".plan-card")).to_have_count(3)
+    expect(page.locator(".plan-card")).to_have_count(len(PLAN_IDS))
 
 
 def expect_free(page: Page) -> None:
@@ -133,7 +135,7 @@ def test_free_workspace_sees_plans_and_faq(page: Page, sign_in: Callable[..., ob
     expect(page.locator("#billing-not-configured")).to_have_count(0)
     expect(page.locator("#billing-message")).to_have_count(0)
     cards = page.locator(".plan-card")
-    assert [cards.nth(i).get_attribute("data-plan") for i in range(3)] == PLAN_IDS
+    assert [cards.nth(i).get_attribute("data-plan") for i in range(len(PLAN_IDS))] == PLAN_IDS
     expect(page.locator(".plan-card[data-plan='free']")).to_contain_text("6 images")
     expect(page.locator(".plan-card[data-plan='pro']")).to_contain_text("$29/month")
     expect(page.locator(".plan-card[data-plan='pro']")).to_contain_text("30 images")

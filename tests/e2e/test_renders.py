@@ -17,6 +17,7 @@ from e2e_renders import (
     EMPTY_STORAGE,
     RENDER_URL_RE,
     SHORT_SCENES,
+    STEP_COUNT,
     Scenes,
     create_render,
     fill_form,
@@ -56,10 +57,10 @@ def test_render_progresses_live_then_plays_and_downloads(page: Page, sign_in: Ca
     render_id = submit_render(page)
     page.evaluate("window.__e2eSameDocument = true")  # gone if anything reloads the page
     expect(page.get_by_role("heading", name="How volcanoes work")).to_be_visible()
-    expect(page.locator(".render-step")).to_have_count(3)
+    expect(page.locator(".render-step")).to_have_count(STEP_COUNT)
     snapshots = watch_steps(page)
     assert page.evaluate("window.__e2eSameDocument === true"), "the render page reloaded"
-    assert snapshots[0] != ["done"] * 3 and len(snapshots) >= 2, f"no live progress seen: {snapshots}"
+    assert snapshots[0] != ["done"] * STEP_COUNT and len(snapshots) >= 2, f"no live progress seen: {snapshots}"
     for earlier, later in itertools.pairwise(snapshots):  # steps only move forward
         order = {"pending": 0, "running": 1, "done": 2}
         assert all(order[a] <= order[b] for a, b in zip(earlier, later)), snapshots
