@@ -93,8 +93,7 @@ def create_page() -> rx.Component:
         rx.hstack(
             _picker("Template", "template", CreateState.template, CreateState.template_options),
             _picker("Voice", "voice", CreateState.voice, CreateState.voice_options),
-            _picker("Resolution", "resolution", CreateState.resolution,
-                    [{"id": "720p", "label": "720p"}, {"id": "1080p", "label": "1080p (Pro)"}]),
+            _picker("Resolution", "resolution", CreateState.resolution, CreateState.resolution_options),
             spacing="4", wrap="wrap",
         ),
         rx.heading("Scenes", size="5", as_="h2", margin_top="0.5em"),

@@ -13,10 +13,12 @@ from saas_app.services.renders import submission as renders
 from saas_app.services.account.audit import RequestContext
 from saas_app.services.auth.sessions import Principal
 from saas_app.services.core.errors import AppError, PlanRequired, QuotaExceeded
-from saas_app.services.renders.media.images import TEMPLATES
+from saas_app.services.renders.media.images import RESOLUTIONS, TEMPLATES
 from saas_app.services.renders.media.speech import VOICES
 from saas_app.services.renders.input import RenderInput, estimate_usage
 from saas_app.services.core.validation import field_path, friendly_message
+from saas_app.services.usage.entitlements import PREMIUM_RESOLUTIONS
+from saas_app.services.usage.plans import first_premium_plan
 from saas_app.state.formatting import estimate_text
 from saas_app.state.usage import UsageState
 
@@ -47,8 +49,13 @@ class CreateState(UsageState):
     submitting: bool = False
     estimate: list[str] = []
     template_options: list[dict[str, str]] = [
-        {"id": t.id, "label": f"{t.name} (Pro)" if t.premium else t.name, "description": t.description}
+        {"id": t.id, "label": f"{t.name} ({first_premium_plan().name})" if t.premium else t.name,
+         "description": t.description}
         for t in TEMPLATES.values()
+    ]
+    resolution_options: list[dict[str, str]] = [
+        {"id": r, "label": f"{r} ({first_premium_plan().name})" if r in PREMIUM_RESOLUTIONS else r}
+        for r in RESOLUTIONS
     ]
     voice_options: list[dict[str, str]] = [{"id": k, "label": v} for k, v in VOICES.items()]
 

@@ -12,17 +12,9 @@ from saas_app.services.renders.steps.base import KeptFile
 from saas_app.services.renders.steps.registry import find_kept_file, kept_files
 from saas_app.settings import get_settings
 
-BYTES_PER_MB = 1024 * 1024
-
-
 def render_dir(tenant_id: str, render_id: str) -> Path:
     """Where a render's files live."""
     return Path(get_settings().STORAGE_DIR) / tenant_id / "renders" / render_id
-
-
-def size_mb(size_bytes: int) -> float:
-    """Bytes as the storage metric counts them (MB of 1024 KB, 6 decimals)."""
-    return round(size_bytes / BYTES_PER_MB, 6)
 
 
 def kept_bytes(folder: Path, kept: tuple[KeptFile, ...] | list[KeptFile] | None = None) -> int:

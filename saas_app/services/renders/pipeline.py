@@ -20,12 +20,12 @@ from sqlmodel import col, select
 
 from saas_app.db import session_scope
 from saas_app.models import Render, RenderStep, utcnow
-from saas_app.services.renders.files import clean_folder, kept_bytes, render_dir, size_mb
+from saas_app.services.renders.files import clean_folder, kept_bytes, render_dir
 from saas_app.services.renders.status import RenderStatus, StepStatus
 from saas_app.services.renders.steps.base import RenderCanceled, RenderContext, Step, StepError
 from saas_app.services.renders.steps.registry import STEPS
 from saas_app.services.usage import ledger, quotas
-from saas_app.services.usage.metering import publish_usage
+from saas_app.services.usage.metering import publish_usage, storage_mb
 from saas_app.services.usage.metrics import STORAGE
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def _charge(ctx: RenderContext, step: Step, step_id: int, amounts: dict[str, flo
             render_updates: dict[str, Any]) -> None:
     """Record a finished step's charges, mark it done and publish the charges (each exactly once)."""
     if step.keeps:  # what a step keeps is charged as storage, by the size it takes
-        amounts = {**amounts, STORAGE.name: size_mb(kept_bytes(ctx.folder, step.keeps))}
+        amounts = {**amounts, STORAGE.name: storage_mb(kept_bytes(ctx.folder, step.keeps))}
     with session_scope() as s:
         rows = ledger.record_usage(session=s, tenant_id=ctx.tenant_id, user_id=ctx.user_id,
                                    render_id=ctx.render_id, step=step.name, amounts=amounts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from saas_app.services.core.errors import PlanRequired
 from saas_app.services.renders.media.images import TEMPLATES
-from saas_app.services.usage.plans import PLANS, get_plan
+from saas_app.services.usage.plans import first_premium_plan, get_plan
 from saas_app.services.usage.quotas import upgrade_url
 
 PREMIUM_RESOLUTIONS = ("1080p",)
@@ -18,7 +18,7 @@ def require_paid_subscription(*, plan_id: str, feature: str) -> None:
         feature: What was asked for, in words (for the message).
     """
     if not get_plan(plan_id).premium:
-        first = next(plan for plan in PLANS if plan.premium)  # the catalogue lists plans cheapest first
+        first = first_premium_plan()
         raise PlanRequired(f"{feature} is available on the {first.name} plan and above. Upgrade to use it.",
                            required_plan=first.id, upgrade_url=upgrade_url())
 

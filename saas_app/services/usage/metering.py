@@ -18,11 +18,17 @@ from saas_app.models import UsageRecord
 from saas_app.services.usage import ledger, quotas
 
 log = logging.getLogger(__name__)
+BYTES_PER_MB = 1024 * 1024
 
 
 def ceil_minutes(seconds: float) -> float:
     """Render minutes charged for an output duration (exact, 3 decimals, rounded up)."""
     return math.ceil(seconds / 60 * 1000) / 1000
+
+
+def storage_mb(size_bytes: int) -> float:
+    """Storage charged for files of this size (MB of 1024 KB, 6 decimals)."""
+    return round(size_bytes / BYTES_PER_MB, 6)
 
 
 def publish_usage(*, session: Session, rows: Sequence[UsageRecord]) -> None:

@@ -70,6 +70,11 @@ def sold_plans() -> list[Plan]:
     return [p for p in PLANS if p.price_setting is not None]
 
 
+def first_premium_plan() -> Plan:
+    """The cheapest plan with premium options (the one "upgrade to use it" messages name)."""
+    return next(plan for plan in PLANS if plan.premium)
+
+
 def is_paid(plan_id: str | None) -> bool:
     """Whether a plan is one that is sold (a workspace on it has, or had, a subscription)."""
     return get_plan(plan_id).price_setting is not None
