@@ -73,9 +73,10 @@ def _apply_subscription(session: Session, tenant: Tenant, sub: Any, created: int
     replaced = row is not None and row.stripe_subscription_id != str(_get(sub, "id"))
     if replaced and row.status in SubscriptionStatus.LIVE and status not in SubscriptionStatus.LIVE:
         return False  # an old, replaced subscription ending does not end the live one
-    row = row or Subscription(tenant_id=tenant.id, stripe_subscription_id=str(_get(sub, "id")))
+    plan_id = plan_for_price(price_id)
+    row = row or Subscription(tenant_id=tenant.id, stripe_subscription_id=str(_get(sub, "id")), plan=plan_id)
     row.stripe_subscription_id, row.price_id, row.status = str(_get(sub, "id")), price_id, status
-    row.plan = plan_for_price(price_id)
+    row.plan = plan_id
     row.current_period_end = _ts(_get(sub, "current_period_end") or _get(item, "current_period_end"))
     row.cancel_at_period_end = bool(_get(sub, "cancel_at_period_end"))
     row.state_at, row.updated_at = created, utcnow()

@@ -8,19 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from operator import attrgetter
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 
-def _name_of(entry: object) -> str:
-    return str(getattr(entry, "name"))
-
-
 class Registry(Generic[T]):
     """Entries by name, in the order they were added (or placed with `before`)."""
 
-    def __init__(self, kind: str, *, key: Callable[[T], str] = _name_of,
+    def __init__(self, kind: str, *, key: Callable[[T], str] = attrgetter("name"),
                  check: Callable[[T], None] | None = None) -> None:
         """Args:
             kind: What the entries are, in words (for error messages), e.g. "metric".

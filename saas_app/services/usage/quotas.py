@@ -263,7 +263,7 @@ def get_usage_summary(*, session: Session, tenant_id: str, plan_id: str) -> dict
         r = get_redis()
         used = {m: float(v) for m, v in r.hgetall(keys["used"]).items()}
         gauges = gauge_names()
-        for metric, level in zip(gauges, r.hmget(keys["gauge"], gauges) if gauges else [], strict=True):
+        for metric, level in zip(gauges, r.hmget(keys["gauge"], list(gauges)) if gauges else [], strict=True):
             used[metric] = float(level or 0)
         source = "counters"
     except redis.RedisError as exc:  # the ledger answers (slower) while Redis is away

@@ -53,7 +53,7 @@ def _json(api: TestClient, path: str, headers: dict | None = None) -> dict:
 
 def test_a_toy_plan_is_sold_limits_usage_and_gets_a_card(api: TestClient, mailbox: MailCatcher,
                                                          team_billing: str) -> None:
-    assert get_settings().STRIPE_PRICE_TEAM == price_for("team")  # type: ignore[attr-defined]
+    assert price_for("team") == get_settings().STRIPE_PRICE_TEAM  # type: ignore[attr-defined]
     catalogue = _json(api, "/api/billing/plans")["plans"]
     assert [p["id"] for p in catalogue] == list(PLANS.names())
     assert PLANS.names().index("team") == PLANS.names().index("enterprise") - 1  # where the entry put it

@@ -228,9 +228,8 @@ def test_admission_follows_changed_settings_and_plan_definitions(session: Sessio
         assert caught.value.limit == 4
     with PLANS.extended(_roomy(multiplier=3)):  # same id, three times the quota
         _admit(session, tenant.id, "r4", plan="roomy", images_count=3.0)
-    with PLANS.extended(_roomy(multiplier=3, concurrency=2)):  # and now two at a time
-        with pytest.raises(RateLimited):
-            _admit(session, tenant.id, "r5", plan="roomy", images_count=1.0)
+    with PLANS.extended(_roomy(multiplier=3, concurrency=2)), pytest.raises(RateLimited):  # now two at a time
+        _admit(session, tenant.id, "r5", plan="roomy", images_count=1.0)
 
 
 def test_enterprise_is_unlimited(session: Session, redis_client: redis.Redis, app_settings) -> None:
