@@ -15,6 +15,7 @@ from factories import (
     ledger_totals, make_render, make_user, queued_render_jobs, render_job, render_payload, render_rows, reserved,
     sign_in_headers, submit_render, usage_summary,
 )
+from saas_app import routes
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.jobs.reconcile import reconcile
 from saas_app.models import User
@@ -73,7 +74,7 @@ def test_another_tenants_render_is_not_found_everywhere(api: TestClient, mailbox
     checks = [("GET", f"/api/renders/{theirs}"), ("GET", f"/api/renders/{theirs}/video"),
               ("GET", f"/api/renders/{theirs}/thumbnail"), ("POST", f"/api/renders/{theirs}/cancel"),
               ("DELETE", f"/api/renders/{theirs}"), ("GET", "/api/renders/no-such-render"),
-              ("GET", f"/api/renders/{'x' * 200}")]
+              ("GET", f"/api/renders/{'x' * 200}"), *[("GET", routes.render_file(theirs, kept.key)) for kept in kept_files()]]
     for method, url in checks:
         response = api.request(method, url, headers=alice)
         assert response.status_code == 404, (method, url, response.text)
@@ -89,7 +90,7 @@ def test_another_tenants_render_is_not_found_everywhere(api: TestClient, mailbox
 @pytest.mark.parametrize(("method", "url"), [
     ("POST", "/api/renders"), ("POST", "/render"), ("GET", "/api/renders"), ("GET", "/api/renders/abc"),
     ("GET", "/api/renders/abc/video"), ("GET", "/api/renders/abc/thumbnail"), ("POST", "/api/renders/abc/cancel"),
-    ("DELETE", "/api/renders/abc"), ("GET", "/api/usage"),
+    ("DELETE", "/api/renders/abc"), ("GET", "/api/usage"), ("GET", "/api/renders/abc/files/video"),
 ])
 def test_every_render_route_needs_sign_in(api: TestClient, method: str, url: str) -> None:
     kwargs = {"json": render_payload()} if method == "POST" else {}
@@ -102,9 +103,11 @@ def test_every_render_route_needs_sign_in(api: TestClient, method: str, url: str
 def test_a_render_that_is_not_finished_has_no_files_yet(api: TestClient, mailbox: MailCatcher) -> None:
     headers, _ = _sign_in(api, mailbox)
     created = submit_render(api, headers)
-    for name in ("video", "thumbnail"):
-        response = api.get(f"/api/renders/{created['id']}/{name}", headers=headers)
-        assert response.status_code == 404 and "not ready" in response.json()["message"]
+    urls = [f"/api/renders/{created['id']}/video", f"/api/renders/{created['id']}/thumbnail",
+            *[routes.render_file(created["id"], kept.key) for kept in kept_files()]]
+    for url in urls:
+        response = api.get(url, headers=headers)
+        assert response.status_code == 404 and "not ready" in response.json()["message"], url
 
 
 # A real render, run in process
@@ -140,6 +143,11 @@ def test_a_finished_render_shows_steps_usage_and_serves_files(api: TestClient, m
     thumb = api.get(f"/api/renders/{created['id']}/thumbnail", headers=headers)
     assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
     assert thumb.content[:2] == b"\xff\xd8"
+    for kept in kept_files():  # every kept file is also served by its key, with its step's media type
+        served = api.get(routes.render_file(created["id"], kept.key), headers=headers)
+        assert served.status_code == 200 and served.headers["content-type"] == kept.media_type
+        assert served.content == (folder / kept.filename).read_bytes()
+    assert api.get(routes.render_file(created["id"], "nope"), headers=headers).status_code == 404
 
     summary = usage_summary(api, headers)
     assert set(summary) == {"period", "plan", "reset_at", "metrics", "source"}
