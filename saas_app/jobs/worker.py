@@ -7,34 +7,40 @@ enabled (needed for `Retry` intervals and scheduled jobs).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
 import redis
-from rq import Worker
 from rq.serializers import JSONSerializer
 
 from saas_app.db import session_scope
+from saas_app.dev.guard import die_with_parent
 from saas_app.jobs.maintenance import start_clock
 from saas_app.services.core.queue import QUEUE_NAMES, get_rq_connection
 from saas_app.jobs.render import on_work_horse_killed
+from saas_app.jobs.worker_class import RenderWorker
 from saas_app.services.renders.submission import requeue_orphaned_renders
+from saas_app.settings import get_settings
 
 
 def main() -> None:
-    """Run a worker until SIGINT or SIGTERM (RQ finishes the current job).
+    """Run a worker until SIGINT or SIGTERM (the current job finishes or is handed back).
 
     If Redis goes away at a moment RQ does not retry by itself (e.g. as a job ends), the
     worker waits for Redis and starts again instead of exiting.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # Every process this worker forks (the RQ scheduler, work-horses) stops when the worker dies.
+    os.register_at_fork(after_in_child=die_with_parent)
     _recover()
     stop = threading.Event()
     start_clock(stop)
     try:
         while True:
-            worker = Worker(QUEUE_NAMES, connection=get_rq_connection(), serializer=JSONSerializer,
-                            work_horse_killed_handler=on_work_horse_killed)
+            worker = RenderWorker(QUEUE_NAMES, connection=get_rq_connection(), serializer=JSONSerializer,
+                                  work_horse_killed_handler=on_work_horse_killed,
+                                  shutdown_grace=get_settings().WORKER_SHUTDOWN_GRACE_SECONDS)
             try:
                 worker.work(with_scheduler=True, logging_level="INFO")
             except redis.RedisError as exc:
