@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import redis
@@ -79,9 +79,7 @@ def schedule_deletion(*, session: Session, principal: Principal, confirm_email: 
                  user_id=principal.user_id, actor=principal.actor_name, details={"scheduled_for": when.isoformat()})
     session.commit()
     try:
-        get_queue("default").enqueue_at(when, PURGE_FUNC, args=(principal.tenant_id,),
-                                        job_id=purge_job_id(principal.tenant_id), job_timeout=600,
-                                        result_ttl=0, failure_ttl=3600)
+        _schedule_purge(principal.tenant_id, when)
     except redis.RedisError as exc:  # the scheduled sweep purges due deletions anyway
         log.warning("could not schedule purge job: %s", exc)
     link = f"{settings.APP_BASE_URL}/account"
@@ -185,6 +183,27 @@ def purge_tenant(*, session: Session, tenant_id: str) -> bool:
     record_event(session=session, action="account.purged", ctx=RequestContext(), actor="system",
                  target=sha256_hex(tenant_id)[:16], details={"renders": len(render_ids), "users": len(user_ids)})
     return True
+
+
+def _schedule_purge(tenant_id: str, when: datetime) -> None:
+    get_queue("default").enqueue_at(when, PURGE_FUNC, args=(tenant_id,), job_id=purge_job_id(tenant_id),
+                                    job_timeout=600, result_ttl=0, failure_ttl=3600)
+
+
+def reschedule_purges(*, session: Session) -> int:
+    """Schedule again every pending deletion whose purge job is gone (Redis lost its data).
+
+    Returns:
+        How many purge jobs were scheduled again.
+    """
+    rescheduled = 0
+    for row in session.exec(select(AccountDeletion)).all():
+        try:
+            Job.fetch(purge_job_id(row.tenant_id), connection=get_rq_connection())
+        except NoSuchJobError:
+            _schedule_purge(row.tenant_id, row.scheduled_for)
+            rescheduled += 1
+    return rescheduled
 
 
 def purge_due_deletions(*, session: Session) -> int:

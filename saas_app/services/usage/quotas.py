@@ -130,6 +130,23 @@ def ensure_counters(*, session: Session, tenant_id: str) -> None:
             rebuild_counters(session=session, tenant_id=tenant_id)
 
 
+def ensure_all_counters(*, session: Session) -> int:
+    """`ensure_counters` for every tenant with usage this month or an unfinished render (after
+    Redis lost its data, so slots and reservations come back without waiting for a request).
+
+    Returns:
+        How many tenants were checked.
+    """
+    with session.no_autoflush:
+        tenants = set(session.exec(select(UsageRecord.tenant_id).where(UsageRecord.period == period_of())
+                                   .distinct()).all())
+        tenants |= set(session.exec(select(Render.tenant_id).where(col(Render.status).in_(ACTIVE_STATUSES))
+                                    .distinct()).all())
+    for tenant_id in sorted(tenants):
+        ensure_counters(session=session, tenant_id=tenant_id)
+    return len(tenants)
+
+
 def _pack_plan(plan_id: str) -> str:
     limits = get_limits(plan_id)
     return json.dumps([get_plan(plan_id).concurrency, get_settings().MAX_QUEUE_DEPTH,
