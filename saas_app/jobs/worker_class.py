@@ -94,6 +94,6 @@ class RenderWorker(Worker):
         self._handed_back = None
         with self.connection.pipeline() as pipeline:
             self.cleanup_execution(job, pipeline=pipeline, execution=execution)
-            queue.enqueue_job(job, pipeline=pipeline, at_front=True)
             pipeline.execute()
+        queue.enqueue_job(job, at_front=True)
         self.log.info("Worker %s: job %s handed back to queue %s", self.name, job.id, queue.name)
