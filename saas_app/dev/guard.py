@@ -15,6 +15,8 @@ import signal
 import sys
 
 _PR_SET_PDEATHSIG = 1
+# Loaded once, up front: die_with_parent also runs between fork and exec, where loading is unsafe.
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
 def die_with_parent(sig: int = signal.SIGTERM) -> bool:
@@ -23,10 +25,9 @@ def die_with_parent(sig: int = signal.SIGTERM) -> bool:
     Returns:
         False where the call is not available (not Linux), True otherwise.
     """
-    if not sys.platform.startswith("linux"):
+    if _LIBC is None:
         return False
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+    if _LIBC.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
     return True
 

@@ -19,7 +19,7 @@ from saas_app.dev.guard import die_with_parent
 from saas_app.jobs.maintenance import start_clock
 from saas_app.services.core.queue import QUEUE_NAMES, get_rq_connection
 from saas_app.jobs.render import on_work_horse_killed
-from saas_app.jobs.worker_class import RenderWorker
+from saas_app.jobs.worker_class import RenderWorker, release_inherited_sockets
 from saas_app.services.renders.submission import requeue_orphaned_renders
 from saas_app.settings import get_settings
 
@@ -31,8 +31,7 @@ def main() -> None:
     worker waits for Redis and starts again instead of exiting.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    # Every process this worker forks (the RQ scheduler, work-horses) stops when the worker dies.
-    os.register_at_fork(after_in_child=die_with_parent)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
     _recover()
     stop = threading.Event()
     start_clock(stop)
@@ -50,6 +49,13 @@ def main() -> None:
             _wait_for_redis()
     finally:
         stop.set()
+
+
+def _after_fork_in_child() -> None:
+    """Every process this worker forks (RQ's scheduler, work-horses) stops when the worker dies
+    and holds none of the worker's Redis sockets."""
+    die_with_parent()
+    release_inherited_sockets(get_rq_connection())
 
 
 def _redis_answers() -> bool:

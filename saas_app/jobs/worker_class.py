@@ -20,11 +20,25 @@ import os
 import signal
 import threading
 
+import redis
 from rq import Queue, Worker
 from rq.executions import Execution
 from rq.job import Job
 
 from saas_app.dev.guard import die_with_parent
+
+def release_inherited_sockets(client: redis.Redis) -> None:
+    """In a forked child: close this process's copies of the parent's Redis sockets.
+
+    A child that kept them (RQ's scheduler does) would keep the parent's blocked BLPOP
+    connection open after the parent died, and Redis would hand the next job to that dead
+    reader: the job would be lost. redis-py only closes (never shuts down) a socket that
+    another process opened, so the parent's connections are unaffected.
+    """
+    pool = client.connection_pool
+    for connection in [*getattr(pool, "_available_connections", ()), *getattr(pool, "_in_use_connections", ())]:
+        connection.disconnect()
+
 
 MONITORING_INTERVAL = 5
 HEARTBEAT_MARGIN = 25

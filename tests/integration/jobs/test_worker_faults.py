@@ -104,6 +104,19 @@ def test_sigterm_hands_back_a_render_that_outlasts_the_grace_and_another_worker_
     assert_reservation_released(redis_client, render.tenant_id, render_id)
 
 
+def test_a_job_queued_just_after_an_idle_worker_was_killed_is_not_lost(
+    session: Session, principal: Principal, start_render_worker: Callable[..., WorkerHandle],
+) -> None:
+    first = start_render_worker()
+    wait_worker_idle(first)  # blocked in BLPOP, its scheduler forked beside it
+
+    first.proc.send_signal(signal.SIGKILL)
+    render_id = submit(session, principal, scenes=SCENES[:1])  # Redis must not hand it to the dead reader
+
+    second = start_render_worker()
+    assert wait_terminal(render_id, second).status == "succeeded"
+
+
 def test_a_killed_worker_takes_its_horse_and_the_render_is_retried_within_a_minute(
     session: Session, principal: Principal, start_render_worker: Callable[..., WorkerHandle],
     redis_client: redis.Redis, tmp_path: Path,
