@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import sys
 import threading
 import time
+from datetime import datetime, timezone
 
 import redis
+from rq import Worker
 from rq.serializers import JSONSerializer
 
 from saas_app.db import session_scope
@@ -91,5 +95,20 @@ def _recover() -> None:
 
 log = logging.getLogger(__name__)
 
+def alive(max_silence: float = 120.0) -> bool:
+    """Liveness probe (``python -m saas_app.jobs.worker --alive``): a worker on this host sent a
+    heartbeat within `max_silence` seconds. Also true when Redis cannot be reached: the worker
+    waits for Redis by itself, and restarting it would not help."""
+    try:
+        workers = Worker.all(connection=get_rq_connection())
+    except redis.RedisError:
+        return True
+    host, now = socket.gethostname(), datetime.now(timezone.utc)
+    return any(w.hostname == host and w.last_heartbeat is not None
+               and (now - w.last_heartbeat).total_seconds() < max_silence for w in workers)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--alive"]:
+        sys.exit(0 if alive() else 1)
     main()

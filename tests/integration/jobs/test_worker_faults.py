@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from rq import Worker as RqWorker
 from rq.suspension import suspend
 from sqlmodel import Session
 
+from saas_app.dev import processes
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.services.auth.sessions import Principal
 from saas_app.services.core.queue import get_queue, get_rq_connection
@@ -182,3 +184,16 @@ def test_renders_lost_with_redis_data_are_requeued_and_finish_without_a_manual_s
     assert worker.proc.poll() is None
     again = submit(session, principal, scenes=SCENES[:1])  # no stale slot: the free plan's one slot is free
     assert wait_terminal(again, worker).status == "succeeded"
+
+
+def test_the_liveness_probe_sees_a_live_worker_on_this_host(
+    start_render_worker: Callable[..., WorkerHandle],
+) -> None:
+    probe = [processes.PYTHON, "-m", "saas_app.jobs.worker", "--alive"]
+    env = processes.project_env()
+    assert subprocess.run(probe, env=env, cwd=processes.PROJECT_ROOT).returncode == 1  # none yet
+
+    worker = start_render_worker()
+    wait_worker_idle(worker)
+
+    assert subprocess.run(probe, env=env, cwd=processes.PROJECT_ROOT).returncode == 0
