@@ -1,4 +1,5 @@
-"""The RQ worker class our workers run: RQ's forking `Worker` with three changes.
+"""The RQ worker class our workers run: RQ's forking `Worker` with three changes (and, for
+every fork of the worker, `release_inherited_sockets`).
 
 - A work-horse dies with its worker (parent-death signal), so a killed worker leaves no
   render running on its own.
@@ -27,6 +28,11 @@ from rq.job import Job
 
 from saas_app.dev.guard import die_with_parent
 
+MONITORING_INTERVAL = 5
+HEARTBEAT_MARGIN = 25
+UPKEEP_INTERVAL = 15
+
+
 def release_inherited_sockets(client: redis.Redis) -> None:
     """In a forked child: close this process's copies of the parent's Redis sockets.
 
@@ -38,11 +44,6 @@ def release_inherited_sockets(client: redis.Redis) -> None:
     pool = client.connection_pool
     for connection in [*getattr(pool, "_available_connections", ()), *getattr(pool, "_in_use_connections", ())]:
         connection.disconnect()
-
-
-MONITORING_INTERVAL = 5
-HEARTBEAT_MARGIN = 25
-UPKEEP_INTERVAL = 15
 
 
 class RenderWorker(Worker):
