@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     SESSION_COOKIE_NAME: str = "sa_session"
 
     STORAGE_DIR: Path = VAR_DIR / "storage"
+    # Where `make run` keeps its logs, supervisord's pid file and socket, and its own Redis's data.
+    RUN_DIR: Path = VAR_DIR
     MAIL_DIR: Path = VAR_DIR / "mail"
 
     # Monthly base quotas, one per metric (services/usage/metrics.py); plans multiply them
@@ -90,6 +92,8 @@ class Settings(BaseSettings):
     RENDER_JOB_TIMEOUT_SECONDS: int = Field(default=1800, ge=10)
     RENDER_MAX_RETRIES: int = Field(default=2, ge=0, le=10)
     RENDER_RETRY_DELAYS: str = "2,10"
+    # On SIGTERM a worker finishes its current render within this time or hands it back to the queue.
+    WORKER_SHUTDOWN_GRACE_SECONDS: int = Field(default=25, ge=1, le=3600)
     # ffmpeg to use; empty = the binary shipped in the imageio-ffmpeg wheel.
     FFMPEG_BINARY: str = ""
 

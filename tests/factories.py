@@ -20,6 +20,7 @@ from sqlmodel import Session
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.models import Tenant, User
 from saas_app.services.auth import magic_links
+from saas_app.services.core import rate_limit
 from saas_app.services.account.audit import RequestContext
 from saas_app.services.usage.plans import default_plan_id
 from saas_app.settings import get_settings
@@ -92,10 +93,12 @@ def newest_email(smtp: MailCatcher, email: str, before: int) -> EmailMessage:
 
 
 def clear_rate_limits(client: redis.Redis) -> None:
-    """Forget every rate-limit counter (stands in for time passing)."""
+    """Forget every rate-limit counter (stands in for time passing), also those the app would
+    rebuild from the sign-in links in the database after Redis lost its data."""
     keys = list(client.scan_iter("rl:*"))
     if keys:
         client.delete(*keys)
+    client.set(rate_limit.RESTORED_KEY, "1")
 
 
 def request_link(session: Session, smtp: MailCatcher, email: str, ctx: RequestContext = CTX,

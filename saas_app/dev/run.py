@@ -1,11 +1,16 @@
-"""`make run`: start Redis (if needed), migrate, the mail catcher, the worker and Reflex.
+"""`make run`: check ports, migrate, then run every process under supervisord until Ctrl-C.
 
-Ctrl-C or SIGTERM stops every child started here; if one child dies, the rest are stopped
-and the exit status is non-zero.
+The processes are listed in `saas_app/dev/supervisord.conf`: our own Redis (when
+REDIS_URL does not answer), the mail catcher (when SMTP_HOST is empty), the RQ worker and
+Reflex. supervisord restarts whichever exits, with backoff, and logs it; the app keeps
+serving. Ctrl-C, SIGTERM or SIGHUP here stops everything. supervisord gets SIGTERM from
+the kernel when this process dies in any way (even SIGKILL), and so do its programs when
+supervisord dies, so nothing outlives `make run`.
 """
 
 from __future__ import annotations
 
+import shlex
 import signal
 import socket
 import subprocess
@@ -20,12 +25,13 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 
 from saas_app.dev import processes as procs
-from saas_app.settings import PROJECT_ROOT, VAR_DIR, ConfigError, Settings, get_settings
+from saas_app.dev.guard import die_with_parent
+from saas_app.settings import PROJECT_ROOT, ConfigError, Settings, get_settings
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
-REFLEX_LOG = VAR_DIR / "log" / "reflex.log"
+CONFIG = Path(__file__).with_name("supervisord.conf")
 BUILD_TIMEOUT = 300.0
-HEALTH_TIMEOUT = 60.0
+STOP_TIMEOUT = 120.0
 
 
 class Fatal(Exception):
@@ -33,7 +39,7 @@ class Fatal(Exception):
 
 
 class StopRequested(BaseException):
-    """SIGINT or SIGTERM arrived."""
+    """SIGINT, SIGTERM or SIGHUP arrived."""
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -70,32 +76,34 @@ def _tail(path: Path, lines: int = 30) -> str:
         return ""
 
 
-def _ensure_redis(settings: Settings, children: dict[str, subprocess.Popen]) -> None:
+def _redis_program(settings: Settings) -> dict[str, str]:
+    """The NS_* variables of the `redis` program: started only when REDIS_URL does not answer."""
     url = settings.REDIS_URL
     shown = _without_password(url)
     if procs.redis_reachable(url):
         _status(f"Redis: using {shown}")
-        return
+        return {"NS_START_REDIS": "false", "NS_REDIS_SERVER": "redis-server", "NS_REDIS_ARGS": ""}
     parts = urlsplit(url)
     if (parts.hostname or "127.0.0.1") not in LOOPBACK_HOSTS:
         raise Fatal(f"Redis at {shown} is not reachable; start it there or point REDIS_URL elsewhere")
-    port = parts.port or 6379
-    data_dir = VAR_DIR / "redis"
+    data_dir = Path(settings.RUN_DIR) / "redis"
+    data_dir.mkdir(parents=True, exist_ok=True)
     try:
         binary = procs.find_redis_binary()
-        children["redis-server"] = procs.start_redis_server(port, data_dir, binary, parts.password)
-    except (FileNotFoundError, RuntimeError) as exc:
+    except FileNotFoundError as exc:
         raise Fatal(f"could not start redis-server: {exc}") from None
-    _status(f"Redis: nothing answered at {shown}; started {binary} on 127.0.0.1:{port} "
+    args = procs.redis_server_args(parts.port or 6379, data_dir, parts.password)
+    _status(f"Redis: nothing answered at {shown}; starting {binary} on 127.0.0.1:{parts.port or 6379} "
             f"(data in {_shown(data_dir)})")
+    return {"NS_START_REDIS": "true", "NS_REDIS_SERVER": binary, "NS_REDIS_ARGS": shlex.join(args)}
 
 
-def _migrate(settings: Settings, env: dict[str, str]) -> None:
+def _migrate(settings: Settings) -> None:
     shown = make_url(settings.DATABASE_URL).render_as_string(hide_password=True)
     if settings.is_sqlite:
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        Path(settings.RUN_DIR).mkdir(parents=True, exist_ok=True)
     try:
-        procs.migrate(env)
+        procs.migrate(procs.project_env())
     except FileNotFoundError as exc:
         raise Fatal(f"cannot migrate: {exc}") from None
     except subprocess.CalledProcessError:
@@ -103,17 +111,45 @@ def _migrate(settings: Settings, env: dict[str, str]) -> None:
     _status(f"Database: migrated {shown}")
 
 
-def _start_mail(settings: Settings, children: dict[str, subprocess.Popen]) -> dict[str, str]:
-    if settings.SMTP_HOST:
-        _status(f"Mail: sending through {settings.SMTP_HOST}:{settings.SMTP_PORT}")
-        return {}
+def _mail_program(settings: Settings) -> dict[str, str]:
     port = settings.SMTP_PORT
+    program = {"NS_START_MAIL": "false", "NS_SMTP_PORT": str(port), "NS_MAIL_DIR": str(settings.MAIL_DIR)}
+    if settings.SMTP_HOST:
+        _status(f"Mail: sending through {settings.SMTP_HOST}:{port}")
+        return program
     if _port_in_use(port):
         raise Fatal(f"port {port} is taken, so the mail catcher cannot start; stop that program "
                     "or set SMTP_PORT (or SMTP_HOST to use that server)")
-    children["mail catcher"] = procs.start_mailcatcher(procs.project_env(), port, settings.MAIL_DIR)
     _status(f"Mail: catching on 127.0.0.1:{port}, saved in {_shown(settings.MAIL_DIR)}")
-    return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port)}
+    return {**program, "NS_START_MAIL": "true", "SMTP_HOST": "127.0.0.1"}
+
+
+def supervisor_env(settings: Settings) -> dict[str, str]:
+    """Check what `make run` needs and return supervisord's environment (NS_* for the config).
+
+    Raises:
+        Fatal: A port is taken, Redis is unreachable and not local, or a migration failed.
+    """
+    if _port_in_use(settings.PORT):
+        raise Fatal(f"port {settings.PORT} is taken; stop that program or set PORT")
+    redis_program = _redis_program(settings)
+    _migrate(settings)
+    run_dir = Path(settings.RUN_DIR).resolve()
+    (run_dir / "log").mkdir(parents=True, exist_ok=True)
+    return procs.project_env({
+        **redis_program, **_mail_program(settings),
+        "NS_RUN_DIR": str(run_dir), "NS_PROJECT_ROOT": str(PROJECT_ROOT), "NS_PORT": str(settings.PORT),
+        "NS_PYTHON": procs.PYTHON, "NS_REFLEX": str(procs.BIN_DIR / "reflex"),
+        "NS_GUARD": f"{procs.PYTHON} -m saas_app.dev.guard",
+        "NS_WORKER_STOPWAIT": str(settings.WORKER_SHUTDOWN_GRACE_SECONDS + 15),
+    })
+
+
+def start_supervisor(env: dict[str, str]) -> subprocess.Popen:
+    """Run supervisord on `CONFIG` in its own session; it gets SIGTERM when we die."""
+    return subprocess.Popen([str(procs.BIN_DIR / "supervisord"), "-c", str(CONFIG)], cwd=PROJECT_ROOT,
+                            env=env, stdin=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=die_with_parent)
 
 
 def _http_status(url: str) -> int | None:
@@ -126,90 +162,69 @@ def _http_status(url: str) -> int | None:
         return None
 
 
-def _start_reflex(settings: Settings, env: dict[str, str], children: dict[str, subprocess.Popen]) -> None:
-    port = settings.PORT
-    if _port_in_use(port):
-        raise Fatal(f"port {port} is taken; stop that program or set PORT")
-    REFLEX_LOG.parent.mkdir(parents=True, exist_ok=True)
-    REFLEX_LOG.write_bytes(b"")
-    children["reflex"] = procs.start_reflex(env, port, REFLEX_LOG)
-    _status(f"Reflex: building and starting on port {port} (log: {_shown(REFLEX_LOG)}; "
-            "the first build takes a few minutes)")
-    base = f"http://127.0.0.1:{port}"
-    procs.wait_http(f"{base}/", BUILD_TIMEOUT, watch=children.values())
+def _wait_up(settings: Settings, supervisor: subprocess.Popen) -> None:
+    base = f"http://127.0.0.1:{settings.PORT}"
+    _status(f"Reflex: building and starting on port {settings.PORT} (log: "
+            f"{_shown(Path(settings.RUN_DIR) / 'log' / 'reflex.log')}; the first build takes a few minutes)")
+    procs.wait_http(f"{base}/", BUILD_TIMEOUT, watch=[supervisor])
     if _http_status(f"{base}/api/health") == 404:
         _status("Reflex: up (no /api/health route yet)")
         return
-    procs.wait_http(f"{base}/api/health", HEALTH_TIMEOUT, watch=children.values())
+    procs.wait_http(f"{base}/api/health", BUILD_TIMEOUT, watch=[supervisor])
     _status("Reflex: up, /api/health answers 200")
 
 
-def _start_all(settings: Settings, children: dict[str, subprocess.Popen]) -> None:
-    _ensure_redis(settings, children)
-    _migrate(settings, procs.project_env())
-    env = procs.project_env(_start_mail(settings, children))
-    children["worker"] = procs.start_worker(env)
-    _status("Worker: started (queues: renders, default)")
-    _start_reflex(settings, env, children)
-
-
-def _watch(children: dict[str, subprocess.Popen]) -> None:
-    while True:
-        for name, proc in children.items():
-            if proc.poll() is not None:
-                raise procs.ChildExited(proc)
-        time.sleep(0.5)
-
-
-def _name_of(proc: subprocess.Popen, children: dict[str, subprocess.Popen]) -> str:
-    return next((name for name, child in children.items() if child is proc), str(proc.args))
-
-
-def _shutdown(children: dict[str, subprocess.Popen]) -> None:
-    redis_server = children.pop("redis-server", None)
-    procs.stop_all(reversed(list(children.values())))
-    if redis_server is not None:
-        procs.stop_all([redis_server])
-
-
-def _fail(message: str, children: dict[str, subprocess.Popen], show_log: bool = False) -> int:
-    reflex = children.get("reflex")
-    if reflex is not None and (show_log or reflex.poll() is not None):
-        print(f"--- last lines of {_shown(REFLEX_LOG)} ---\n{_tail(REFLEX_LOG)}\n---", file=sys.stderr)
-    suffix = "; stopping everything" if children else ""
-    print(f"Error: {message}{suffix}.", file=sys.stderr, flush=True)
-    return 1
+def stop_supervisor(supervisor: subprocess.Popen) -> None:
+    """SIGTERM supervisord (it stops every program in reverse order) and wait; SIGKILL the group last."""
+    if supervisor.poll() is None:
+        supervisor.send_signal(signal.SIGTERM)
+    try:
+        supervisor.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        procs.stop_all([supervisor], timeout=1)
 
 
 def main() -> int:
     """Run the whole app for development until Ctrl-C; returns the exit status."""
+    die_with_parent(signal.SIGTERM)  # `make` killed: stop as if Ctrl-C was pressed
     try:
         settings = get_settings()
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    children: dict[str, subprocess.Popen] = {}
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _on_signal)
+    supervisor: subprocess.Popen | None = None
     status = 0
     try:
-        _start_all(settings, children)
+        supervisor = start_supervisor(supervisor_env(settings))
+        _wait_up(settings, supervisor)
         print(f"\nNarrated Studio is running at {settings.APP_BASE_URL} — open "
               f"{settings.APP_BASE_URL}/login; sign-in links appear below. Ctrl-C stops it.\n", flush=True)
-        _watch(children)
+        while supervisor.poll() is None:
+            time.sleep(0.5)
+        status = _fail(f"supervisord exited with code {supervisor.returncode}", settings)
     except StopRequested:
         _status("Stopping…")
     except procs.ChildExited as exc:
-        message = f"{_name_of(exc.proc, children)} exited unexpectedly with code {exc.proc.returncode}"
-        status = _fail(message, children)
+        status = _fail(f"supervisord exited with code {exc.proc.returncode}", settings)
     except (Fatal, TimeoutError) as exc:
-        status = _fail(str(exc), children, show_log=isinstance(exc, TimeoutError))
+        status = _fail(str(exc), settings, show_log=isinstance(exc, TimeoutError))
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        _shutdown(children)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        if supervisor is not None:
+            stop_supervisor(supervisor)
     _status("Stopped.")
     return status
+
+
+def _fail(message: str, settings: Settings, show_log: bool = False) -> int:
+    log = Path(settings.RUN_DIR) / "log" / "reflex.log"
+    if show_log:
+        print(f"--- last lines of {_shown(log)} ---\n{_tail(log)}\n---", file=sys.stderr)
+    print(f"Error: {message}; stopping everything.", file=sys.stderr, flush=True)
+    return 1
 
 
 if __name__ == "__main__":

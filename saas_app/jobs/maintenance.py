@@ -3,7 +3,8 @@ and releasing what ended renders still hold when their own release was lost.
 
 Every worker runs a small clock thread that enqueues this job at most once a minute
 across all workers (a Redis `SET NX` with a TTL), so the schedule survives worker
-restarts and even a Redis that lost its data.
+restarts and even a Redis that lost its data; the same thread runs the recovery after
+such a loss (`saas_app.jobs.recovery`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import threading
 import redis
 
 from saas_app.db import session_scope
+from saas_app.jobs import recovery
 from saas_app.services.core import queue
 from saas_app.services.account import backups
 from saas_app.services.account import deletion
@@ -59,14 +61,18 @@ def enqueue_maintenance_once_a_minute() -> bool:
 
 
 def start_clock(stop: threading.Event) -> threading.Thread:
-    """A daemon thread that queues maintenance every minute until `stop` is set."""
+    """A daemon thread that, every 15 s until `stop` is set, queues maintenance (at most once a
+    minute across workers) and recovers what Redis lost if it lost its data."""
 
     def loop() -> None:
         while not stop.is_set():
-            try:
-                enqueue_maintenance_once_a_minute()
-            except redis.RedisError as exc:
-                log.warning("maintenance clock: redis unavailable (%s)", exc)
+            for task in (enqueue_maintenance_once_a_minute, recovery.recover_if_redis_lost_data):
+                try:
+                    task()
+                except redis.RedisError as exc:
+                    log.warning("maintenance clock: redis unavailable (%s)", exc)
+                except Exception:  # the clock must keep ticking; the next tick tries again
+                    log.exception("maintenance clock: %s failed", task.__name__)
             stop.wait(15)
 
     thread = threading.Thread(target=loop, name="maintenance-clock", daemon=True)

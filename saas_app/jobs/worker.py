@@ -7,34 +7,43 @@ enabled (needed for `Retry` intervals and scheduled jobs).
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import sys
 import threading
 import time
+from datetime import datetime, timezone
 
 import redis
 from rq import Worker
 from rq.serializers import JSONSerializer
 
 from saas_app.db import session_scope
+from saas_app.dev.guard import die_with_parent
 from saas_app.jobs.maintenance import start_clock
 from saas_app.services.core.queue import QUEUE_NAMES, get_rq_connection
 from saas_app.jobs.render import on_work_horse_killed
+from saas_app.jobs.worker_class import RenderWorker, release_inherited_sockets
 from saas_app.services.renders.submission import requeue_orphaned_renders
+from saas_app.settings import get_settings
 
 
 def main() -> None:
-    """Run a worker until SIGINT or SIGTERM (RQ finishes the current job).
+    """Run a worker until SIGINT or SIGTERM (the current job finishes or is handed back).
 
     If Redis goes away at a moment RQ does not retry by itself (e.g. as a job ends), the
     worker waits for Redis and starts again instead of exiting.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    os.register_at_fork(after_in_child=_after_fork_in_child)
     _recover()
     stop = threading.Event()
     start_clock(stop)
     try:
         while True:
-            worker = Worker(QUEUE_NAMES, connection=get_rq_connection(), serializer=JSONSerializer,
-                            work_horse_killed_handler=on_work_horse_killed)
+            worker = RenderWorker(QUEUE_NAMES, connection=get_rq_connection(), serializer=JSONSerializer,
+                                  work_horse_killed_handler=on_work_horse_killed,
+                                  shutdown_grace=get_settings().WORKER_SHUTDOWN_GRACE_SECONDS)
             try:
                 worker.work(with_scheduler=True, logging_level="INFO")
             except redis.RedisError as exc:
@@ -44,6 +53,13 @@ def main() -> None:
             _wait_for_redis()
     finally:
         stop.set()
+
+
+def _after_fork_in_child() -> None:
+    """Every process this worker forks (RQ's scheduler, work-horses) stops when the worker dies
+    and holds none of the worker's Redis sockets."""
+    die_with_parent()
+    release_inherited_sockets(get_rq_connection())
 
 
 def _redis_answers() -> bool:
@@ -79,5 +95,20 @@ def _recover() -> None:
 
 log = logging.getLogger(__name__)
 
+def alive(max_silence: float = 120.0) -> bool:
+    """Liveness probe (``python -m saas_app.jobs.worker --alive``): a worker on this host sent a
+    heartbeat within `max_silence` seconds. Also true when Redis cannot be reached: the worker
+    waits for Redis by itself, and restarting it would not help."""
+    try:
+        workers = Worker.all(connection=get_rq_connection())
+    except redis.RedisError:
+        return True
+    host, now = socket.gethostname(), datetime.now(timezone.utc)
+    return any(w.hostname == host and w.last_heartbeat is not None
+               and (now - w.last_heartbeat).total_seconds() < max_silence for w in workers)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--alive"]:
+        sys.exit(0 if alive() else 1)
     main()

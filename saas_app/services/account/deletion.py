@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import redis
@@ -74,9 +74,7 @@ def schedule_deletion(*, session: Session, principal: Principal, confirm_email: 
                  user_id=principal.user_id, actor=principal.actor_name, details={"scheduled_for": when.isoformat()})
     session.commit()
     try:
-        queue.get_queue(queue.DEFAULT).enqueue_at(when, queue.PURGE_JOB, args=(principal.tenant_id,),
-                                                  job_id=queue.purge_job_id(principal.tenant_id), job_timeout=600,
-                                                  result_ttl=0, failure_ttl=3600)
+        _schedule_purge(principal.tenant_id, when)
     except redis.RedisError as exc:  # the scheduled sweep purges due deletions anyway
         log.warning("could not schedule purge job: %s", exc)
     link = routes.absolute(routes.ACCOUNT)
@@ -168,6 +166,28 @@ def purge_tenant(*, session: Session, tenant_id: str) -> bool:
     record_event(session=session, action="account.purged", ctx=RequestContext(), actor="system",
                  target=sha256_hex(tenant_id)[:16], details={"renders": len(render_ids), "users": len(user_ids)})
     return True
+
+
+def _schedule_purge(tenant_id: str, when: datetime) -> None:
+    queue.get_queue(queue.DEFAULT).enqueue_at(when, queue.PURGE_JOB, args=(tenant_id,),
+                                              job_id=queue.purge_job_id(tenant_id), job_timeout=600,
+                                              result_ttl=0, failure_ttl=3600)
+
+
+def reschedule_purges(*, session: Session) -> int:
+    """Schedule again every pending deletion whose purge job is gone (Redis lost its data).
+
+    Returns:
+        How many purge jobs were scheduled again.
+    """
+    rescheduled = 0
+    for row in session.exec(select(AccountDeletion)).all():
+        try:
+            Job.fetch(queue.purge_job_id(row.tenant_id), connection=queue.get_rq_connection())
+        except NoSuchJobError:
+            _schedule_purge(row.tenant_id, row.scheduled_for)
+            rescheduled += 1
+    return rescheduled
 
 
 def purge_due_deletions(*, session: Session) -> int:

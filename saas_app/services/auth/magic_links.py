@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import html
 import secrets
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import case, update
@@ -21,7 +21,7 @@ from saas_app.models import MagicLink, User, utcnow
 from saas_app.services.account.audit import RequestContext, record_event
 from saas_app.services.core.errors import AuthError, InvalidInput
 from saas_app.services.core.mail import send_email
-from saas_app.services.core.rate_limit import Limit, check_limits
+from saas_app.services.core.rate_limit import Limit, Window, check_limits, ensure_windows
 from saas_app.services.auth.tokens import new_secret_token, sha256_hex
 from saas_app.settings import get_settings
 
@@ -81,6 +81,32 @@ def _email_bodies(*, link: str, code: str, ttl: int) -> tuple[str, str]:
     return text, body
 
 
+def _limits(address: str, ip: str) -> list[Limit]:
+    settings = get_settings()
+    return [
+        Limit(f"ml:ip:{ip}:h", settings.RATE_IP_PER_HOUR, 3600),
+        Limit(f"ml:em:{sha256_hex(address)}:m", settings.RATE_EMAIL_PER_MINUTE, 60),
+        Limit(f"ml:em:{sha256_hex(address)}:h", settings.RATE_EMAIL_PER_HOUR, 3600),
+    ]
+
+
+def _restored_windows(session: Session) -> list[Window]:
+    """The sign-in email windows as the links requested in the last hour fill them (used after
+    Redis lost its data, so the limits that guard email never restart from zero)."""
+    now = utcnow()
+    found: dict[str, tuple[Limit, int, float]] = {}  # key: (limit, hits, age of the oldest hit in s)
+    rows = session.exec(select(MagicLink.email, MagicLink.request_ip, MagicLink.created_at)
+                        .where(col(MagicLink.created_at) > now - timedelta(hours=1))).all()
+    for address, ip, created_at in rows:
+        age = (now - created_at.replace(tzinfo=created_at.tzinfo or timezone.utc)).total_seconds()
+        for limit in _limits(address, ip):
+            if age < limit.window:
+                _, hits, oldest = found.get(limit.key, (limit, 0, age))
+                found[limit.key] = (limit, hits + 1, max(oldest, age))
+    return [Window(key=key, hits=hits, ttl=int(limit.window - oldest) + 1)
+            for key, (limit, hits, oldest) in found.items()]
+
+
 def request_magic_link(*, session: Session, email: str, next_path: str | None, ctx: RequestContext) -> None:
     """Email a sign-in link and code to `email` (same outcome whether or not it has an account).
 
@@ -92,12 +118,8 @@ def request_magic_link(*, session: Session, email: str, next_path: str | None, c
     """
     address = normalize_email(email)
     settings = get_settings()
-    limits = [
-        Limit(f"ml:ip:{ctx.ip}:h", settings.RATE_IP_PER_HOUR, 3600),
-        Limit(f"ml:em:{sha256_hex(address)}:m", settings.RATE_EMAIL_PER_MINUTE, 60),
-        Limit(f"ml:em:{sha256_hex(address)}:h", settings.RATE_EMAIL_PER_HOUR, 3600),
-    ]
-    check_limits(limits=limits, message="Too many sign-in emails. Please wait before asking again.")
+    ensure_windows(restore=lambda: _restored_windows(session))
+    check_limits(limits=_limits(address, ctx.ip), message="Too many sign-in emails. Please wait before asking again.")
     now = utcnow()
     session.exec(  # type: ignore[call-overload]
         update(MagicLink)

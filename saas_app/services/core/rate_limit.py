@@ -1,7 +1,13 @@
-"""Fixed-window rate limits in Redis, checked all at once."""
+"""Fixed-window rate limits in Redis, checked all at once.
+
+If Redis loses its data, limits must not silently restart from zero: a marker key
+(`RESTORED_KEY`, outside the `rl:` windows) says the windows are whole; when it is missing,
+`ensure_windows` first puts back the windows its caller rebuilds from the database.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import redis
@@ -28,6 +34,45 @@ for i, key in ipairs(KEYS) do
 end
 return 0
 """
+
+
+RESTORED_KEY = "rl-windows:restored"
+_RESTORE_LOCK = "rl-windows:restore-lock"
+
+
+@dataclass(frozen=True)
+class Window:
+    """A window to put back: `hits` already counted under `key`, ending in `ttl` seconds."""
+
+    key: str
+    hits: int
+    ttl: int
+
+
+def ensure_windows(*, restore: Callable[[], Iterable[Window]]) -> None:
+    """Before counting: when Redis lost its windows, put back what `restore` rebuilds.
+
+    Windows that exist again by then are kept (they are newer). Runs once per data loss,
+    under a lock, so concurrent requests wait for it.
+
+    Raises:
+        ServiceUnavailable: When Redis cannot be reached (fail closed).
+    """
+    try:
+        r = get_redis()
+        if r.exists(RESTORED_KEY):
+            return
+        with r.lock(_RESTORE_LOCK, timeout=30, blocking_timeout=10):
+            if r.exists(RESTORED_KEY):
+                return
+            pipe = r.pipeline(transaction=False)
+            for window in restore():
+                if window.hits > 0 and window.ttl > 0:
+                    pipe.set(f"rl:{window.key}", window.hits, ex=window.ttl, nx=True)
+            pipe.set(RESTORED_KEY, "1")
+            pipe.execute()
+    except redis.RedisError as exc:
+        raise ServiceUnavailable("This service is briefly unavailable. Please try again.") from exc
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import redis
 from rq import Callback, Retry
-from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from sqlmodel import Session, col, func, select
 
@@ -40,16 +40,26 @@ def _check_disk() -> None:
                                   "Please try again later.")
 
 
-def _enqueue(render: Render) -> None:
+def _enqueue(render: Render) -> bool:
+    """Queue the render's job unless it exists (unique id, checked atomically by RQ).
+
+    Returns:
+        False when the job was already there (queued by a recovery pass at the same time).
+    """
     settings = get_settings()
     delays = [int(x) for x in settings.RENDER_RETRY_DELAYS.split(",") if x.strip()]
     retry = Retry(max=settings.RENDER_MAX_RETRIES, interval=delays) if settings.RENDER_MAX_RETRIES else None
-    queue.get_queue(queue.RENDERS).enqueue(
-        queue.RENDER_JOB, args=(render.id, render.tenant_id, render.user_id), job_id=queue.render_job_id(render.id),
-        job_timeout=settings.RENDER_JOB_TIMEOUT_SECONDS, result_ttl=86400, failure_ttl=7 * 86400,
-        retry=retry, on_failure=Callback(queue.RENDER_FAILURE_CALLBACK), description=f"render {render.id}",
-        meta={"tenant_id": render.tenant_id, "user_id": render.user_id},
-    )
+    try:
+        queue.get_queue(queue.RENDERS).enqueue(
+            queue.RENDER_JOB, args=(render.id, render.tenant_id, render.user_id),
+            job_id=queue.render_job_id(render.id), job_timeout=settings.RENDER_JOB_TIMEOUT_SECONDS,
+            result_ttl=86400, failure_ttl=7 * 86400, retry=retry,
+            on_failure=Callback(queue.RENDER_FAILURE_CALLBACK), description=f"render {render.id}",
+            meta={"tenant_id": render.tenant_id, "user_id": render.user_id}, unique=True,
+        )
+    except DuplicateJobError:
+        return False
+    return True
 
 
 def create_render(*, session: Session, principal: Principal, request: RenderInput, ctx: RequestContext) -> Render:
@@ -188,6 +198,5 @@ def requeue_orphaned_renders(*, session: Session) -> int:
         try:
             Job.fetch(queue.render_job_id(render.id), connection=connection)
         except NoSuchJobError:
-            _enqueue(render)
-            requeued += 1
+            requeued += _enqueue(render)
     return requeued

@@ -112,7 +112,7 @@ def rebuild_counters(*, session: Session, tenant_id: str, reset: bool = False) -
     with session.no_autoflush:  # only committed renders hold reservations
         apply_rows(list_counted_rows(session=session, tenant_id=tenant_id, period=period))
         active = session.exec(select(Render).where(Render.tenant_id == tenant_id,
-                                                   col(Render.status).in_(ACTIVE_STATUSES))).all()
+                                                   col(Render.status).in_(list(RenderStatus.ACTIVE)))).all()
         held_by = {r.id: _held(json.loads(r.estimate_json or "{}"), list_render_rows(session=session, render_id=r.id))
                    for r in active}
     for render_id, held in held_by.items():
@@ -133,6 +133,23 @@ def ensure_counters(*, session: Session, tenant_id: str) -> None:
     with lock:
         if not r.hexists(gauge, READY):
             rebuild_counters(session=session, tenant_id=tenant_id)
+
+
+def ensure_all_counters(*, session: Session) -> int:
+    """`ensure_counters` for every tenant with usage this month or an unfinished render (after
+    Redis lost its data, so slots and reservations come back without waiting for a request).
+
+    Returns:
+        How many tenants were checked.
+    """
+    with session.no_autoflush:
+        tenants = set(session.exec(select(UsageRecord.tenant_id).where(UsageRecord.period == period_of())
+                                   .distinct()).all())
+        tenants |= set(session.exec(select(Render.tenant_id).where(col(Render.status).in_(list(RenderStatus.ACTIVE)))
+                                    .distinct()).all())
+    for tenant_id in sorted(tenants):
+        ensure_counters(session=session, tenant_id=tenant_id)
+    return len(tenants)
 
 
 def _pack_plan(plan_id: str, metrics: tuple[str, ...]) -> str:

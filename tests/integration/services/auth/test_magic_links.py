@@ -101,6 +101,29 @@ def test_second_request_within_a_minute_is_rate_limited(session: Session, mailbo
     assert len(mailbox.messages()) == 1
 
 
+def test_sign_in_email_limits_survive_redis_losing_its_data(session: Session, mailbox: MailCatcher,
+                                                            redis_client: redis.Redis) -> None:
+    request_link(session, mailbox, EMAIL)
+    request_link(session, mailbox, "grace@example.com")
+    for link in _links(session):  # two minutes ago: out of the per-minute window, inside the hourly ones
+        link.created_at = utcnow() - timedelta(minutes=2)
+        session.add(link)
+    session.commit()
+
+    redis_client.flushdb()  # Redis restarted without its data
+    request_link(session, mailbox, EMAIL)  # the minute window is not restored from an older link
+    email_key = f"rl:ml:em:{sha256_hex(EMAIL)}"
+    assert int(redis_client.get(f"{email_key}:h")) == 2  # one from the database plus this one
+    assert 3600 - 125 <= redis_client.ttl(f"{email_key}:h") <= 3600 - 118  # the window started 2 min ago
+    assert int(redis_client.get(f"rl:ml:ip:{CTX.ip}:h")) == 3
+
+    redis_client.flushdb()
+    with pytest.raises(RateLimited) as caught:  # the minute window is back from the newest link
+        magic_links.request_magic_link(session=session, email=EMAIL, next_path=None, ctx=CTX)
+    assert 0 < caught.value.retry_after <= 60
+    assert len(mailbox.messages()) == 3
+
+
 def test_expired_link_and_code_are_refused(session: Session, mailbox: MailCatcher) -> None:
     token, code = request_link(session, mailbox, EMAIL)
     [link] = _links(session)

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from saas_app.dev import guard
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _orphan_after_parent_sigkill() -> int:
+    """A parent starts a sleeper through the guard, prints its pid and is SIGKILLed."""
+    command = [sys.executable, "-m", "saas_app.dev.guard"]
+    script = (
+        "import subprocess, sys, time\n"
+        f"p = subprocess.Popen({command!r} + [sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "print(p.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, start_new_session=True)
+    child = int(parent.stdout.readline())  # type: ignore[union-attr]
+    deadline = time.monotonic() + 10
+    while b"saas_app.dev.guard" in Path(f"/proc/{child}/cmdline").read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.02)  # until the guard has armed the signal and exec'd into the sleeper
+    parent.kill()
+    parent.wait()
+    return child
+
+
+def test_a_guarded_program_stops_when_its_parent_is_sigkilled() -> None:
+    child = _orphan_after_parent_sigkill()
+
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
+def test_guard_without_a_program_is_a_usage_error() -> None:
+    assert guard.main([]) == 2
