@@ -18,8 +18,6 @@ SESSION_SIGN_IN = "/api/auth/session"
 SESSION_SIGN_OUT = "/api/auth/session/logout"
 SESSION_SIGN_OUT_ALL = "/api/auth/session/logout-all"
 
-PROTECTED = (CREATE, LIBRARY, RENDER, BILLING, ACCOUNT)
-
 # Top-bar navigation: (label, path).
 NAV_ITEMS = [("Create", CREATE), ("Library", LIBRARY), ("Billing", BILLING), ("Account", ACCOUNT)]
 
