@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from saas_app.api.deps import Context, DbSession, UserPrincipal
-from saas_app.api.errors import AUTH, errors
+from saas_app.api.errors import AUTH, BODY, errors
+from saas_app.api.files import FileAnswer, file_responses
 from saas_app.api.schemas import DeletionCanceled, DeletionScheduled, ExportQueued, Revoked
 from saas_app.services.account import api_keys, audit, backups, deletion, exports
 from saas_app.services.account.sessions import list_active_sessions, revoke_session
@@ -47,17 +47,16 @@ def list_exports(principal: UserPrincipal, session: DbSession) -> ExportList:
     return ExportList(items=exports.list_exports(session=session, tenant_id=principal.tenant_id))
 
 
-@router.get("/download-export/{filename}", response_class=FileResponse, responses={
-    200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
-          "description": "The ZIP."},
-    **errors(*AUTH, 404, 410, 422)})
-def download_export(filename: str, principal: UserPrincipal, session: DbSession) -> FileResponse:
+@router.get("/download-export/{filename}", response_class=FileAnswer,
+            responses=file_responses("application/zip", *AUTH, 404, 410, 422))
+def download_export(filename: str, principal: UserPrincipal, session: DbSession) -> FileAnswer:
     """The export ZIP (24 hours, this tenant only; 410 once expired)."""
     path = exports.get_export_file_or_raise(session=session, tenant_id=principal.tenant_id, filename=filename)
-    return FileResponse(path, media_type="application/zip", filename="narrated-studio-export.zip")
+    return FileAnswer(path, media_type="application/zip", filename="narrated-studio-export.zip")
 
 
-@router.post("/delete", status_code=202, response_model=DeletionScheduled, responses=errors(*AUTH, 422, 503))
+@router.post("/delete", status_code=202, response_model=DeletionScheduled,
+             responses=errors(*AUTH, *BODY, 503))
 def delete_account(body: DeleteRequest, principal: UserPrincipal, session: DbSession,
                    ctx: Context) -> DeletionScheduled:
     """Schedule deletion of the workspace after the grace period (cancel any time before)."""
@@ -90,7 +89,7 @@ def list_keys(principal: UserPrincipal, session: DbSession) -> ApiKeyList:
     return ApiKeyList(items=api_keys.list_api_keys(session=session, tenant_id=principal.tenant_id))
 
 
-@router.post("/api-keys", status_code=201, response_model=NewKey, responses=errors(*AUTH, 422))
+@router.post("/api-keys", status_code=201, response_model=NewKey, responses=errors(*AUTH, *BODY))
 def create_key(body: KeyRequest, principal: UserPrincipal, session: DbSession, ctx: Context) -> NewKey:
     """Create a named key (the secret is in this answer only)."""
     return api_keys.create_api_key(session=session, principal=principal, name=body.name, ctx=ctx)

@@ -13,7 +13,15 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from saas_app.api import account, auth, billing, health, renders
-from saas_app.api.errors import ErrorBody, app_error, error_response, http_error, no_such_endpoint, validation_error
+from saas_app.api.errors import (
+    ANY_METHOD,
+    ErrorBody,
+    app_error,
+    error_response,
+    http_error,
+    no_such_endpoint,
+    validation_error,
+)
 from saas_app.services.core.errors import AppError
 
 log = logging.getLogger(__name__)
@@ -64,6 +72,6 @@ def create_api() -> FastAPI:
 
     for module in (health, auth, renders, billing, account):
         api.include_router(module.router)
-    api.add_route("/api/{path:path}", no_such_endpoint, include_in_schema=False)  # every method
+    api.add_route("/api/{path:path}", no_such_endpoint, methods=ANY_METHOD, include_in_schema=False)
     api.add_middleware(RequestIdMiddleware)
     return api

@@ -18,7 +18,7 @@ from saas_app.api.deps import (
     check_same_origin,
     read_session_cookie,
 )
-from saas_app.api.errors import AUTH, errors
+from saas_app.api.errors import AUTH, BODY, errors
 from saas_app.api.schemas import MagicLinkSent, SignedOut, SignedOutEverywhere
 from saas_app.services.auth import magic_links
 from saas_app.services.auth import sessions as auth_sessions
@@ -51,14 +51,14 @@ class RefreshRequest(BaseModel):
 
 
 @router.post("/magic-link/request", status_code=202, response_model=MagicLinkSent,
-             responses=errors(422, 429, 503))
+             responses=errors(*BODY, 429, 503))
 def request_magic_link(body: MagicLinkRequest, session: DbSession, ctx: Context) -> MagicLinkSent:
     """Email a sign-in link and 6-digit code. The answer is the same for every valid address."""
     magic_links.request_magic_link(session=session, email=body.email, next_path=body.next, ctx=ctx)
     return MagicLinkSent()
 
 
-@router.post("/magic-link/verify", response_model=TokenResponse, responses=errors(401, 422, 429, 503))
+@router.post("/magic-link/verify", response_model=TokenResponse, responses=errors(*BODY, 401, 429, 503))
 def verify_magic_link(body: VerifyRequest, session: DbSession, ctx: Context) -> TokenResponse:
     """Exchange a link token, or an email and code, for access and refresh tokens."""
     if body.token:
@@ -69,7 +69,7 @@ def verify_magic_link(body: VerifyRequest, session: DbSession, ctx: Context) -> 
     return TokenResponse.from_pair(auth_sessions.issue_api_tokens(session=session, principal=principal))
 
 
-@router.post("/refresh", response_model=TokenResponse, responses=errors(401, 422))
+@router.post("/refresh", response_model=TokenResponse, responses=errors(*BODY, 401))
 def refresh(body: RefreshRequest, session: DbSession, ctx: Context) -> TokenResponse:
     """Rotate a refresh token; reusing an old one ends its session."""
     return TokenResponse.from_pair(

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from saas_app.api.deps import Context, DbSession, UserPrincipal
-from saas_app.api.errors import AUTH, errors
+from saas_app.api.errors import AUTH, BODY, errors
 from saas_app.api.schemas import PlanList, RedirectUrl, WebhookReceipt
 from saas_app.services.billing import checkout as billing
 from saas_app.services.billing import webhooks as stripe_webhooks
@@ -26,7 +26,7 @@ def plans() -> PlanList:
     return PlanList(plans=list_plans())
 
 
-@router.post("/checkout", response_model=RedirectUrl, responses=errors(*AUTH, 409, 422, 502, 503))
+@router.post("/checkout", response_model=RedirectUrl, responses=errors(*AUTH, *BODY, 409, 502, 503))
 def checkout(body: CheckoutRequest, principal: UserPrincipal, session: DbSession, ctx: Context) -> RedirectUrl:
     """A Stripe Checkout URL for upgrading to a paid plan."""
     return RedirectUrl(url=billing.create_checkout(session=session, principal=principal, plan_id=body.plan, ctx=ctx))

@@ -15,9 +15,9 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Mount
 
 from saas_app.services.core.errors import AppError, PlanRequired, QuotaExceeded, RateLimited, ServiceUnavailable
 from saas_app.services.core.validation import field_path, friendly_message
@@ -54,6 +54,7 @@ _DESCRIPTIONS = {
     404: "Not found in this workspace.",
     409: "Conflicts with the current state (e.g. canceling a finished render).",
     410: "Expired.",
+    416: "The `Range` asked for is outside the file.",
     422: "A value is missing or not acceptable (`fields` names each one).",
     429: "Too many requests: retry after `retry_after` seconds.",
     502: "The payment provider could not be reached or refused; nothing was changed.",
@@ -61,7 +62,8 @@ _DESCRIPTIONS = {
     507: "The server is short of disk space; new renders are paused.",
 }
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
-AUTH = (401, 403)
+AUTH = (401, 403)  # a route that needs credentials
+BODY = (400, 422)  # a route that reads a JSON body: unreadable, or a value refused
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -122,6 +124,23 @@ async def http_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, ErrorBody(error=code, message=message), dict(exc.headers or {}))
 
 
+# Every method a client may send to a path under /api/ (the catch-all route answers them all).
+ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods some API route accepts at this request's path (mounted apps are not asked)."""
+    routes = [route for route in request.app.router.routes
+              if not isinstance(route, Mount) and getattr(route, "endpoint", None) is not no_such_endpoint]
+    allowed = []
+    for method in ANY_METHOD:
+        probe = {"type": "http", "path": request.url.path, "root_path": "", "method": method, "headers": [],
+                 "query_string": b""}
+        if any(route.matches(probe)[0] == Match.FULL for route in routes):
+            allowed.append(method)
+    return allowed
+
+
 async def no_such_endpoint(request: Request) -> JSONResponse:
     """Any `/api/...` request no route matched: 405 (with `Allow`) for a known path, else 404.
 
@@ -129,12 +148,10 @@ async def no_such_endpoint(request: Request) -> JSONResponse:
     the API (its HTML 404 page, or its static files' `Allow: GET, HEAD`).
     """
     path = request.url.path
-    allowed = sorted({method for route in request.app.router.routes
-                      if isinstance(route, APIRoute) and route.path_regex.match(path) for method in route.methods})
+    allowed = _allowed_methods(request)
     if allowed:
-        return error_response(405, ErrorBody(error="method_not_allowed",
-                                             message=f"{path} does not accept {request.method}; use "
-                                                     f"{' or '.join(allowed)}."),
+        message = f"{path} does not accept {request.method}; use {', '.join(allowed)}."
+        return error_response(405, ErrorBody(error="method_not_allowed", message=message),
                               {"Allow": ", ".join(allowed)})
     return error_response(404, ErrorBody(error="not_found",
                                          message=f"There is no API endpoint at {path}. See /api/docs."))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse
 
 from saas_app.api.deps import Context, CurrentPrincipal, DbSession
-from saas_app.api.errors import AUTH, errors
+from saas_app.api.errors import AUTH, BODY, errors
+from saas_app.api.files import FileAnswer, file_responses
 from saas_app.api.schemas import Deleted, RenderCanceled, TemplateList, VoiceList
 from saas_app.services.core.errors import NotFound
 from saas_app.services.renders import submission as renders
@@ -21,17 +21,12 @@ from saas_app.services.usage.views import UsageSummary
 router = APIRouter(tags=["renders"])
 
 
-def _binary(media_type: str) -> dict[int | str, dict[str, Any]]:
-    return {200: {"content": {media_type: {"schema": {"type": "string", "format": "binary"}}},
-                  "description": "The file."}}
-
-
 def _submit(body: RenderInput, principal: CurrentPrincipal, session: DbSession, ctx: Context) -> RenderSubmitted:
     render = renders.create_render(session=session, principal=principal, request=body, ctx=ctx)
     return RenderSubmitted.from_row(render)
 
 
-_SUBMIT_ERRORS = errors(*AUTH, 402, 422, 429, 503, 507)
+_SUBMIT_ERRORS = errors(*AUTH, *BODY, 402, 429, 503, 507)
 router.add_api_route("/api/renders", _submit, methods=["POST"], status_code=202, summary="Submit a render",
                      response_model=RenderSubmitted, responses=_SUBMIT_ERRORS)
 router.add_api_route("/render", _submit, methods=["POST"], status_code=202,
@@ -54,24 +49,24 @@ def get_render(render_id: str, principal: CurrentPrincipal, session: DbSession) 
     return views.get_render_detail(session=session, tenant_id=principal.tenant_id, render_id=render_id)
 
 
-def _file(render_id: str, principal: CurrentPrincipal, session: DbSession, name: str, media_type: str) -> FileResponse:
+def _file(render_id: str, principal: CurrentPrincipal, session: DbSession, name: str, media_type: str) -> FileAnswer:
     render = renders.get_render_or_raise(session=session, tenant_id=principal.tenant_id, render_id=render_id)
     path = renders.render_dir(render.tenant_id, render.id) / name
     if render.status != "succeeded" or not path.exists():
         raise NotFound("This video is not ready.")
-    return FileResponse(path, media_type=media_type, filename=f"{render.id}-{name}" if name.endswith("mp4") else None)
+    return FileAnswer(path, media_type=media_type, filename=f"{render.id}-{name}" if name.endswith("mp4") else None)
 
 
-@router.get("/api/renders/{render_id}/video", response_class=FileResponse,
-            responses={**_binary("video/mp4"), **errors(*AUTH, 404, 422)})
-def get_video(render_id: str, principal: CurrentPrincipal, session: DbSession) -> FileResponse:
+@router.get("/api/renders/{render_id}/video", response_class=FileAnswer,
+            responses=file_responses("video/mp4", *AUTH, 404, 422))
+def get_video(render_id: str, principal: CurrentPrincipal, session: DbSession) -> FileAnswer:
     """The MP4 (supports HTTP range requests for seeking)."""
     return _file(render_id, principal, session, "video.mp4", "video/mp4")
 
 
-@router.get("/api/renders/{render_id}/thumbnail", response_class=FileResponse,
-            responses={**_binary("image/jpeg"), **errors(*AUTH, 404, 422)})
-def get_thumbnail(render_id: str, principal: CurrentPrincipal, session: DbSession) -> FileResponse:
+@router.get("/api/renders/{render_id}/thumbnail", response_class=FileAnswer,
+            responses=file_responses("image/jpeg", *AUTH, 404, 422))
+def get_thumbnail(render_id: str, principal: CurrentPrincipal, session: DbSession) -> FileAnswer:
     """The JPEG thumbnail."""
     return _file(render_id, principal, session, "thumb.jpg", "image/jpeg")
 
