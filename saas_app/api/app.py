@@ -72,6 +72,6 @@ def create_api() -> FastAPI:
 
     for module in (health, auth, renders, billing, account):
         api.include_router(module.router)
-    api.add_route("/api/{path:path}", no_such_endpoint, methods=ANY_METHOD, include_in_schema=False)
+    api.add_route("/api/{path:path}", no_such_endpoint, methods=list(ANY_METHOD), include_in_schema=False)
     api.add_middleware(RequestIdMiddleware)
     return api

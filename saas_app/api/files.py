@@ -21,7 +21,10 @@ class FileAnswer(FileResponse):
         headers = Headers(scope=scope)
         http_range = headers.get("range")
         if http_range is not None and "if-range" not in headers and scope.get("method", "GET") in ("GET", "HEAD"):
-            size = (self.stat_result or await anyio.to_thread.run_sync(os.stat, self.path)).st_size
+            stat_result = self.stat_result
+            if stat_result is None:
+                stat_result = await anyio.to_thread.run_sync(os.stat, self.path)
+            size = stat_result.st_size
             try:
                 self._parse_range_header(http_range, size)
             except MalformedRangeHeader as exc:

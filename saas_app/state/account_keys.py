@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import reflex as rx
+from reflex.event import EventSpec
 
 from saas_app.services.account import api_keys
 from saas_app.services.account.views import NewKey
@@ -42,7 +43,7 @@ class AccountKeysState(UsageState):
         self.new_key_name = value
 
     async def _key_action(self, service: Callable[..., Any], /, *, done: str = "",
-                          **kwargs: Any) -> rx.event.EventSpec | None:
+                          **kwargs: Any) -> EventSpec | None:
         """Run a key action; a new key's secret is revealed once, otherwise the outcome's message is shown."""
         self.revealed_secret, self.revealed_name, self.key_message = "", "", ""
         outcome = await self._act(service, done=done, **kwargs)

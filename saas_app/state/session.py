@@ -21,6 +21,7 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any, Generic, TypeVar
 
 import reflex as rx
+from reflex.event import EventSpec
 
 from saas_app import routes
 from saas_app.db import session_scope
@@ -116,7 +117,7 @@ class SessionState(rx.State):
         await self._reload(principal)
         return outcome
 
-    def _to_login(self):  # type: ignore[no-untyped-def]
+    def _to_login(self) -> EventSpec:
         return rx.redirect(routes.login_with_next(self._here()), replace=True)
 
     def _request_context(self) -> RequestContext:

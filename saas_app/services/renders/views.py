@@ -111,18 +111,14 @@ class VoiceView(View):
     name: str
 
 
-def _summary_fields(render: Render) -> dict[str, object]:
-    return {
-        "id": render.id, "topic": render.topic, "status": render.status, "template": render.template,
-        "resolution": render.resolution, "duration_seconds": round(render.duration_seconds, 2),
-        "scenes": len(json.loads(render.scenes_json)), "created_at": render.created_at,
-        "finished_at": render.finished_at, "has_video": render.status == "succeeded",
-    }
-
-
 def summarize_render(render: Render) -> RenderSummary:
     """The short view of a render row."""
-    return RenderSummary(**_summary_fields(render))
+    return RenderSummary(
+        id=render.id, topic=render.topic, status=render.status, template=render.template,
+        resolution=render.resolution, duration_seconds=round(render.duration_seconds, 2),
+        scenes=len(json.loads(render.scenes_json)), created_at=render.created_at,
+        finished_at=render.finished_at, has_video=render.status == "succeeded",
+    )
 
 
 def describe_render(*, session: Session, render: Render) -> RenderDetail:
@@ -136,7 +132,7 @@ def describe_render(*, session: Session, render: Render) -> RenderDetail:
         for s in list_steps(session=session, render_id=render.id)
     ]
     return RenderDetail(
-        **_summary_fields(render), voice=render.voice, scenes_detail=json.loads(render.scenes_json),
+        **summarize_render(render).model_dump(), voice=render.voice, scenes_detail=json.loads(render.scenes_json),
         steps=steps, usage=charged, estimate=json.loads(render.estimate_json or "{}"),
         error=render.error or None, notes=render.notes or None, started_at=render.started_at,
         size_bytes=render.size_bytes, attempts=render.attempts,

@@ -25,7 +25,7 @@ from saas_app.services.usage import quota_scripts as lua
 from saas_app.services.core.errors import QuotaExceeded, RateLimited, ServiceUnavailable
 from saas_app.services.usage.metering import list_counted_rows, list_render_rows, period_of, sum_usage
 from saas_app.services.usage.plans import METRIC_LABELS, METRICS, Plan, get_limits, get_plan
-from saas_app.services.usage.views import MetricUsage, UsageSummary
+from saas_app.services.usage.views import MetricUsage, UsageSource, UsageSummary
 from saas_app.services.core.redis_client import get_redis
 from saas_app.settings import Settings, get_settings
 
@@ -254,12 +254,12 @@ def get_usage_summary(*, session: Session, tenant_id: str, plan_id: str) -> Usag
     """`GET /api/usage`: this month's usage against the plan's limits."""
     period = period_of()
     keys = _k(tenant_id, period)
+    source: UsageSource = "counters"
     try:
         ensure_counters(session=session, tenant_id=tenant_id)
         r = get_redis()
         used = {m: float(v) for m, v in r.hgetall(keys["used"]).items()}
         used["storage_mb"] = float(r.hget(keys["gauge"], "storage_mb") or 0)
-        source = "counters"
     except redis.RedisError as exc:  # the ledger answers (slower) while Redis is away
         log.warning("usage from the ledger, redis unavailable: %s", exc)
         used, source = sum_usage(session=session, tenant_id=tenant_id, period=period), "ledger"

@@ -7,6 +7,9 @@ from typing import Literal
 from saas_app.services.core.views import IsoDatetime, View
 
 
+UsageSource = Literal["counters", "ledger"]  # the Redis counters, or the SQL ledger while Redis is away
+
+
 class MetricUsage(View):
     """One metric this month: amount used, the limit (None = unlimited), percent used and what remains."""
 
@@ -27,4 +30,4 @@ class UsageSummary(View):
     plan: str
     reset_at: IsoDatetime
     metrics: dict[str, MetricUsage]
-    source: Literal["counters", "ledger"]
+    source: UsageSource

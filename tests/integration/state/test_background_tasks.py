@@ -9,6 +9,7 @@ on Redis, another event of the same tab must still run at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import socket
@@ -71,10 +72,8 @@ class HoldingRelay:
             pass
         finally:
             for sock in (source, target):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def release(self) -> None:
         self.holding.clear()
