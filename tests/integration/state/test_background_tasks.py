@@ -9,7 +9,9 @@ on Redis, another event of the same tab must still run at once.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import contextvars
 import logging
 import secrets
 import socket
@@ -138,7 +140,10 @@ def _run_while_redis_holds(token: str, router_data: dict, start: Event, relay: H
             relay.release()
             await asyncio.wait_for(started, WAIT)
 
-    asyncio.run(scenario())
+    # A loop of its own, in its own thread (the browser tests' Playwright may own this thread's
+    # loop), with this thread's context: Reflex keeps its registry of states in a context variable.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as runner:
+        runner.submit(contextvars.copy_context().run, asyncio.run, scenario()).result()
 
 
 def test_the_render_poll_waits_on_redis_without_holding_the_tab(
