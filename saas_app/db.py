@@ -14,8 +14,12 @@ from sqlmodel import Session, create_engine
 from saas_app.settings import get_settings
 
 
+_created: list[str] = []
+
+
 @functools.lru_cache(maxsize=4)
 def _engine_for(url: str) -> Engine:
+    _created.append(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -32,6 +36,13 @@ def _engine_for(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def forget_pooled_connections() -> None:
+    """In a forked child: give each engine a new, empty pool and leave the parent's
+    connections alone (SQLAlchemy's recipe for `os.fork`; a connection must not be shared)."""
+    for url in _created:
+        _engine_for(url).dispose(close=False)
 
 
 def get_engine() -> Engine:

@@ -27,6 +27,7 @@ SESSION_SIGN_OUT_ALL = "/api/auth/session/logout-all"
 
 # The API: its own pages, and the paths of API routes the product links to.
 API_PREFIX = "/api/"
+API_ANY = API_PREFIX + "{path:path}"  # unmatched API paths answer a JSON 404/405
 API_DOCS = "/api/docs"
 API_OPENAPI = "/api/openapi.json"
 API_RENDER_VIDEO = "/api/renders/{render_id}/video"
@@ -41,8 +42,6 @@ NO_RETURN_PREFIXES = (LOGIN, "/auth/", API_PREFIX)
 # The billing page's `checkout` query parameter when Stripe Checkout sends the browser back.
 CHECKOUT_SUCCESS = "success"
 CHECKOUT_CANCELED = "canceled"
-
-PROTECTED = (CREATE, LIBRARY, RENDER, BILLING, ACCOUNT)
 
 # Top-bar navigation: (label, path).
 NAV_ITEMS = [("Create", CREATE), ("Library", LIBRARY), ("Billing", BILLING), ("Account", ACCOUNT)]

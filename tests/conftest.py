@@ -90,6 +90,7 @@ if not os.environ.get("TEST_REDIS_URL") and not _port_open("127.0.0.1", 6379):
     atexit.register(stop_all, [_redis_proc])
     os.environ["REDIS_URL"] = f"redis://127.0.0.1:{_redis_port}/{REDIS_DB}"
 
+import httpx  # noqa: E402
 import pytest  # noqa: E402
 import redis  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
@@ -101,6 +102,7 @@ import saas_app.models  # noqa: E402,F401  (registers every table on SQLModel.me
 from saas_app.db import get_engine  # noqa: E402
 from saas_app.dev.mailcatcher import MailCatcher  # noqa: E402
 from saas_app.settings import get_settings  # noqa: E402
+from openapi_contract import undeclared_answer  # noqa: E402
 from shared_helpers import SettingsOverride, alembic_config  # noqa: E402
 
 
@@ -212,11 +214,24 @@ def mailbox(smtp: MailCatcher) -> MailCatcher:
 
 @pytest.fixture
 def api(request: pytest.FixtureRequest, migrated_db: sa.Engine) -> Iterator[TestClient]:
-    """The FastAPI app over HTTP (in process); the client's address is "testclient"."""
+    """The FastAPI app over HTTP (in process); the client's address is "testclient".
+
+    Every answer a test receives must be one its operation declares in the OpenAPI
+    document (status code), so the whole suite checks the API's contract.
+    """
     from saas_app.api.app import create_api
 
     _require_db_marker(request)
-    with TestClient(create_api(), base_url="http://testserver") as client:
+    app = create_api()
+    spec = app.openapi()
+
+    def check_declared(response: httpx.Response) -> None:
+        problem = undeclared_answer(spec, response.request.method, response.request.url.path, response.status_code)
+        if problem:
+            raise AssertionError(problem)
+
+    with TestClient(app, base_url="http://testserver") as client:
+        client.event_hooks["response"] = [check_declared]
         yield client
 
 

@@ -18,15 +18,15 @@ from saas_app.api.deps import (
     check_same_origin,
     read_session_cookie,
 )
-from saas_app.services.auth import sessions as auth_sessions
+from saas_app.api.errors import AUTH, BODY, errors
+from saas_app.api.schemas import MagicLinkSent, SignedOut, SignedOutEverywhere
 from saas_app.services.auth import magic_links
-from saas_app.services.auth.sessions import Principal, TokenPair
+from saas_app.services.auth import sessions as auth_sessions
+from saas_app.services.auth.views import Me, TokenResponse
 from saas_app.services.core.errors import AppError, InvalidInput
 from saas_app.settings import get_settings
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
-
-ACCEPTED = {"status": "sent", "message": "If the address can receive email, a sign-in link is on its way."}
 
 
 class MagicLinkRequest(BaseModel):
@@ -50,59 +50,50 @@ class RefreshRequest(BaseModel):
     refresh_token: str = Field(max_length=2000)
 
 
-def user_json(principal: Principal) -> dict:
-    """The `/me` shape of a principal."""
-    return {"user_id": principal.user_id, "tenant_id": principal.tenant_id, "email": principal.email,
-            "roles": [principal.role], "plan": principal.plan}
-
-
-def _token_json(pair: TokenPair) -> dict:
-    return {"access_token": pair.access_token, "refresh_token": pair.refresh_token, "token_type": "bearer",
-            "expires_in": pair.expires_in, "user": user_json(pair.principal)}
-
-
-@router.post("/magic-link/request", status_code=202)
-def request_magic_link(body: MagicLinkRequest, session: DbSession, ctx: Context) -> dict:
+@router.post("/magic-link/request", status_code=202, response_model=MagicLinkSent,
+             responses=errors(*BODY, 429, 503))
+def request_magic_link(body: MagicLinkRequest, session: DbSession, ctx: Context) -> MagicLinkSent:
     """Email a sign-in link and 6-digit code. The answer is the same for every valid address."""
     magic_links.request_magic_link(session=session, email=body.email, next_path=body.next, ctx=ctx)
-    return ACCEPTED
+    return MagicLinkSent()
 
 
-@router.post("/magic-link/verify")
-def verify_magic_link(body: VerifyRequest, session: DbSession, ctx: Context) -> dict:
+@router.post("/magic-link/verify", response_model=TokenResponse, responses=errors(*BODY, 401, 429, 503))
+def verify_magic_link(body: VerifyRequest, session: DbSession, ctx: Context) -> TokenResponse:
     """Exchange a link token, or an email and code, for access and refresh tokens."""
     if body.token:
         link = magic_links.consume_link_token(session=session, token=body.token)
     else:
         link = magic_links.consume_link_code(session=session, email=body.email or "", code=body.code or "")
     principal, _ = auth_sessions.sign_in_with_link(session=session, link=link, ctx=ctx, kind="api")
-    return _token_json(auth_sessions.issue_api_tokens(session=session, principal=principal))
+    return TokenResponse.from_pair(auth_sessions.issue_api_tokens(session=session, principal=principal))
 
 
-@router.post("/refresh")
-def refresh(body: RefreshRequest, session: DbSession, ctx: Context) -> dict:
+@router.post("/refresh", response_model=TokenResponse, responses=errors(*BODY, 401))
+def refresh(body: RefreshRequest, session: DbSession, ctx: Context) -> TokenResponse:
     """Rotate a refresh token; reusing an old one ends its session."""
-    return _token_json(auth_sessions.refresh_tokens(session=session, refresh_token=body.refresh_token, ctx=ctx))
+    return TokenResponse.from_pair(
+        auth_sessions.refresh_tokens(session=session, refresh_token=body.refresh_token, ctx=ctx))
 
 
-@router.get("/me")
-def me(principal: CurrentPrincipal) -> dict:
+@router.get("/me", response_model=Me, responses=errors(*AUTH))
+def me(principal: CurrentPrincipal) -> Me:
     """Who the caller is."""
-    return user_json(principal)
+    return Me.from_principal(principal)
 
 
-@router.post("/logout")
-def logout(principal: UserPrincipal, session: DbSession, ctx: Context) -> dict:
+@router.post("/logout", response_model=SignedOut, responses=errors(*AUTH))
+def logout(principal: UserPrincipal, session: DbSession, ctx: Context) -> SignedOut:
     """End this session."""
     auth_sessions.logout_session(session=session, principal=principal, ctx=ctx)
-    return {"status": "signed_out"}
+    return SignedOut()
 
 
-@router.post("/logout-all")
-def logout_all(principal: UserPrincipal, session: DbSession, ctx: Context) -> dict:
+@router.post("/logout-all", response_model=SignedOutEverywhere, responses=errors(*AUTH))
+def logout_all(principal: UserPrincipal, session: DbSession, ctx: Context) -> SignedOutEverywhere:
     """Sign out everywhere: every session ends, every earlier access token is refused."""
     ended = auth_sessions.logout_all(session=session, principal=principal, ctx=ctx)
-    return {"status": "signed_out_everywhere", "sessions_ended": ended}
+    return SignedOutEverywhere(sessions_ended=ended)
 
 
 # Browser form posts: they set or clear the HttpOnly cookie and redirect (303).

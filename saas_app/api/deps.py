@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from saas_app.db import session_scope
@@ -22,6 +23,10 @@ from saas_app.services.core.errors import AuthError, Forbidden
 from saas_app.settings import get_settings
 
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Declared for the OpenAPI document (`get_principal` reads the headers itself, with its own errors).
+_BEARER = HTTPBearer(auto_error=False, scheme_name="bearer",
+                     description="An access token (from sign-in or refresh) or an API key (`nsk_...`).")
+_API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="apiKey", description="An API key.")
 
 
 def get_db() -> Iterator[Session]:
@@ -73,7 +78,9 @@ def read_session_cookie(request: Request) -> str:
 
 
 def get_principal(
-    request: Request, session: Annotated[Session, Depends(get_db)]
+    request: Request, session: Annotated[Session, Depends(get_db)],
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None,
+    _api_key: Annotated[str | None, Security(_API_KEY)] = None,
 ) -> Principal:
     """Authenticate the caller: Bearer access token or API key, `X-API-Key`, or the browser cookie.
 

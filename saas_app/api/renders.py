@@ -2,109 +2,110 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, JSONResponse
 
 from saas_app.api.deps import Context, CurrentPrincipal, DbSession
-from saas_app.services.usage import quotas
+from saas_app.api.errors import AUTH, BODY, errors
+from saas_app.api.files import FileAnswer, file_responses
+from saas_app.api.schemas import Deleted, RenderCanceled, TemplateList, VoiceList
 from saas_app.services.renders import submission as renders
+from saas_app.services.renders import views
 from saas_app.services.renders.files import get_kept_file_or_raise
-from saas_app.services.renders.media.images import TEMPLATES
-from saas_app.services.renders.media.speech import VOICES
 from saas_app.services.renders.steps.video import THUMBNAIL, VIDEO
 from saas_app.services.renders.input import RenderInput
-from saas_app.services.renders.views import describe_render, summarize_render
+from saas_app.services.renders.views import RenderDetail, RenderPage, RenderSubmitted
+from saas_app.services.usage import quotas
+from saas_app.services.usage.views import UsageSummary
 
 router = APIRouter(tags=["renders"])
 
 
-def _submit(body: RenderInput, principal: CurrentPrincipal, session: DbSession, ctx: Context) -> JSONResponse:
+def _submit(body: RenderInput, principal: CurrentPrincipal, session: DbSession, ctx: Context) -> RenderSubmitted:
     render = renders.create_render(session=session, principal=principal, request=body, ctx=ctx)
-    return JSONResponse({"id": render.id, "status": render.status, "estimate": json.loads(render.estimate_json)},
-                        status_code=202)
+    return RenderSubmitted.from_row(render)
 
 
-router.add_api_route("/api/renders", _submit, methods=["POST"], status_code=202, summary="Submit a render")
+_SUBMIT_ERRORS = errors(*AUTH, *BODY, 402, 429, 503, 507)
+router.add_api_route("/api/renders", _submit, methods=["POST"], status_code=202, summary="Submit a render",
+                     response_model=RenderSubmitted, responses=_SUBMIT_ERRORS)
 router.add_api_route("/render", _submit, methods=["POST"], status_code=202,
-                     summary="Submit a render (integration guide path)")
+                     summary="Submit a render (integration guide path)", response_model=RenderSubmitted,
+                     responses=_SUBMIT_ERRORS)
 
 
-@router.get("/api/renders")
+@router.get("/api/renders", response_model=RenderPage, responses=errors(*AUTH, 422))
 def list_renders(
     principal: CurrentPrincipal, session: DbSession,
     limit: Annotated[int, Query(ge=1, le=100)] = 20, offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict:
+) -> RenderPage:
     """This tenant's renders, newest first."""
-    rows, total = renders.list_renders(session=session, tenant_id=principal.tenant_id, limit=limit, offset=offset)
-    return {"items": [summarize_render(r) for r in rows], "total": total, "limit": limit, "offset": offset}
+    return views.list_render_page(session=session, tenant_id=principal.tenant_id, limit=limit, offset=offset)
 
 
-@router.get("/api/renders/{render_id}")
-def get_render(render_id: str, principal: CurrentPrincipal, session: DbSession) -> dict:
+@router.get("/api/renders/{render_id}", response_model=RenderDetail, responses=errors(*AUTH, 404, 422))
+def get_render(render_id: str, principal: CurrentPrincipal, session: DbSession) -> RenderDetail:
     """One render with per-step progress, usage charged and any error."""
-    render = renders.get_render_or_raise(session=session, tenant_id=principal.tenant_id, render_id=render_id)
-    return describe_render(session=session, render=render)
+    return views.get_render_detail(session=session, tenant_id=principal.tenant_id, render_id=render_id)
 
 
-def _file(render_id: str, principal: CurrentPrincipal, session: DbSession, key: str) -> FileResponse:
+def _file(render_id: str, principal: CurrentPrincipal, session: DbSession, key: str) -> FileAnswer:
     render = renders.get_render_or_raise(session=session, tenant_id=principal.tenant_id, render_id=render_id)
     path, kept = get_kept_file_or_raise(render=render, key=key)
-    return FileResponse(path, media_type=kept.media_type,
-                        filename=f"{render.id}-{kept.filename}" if kept.attachment else None)
+    return FileAnswer(path, media_type=kept.media_type,
+                      filename=f"{render.id}-{kept.filename}" if kept.attachment else None)
 
 
-@router.get("/api/renders/{render_id}/video", response_class=FileResponse)
-def get_video(render_id: str, principal: CurrentPrincipal, session: DbSession) -> FileResponse:
+@router.get("/api/renders/{render_id}/video", response_class=FileAnswer,
+            responses=file_responses("video/mp4", *AUTH, 404, 422))
+def get_video(render_id: str, principal: CurrentPrincipal, session: DbSession) -> FileAnswer:
     """The MP4 (supports HTTP range requests for seeking)."""
     return _file(render_id, principal, session, VIDEO.key)
 
 
-@router.get("/api/renders/{render_id}/thumbnail", response_class=FileResponse)
-def get_thumbnail(render_id: str, principal: CurrentPrincipal, session: DbSession) -> FileResponse:
+@router.get("/api/renders/{render_id}/thumbnail", response_class=FileAnswer,
+            responses=file_responses("image/jpeg", *AUTH, 404, 422))
+def get_thumbnail(render_id: str, principal: CurrentPrincipal, session: DbSession) -> FileAnswer:
     """The JPEG thumbnail."""
     return _file(render_id, principal, session, THUMBNAIL.key)
 
 
-@router.get("/api/renders/{render_id}/files/{key}", response_class=FileResponse)
-def get_file(render_id: str, key: str, principal: CurrentPrincipal, session: DbSession) -> FileResponse:
+@router.get("/api/renders/{render_id}/files/{key}", response_class=FileAnswer,
+            responses=file_responses("application/octet-stream", *AUTH, 404, 422))
+def get_file(render_id: str, key: str, principal: CurrentPrincipal, session: DbSession) -> FileAnswer:
     """Any file the render's steps keep, by its key (`video`, `thumbnail`, ...)."""
     return _file(render_id, principal, session, key)
 
 
-@router.post("/api/renders/{render_id}/cancel")
-def cancel(render_id: str, principal: CurrentPrincipal, session: DbSession, ctx: Context) -> dict:
+@router.post("/api/renders/{render_id}/cancel", response_model=RenderCanceled,
+             responses=errors(*AUTH, 404, 409, 422))
+def cancel(render_id: str, principal: CurrentPrincipal, session: DbSession, ctx: Context) -> RenderCanceled:
     """Stop a queued or running render."""
     render = renders.cancel_render(session=session, principal=principal, render_id=render_id, ctx=ctx)
-    return {"id": render.id, "status": render.status}
+    return RenderCanceled(id=render.id, status=render.status)
 
 
-@router.delete("/api/renders/{render_id}")
-def delete(render_id: str, principal: CurrentPrincipal, session: DbSession, ctx: Context) -> dict:
+@router.delete("/api/renders/{render_id}", response_model=Deleted, responses=errors(*AUTH, 404, 422))
+def delete(render_id: str, principal: CurrentPrincipal, session: DbSession, ctx: Context) -> Deleted:
     """Delete a render and free its storage."""
     renders.delete_render(session=session, principal=principal, render_id=render_id, ctx=ctx)
-    return {"id": render_id, "deleted": True}
+    return Deleted(id=render_id)
 
 
-@router.get("/api/v1/templates")
-def templates() -> dict:
+@router.get("/api/v1/templates", response_model=TemplateList)
+def templates() -> TemplateList:
     """The visual templates."""
-    return {"templates": [
-        {"id": t.id, "name": t.name, "description": t.description, "premium": t.premium,
-         "colors": {"top": "#%02x%02x%02x" % t.top, "bottom": "#%02x%02x%02x" % t.bottom}}
-        for t in TEMPLATES.values()
-    ]}
+    return TemplateList(templates=views.list_templates())
 
 
-@router.get("/api/v1/voices")
-def voices() -> dict:
+@router.get("/api/v1/voices", response_model=VoiceList)
+def voices() -> VoiceList:
     """The narration voices."""
-    return {"voices": [{"id": k, "name": v} for k, v in VOICES.items()]}
+    return VoiceList(voices=views.list_voices())
 
 
-@router.get("/api/usage")
-def usage(principal: CurrentPrincipal, session: DbSession) -> dict:
+@router.get("/api/usage", response_model=UsageSummary, responses=errors(*AUTH))
+def usage(principal: CurrentPrincipal, session: DbSession) -> UsageSummary:
     """This month's usage against the plan's limits."""
     return quotas.get_usage_summary(session=session, tenant_id=principal.tenant_id, plan_id=principal.plan)

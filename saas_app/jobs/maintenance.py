@@ -16,6 +16,7 @@ import redis
 
 from saas_app.db import session_scope
 from saas_app.jobs import recovery
+from saas_app.jobs.worker_class import fork_guard
 from saas_app.services.core import queue
 from saas_app.services.account import backups
 from saas_app.services.account import deletion
@@ -68,7 +69,8 @@ def start_clock(stop: threading.Event) -> threading.Thread:
         while not stop.is_set():
             for task in (enqueue_maintenance_once_a_minute, recovery.recover_if_redis_lost_data):
                 try:
-                    task()
+                    with fork_guard():  # no work-horse is forked while this thread holds a pool lock
+                        task()
                 except redis.RedisError as exc:
                     log.warning("maintenance clock: redis unavailable (%s)", exc)
                 except Exception:  # the clock must keep ticking; the next tick tries again

@@ -23,8 +23,9 @@ from saas_app.dev.guard import die_with_parent
 from saas_app.jobs.maintenance import start_clock
 from saas_app.services.core.queue import QUEUE_NAMES, get_rq_connection
 from saas_app.jobs.render import on_work_horse_killed
-from saas_app.jobs.worker_class import RenderWorker, release_inherited_sockets
+from saas_app.jobs.worker_class import RenderWorker, install_fork_guard, release_inherited_sockets
 from saas_app.services.renders.submission import requeue_orphaned_renders
+from saas_app.db import forget_pooled_connections
 from saas_app.settings import get_settings
 
 
@@ -35,6 +36,7 @@ def main() -> None:
     worker waits for Redis and starts again instead of exiting.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    install_fork_guard()
     os.register_at_fork(after_in_child=_after_fork_in_child)
     _recover()
     stop = threading.Event()
@@ -60,6 +62,7 @@ def _after_fork_in_child() -> None:
     and holds none of the worker's Redis sockets."""
     die_with_parent()
     release_inherited_sockets(get_rq_connection())
+    forget_pooled_connections()
 
 
 def _redis_answers() -> bool:

@@ -32,6 +32,24 @@ MONITORING_INTERVAL = 5
 HEARTBEAT_MARGIN = 25
 UPKEEP_INTERVAL = 15
 
+# Held by the worker's own threads while they use Redis or the database, and by every fork
+# of the worker (`install_fork_guard`). A child inherits the locks of the parent's threads
+# in the state they were in at the fork, and a lock held at that instant (redis-py's pool
+# lock, SQLAlchemy's pool queue) could never be released in the child: the work-horse would
+# hang on its first query until the job timeout.
+_FORK_LOCK = threading.Lock()
+
+
+def install_fork_guard() -> None:
+    """Make every `os.fork` of this process wait while `fork_guard` is held (call once, early)."""
+    os.register_at_fork(before=_FORK_LOCK.acquire, after_in_parent=_FORK_LOCK.release,
+                        after_in_child=_FORK_LOCK.release)
+
+
+def fork_guard() -> threading.Lock:
+    """The lock a worker thread holds while it uses Redis or the database (`with fork_guard(): ...`)."""
+    return _FORK_LOCK
+
 
 def release_inherited_sockets(client: redis.Redis) -> None:
     """In a forked child: close this process's copies of the parent's Redis sockets.

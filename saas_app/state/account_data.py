@@ -3,47 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import reflex as rx
 
-from saas_app import routes
-from saas_app.db import session_scope
-from saas_app.services.account import deletion
-from saas_app.services.account import exports
-from saas_app.services.account.audit import RequestContext
+from saas_app.services.account import deletion, exports
 from saas_app.services.account.status import ExportStatus
+from saas_app.services.account.views import DeletionView, ExportView
 from saas_app.services.auth.sessions import Principal
-from saas_app.services.core.errors import AppError
 from saas_app.state.formatting import format_date
 from saas_app.state.usage import UsageState
 
 EXPORT_WATCH_TRIES = 120
 
 
-def _load(principal: Principal) -> tuple[list[dict[str, str]], str | None]:
-    with session_scope() as session:
-        rows = exports.list_exports(session=session, tenant_id=principal.tenant_id)
-        pending = deletion.get_deletion(session=session, tenant_id=principal.tenant_id)
-        items = [{"id": r.id, "status": r.status, "created": format_date(r.created_at.isoformat()),
-                  "expires": format_date(r.expires_at.isoformat()) if r.expires_at else "",
-                  "url": routes.export_download(r.filename) if r.status == ExportStatus.READY else ""}
-                 for r in rows]
-        return items, pending.scheduled_for.isoformat() if pending else None
+@dataclass(frozen=True)
+class DataPrivacy:
+    """The tenant's latest exports and its pending deletion."""
 
-
-def _export(principal: Principal, ctx: RequestContext) -> None:
-    with session_scope() as session:
-        exports.request_export(session=session, principal=principal, ctx=ctx)
-
-
-def _schedule(principal: Principal, typed: str, ctx: RequestContext) -> None:
-    with session_scope() as session:
-        deletion.schedule_deletion(session=session, principal=principal, confirm_email=typed, ctx=ctx)
-
-
-def _cancel(principal: Principal, ctx: RequestContext) -> None:
-    with session_scope() as session:
-        deletion.cancel_deletion(session=session, principal=principal, ctx=ctx)
+    exports: list[ExportView]
+    deletion: DeletionView
 
 
 class AccountDataState(UsageState):
@@ -62,52 +41,56 @@ class AccountDataState(UsageState):
         """The typed email matches the account's."""
         return self.confirm_text.strip().lower() == self.user_email.lower() and self.user_email != ""
 
+    async def _fetch(self, principal: Principal) -> DataPrivacy:
+        rows = await self._call(exports.list_exports, tenant_id=principal.tenant_id)
+        pending = await self._call(deletion.get_deletion, tenant_id=principal.tenant_id)
+        return DataPrivacy(exports=rows, deletion=DeletionView.from_row(pending))
+
+    def _show(self, data: DataPrivacy) -> None:
+        self.export_rows = [{"id": r.id, "status": r.status, "created": format_date(r.created_at),
+                             "expires": format_date(r.expires_at), "url": r.download_url or ""}
+                            for r in data.exports]
+        when = data.deletion.scheduled_for
+        self.deletion_iso = when.isoformat() if when else ""
+        self.deletion_at = format_date(when)
+
     async def _reload(self, principal: Principal) -> None:
-        self.export_rows, iso = await asyncio.to_thread(_load, principal)
-        self.deletion_iso = iso or ""
-        self.deletion_at = format_date(iso) if iso else ""
+        self._show(await self._fetch(principal))
 
     @rx.event
     async def load(self):
         """on_load of /account."""
-        principal = await self._resolve_principal()
-        if principal is not None:
-            self.export_message, self.delete_message = "", ""
-            await self._reload(principal)
-
-    @rx.event
-    async def request_export(self):
-        """Queue a data export."""
-        principal = await self._resolve_principal()
-        if principal is None:
-            return self._to_login()
-        try:
-            await asyncio.to_thread(_export, principal, self._request_context())
-            self.export_message = "Your export is being prepared. We'll email you when it's ready (usually a minute)."
-        except AppError as exc:
-            self.export_message = exc.message
-        await self._reload(principal)
-        return AccountDataState.watch_exports
-
-    @rx.event(background=True)
-    async def watch_exports(self):
-        """Refresh the exports list until none is being prepared (at most two minutes)."""
-        for _ in range(EXPORT_WATCH_TRIES):
-            await asyncio.sleep(1)
-            async with self:
-                principal = await self._resolve_principal()
-                if principal is None:
-                    return
-                await self._reload(principal)
-                if not any(row["status"] == ExportStatus.QUEUED for row in self.export_rows):
-                    return
+        self.export_message, self.delete_message = "", ""
+        await self._reload_signed_in()
 
     @rx.event
     async def refresh_exports(self):
         """Check whether the export is ready."""
-        principal = await self._resolve_principal()
-        if principal is not None:
-            await self._reload(principal)
+        await self._reload_signed_in()
+
+    @rx.event
+    async def request_export(self):
+        """Queue a data export."""
+        outcome = await self._act(exports.request_export, done="Your export is being prepared. "
+                                  "We'll email you when it's ready (usually a minute).")
+        if outcome is None:
+            return self._to_login()
+        self.export_message = outcome.message
+        return AccountDataState.watch_exports
+
+    @rx.event(background=True)
+    async def watch_exports(self):
+        """Refresh the exports list until none is being prepared (at most two minutes; unlocked while it reads)."""
+        for _ in range(EXPORT_WATCH_TRIES):
+            await asyncio.sleep(1)
+            principal = await self._background_principal()
+            if principal is None:
+                return
+            data = await self._fetch(principal)
+            async with self:
+                self._show(data)
+            if not any(row.status == ExportStatus.QUEUED for row in data.exports):
+                return
 
     @rx.event
     def open_delete(self):
@@ -127,25 +110,18 @@ class AccountDataState(UsageState):
     @rx.event
     async def confirm_delete(self):
         """Schedule the deletion."""
-        principal = await self._resolve_principal()
-        if principal is None:
+        outcome = await self._act(deletion.schedule_deletion, confirm_email=self.confirm_text,
+                                  done="Deletion scheduled. We emailed you a link to cancel.")
+        if outcome is None:
             return self._to_login()
-        try:
-            await asyncio.to_thread(_schedule, principal, self.confirm_text, self._request_context())
-            self.delete_dialog, self.delete_message = False, "Deletion scheduled. We emailed you a link to cancel."
-        except AppError as exc:
-            self.delete_message = exc.message
-        await self._reload(principal)
+        self.delete_message = outcome.message
+        if outcome.ok:
+            self.delete_dialog = False
 
     @rx.event
     async def cancel_delete(self):
         """Cancel the scheduled deletion."""
-        principal = await self._resolve_principal()
-        if principal is None:
+        outcome = await self._act(deletion.cancel_deletion, done="Deletion canceled. Your workspace stays as it is.")
+        if outcome is None:
             return self._to_login()
-        try:
-            await asyncio.to_thread(_cancel, principal, self._request_context())
-            self.delete_message = "Deletion canceled. Your workspace stays as it is."
-        except AppError as exc:
-            self.delete_message = exc.message
-        await self._reload(principal)
+        self.delete_message = outcome.message

@@ -6,38 +6,13 @@ import asyncio
 
 import reflex as rx
 
-from saas_app.db import session_scope
-from saas_app.services.account import audit
-from saas_app.services.account import backups
-from saas_app.services.account.sessions import describe_device, list_active_sessions, revoke_session
-from saas_app.services.account.audit import RequestContext
+from saas_app.services.account import audit, backups
+from saas_app.services.account.sessions import list_active_sessions, revoke_session
 from saas_app.services.auth.sessions import Principal
-from saas_app.services.core.errors import AppError
 from saas_app.state.formatting import format_date
 from saas_app.state.usage import UsageState
 
 ACTIVITY_PAGE = 10
-
-
-def _sessions(principal: Principal) -> list[dict[str, str]]:
-    with session_scope() as session:
-        return [{"id": s.id, "device": describe_device(s.user_agent), "ip": s.ip or "unknown",
-                 "last_seen": format_date(s.last_seen_at.isoformat()), "kind": s.kind,
-                 "current": "yes" if s.id == principal.session_id else ""}
-                for s in list_active_sessions(session=session, user_id=principal.user_id)]
-
-
-def _activity(principal: Principal, page: int) -> tuple[list[dict[str, str]], int]:
-    with session_scope() as session:
-        rows, total = audit.list_events(session=session, tenant_id=principal.tenant_id, limit=ACTIVITY_PAGE,
-                                        offset=page * ACTIVITY_PAGE)
-        return [{"when": format_date(r.created_at.isoformat()), "action": r.action.replace("_", " "),
-                 "actor": r.actor or "system", "ip": r.ip, "target": r.target[:24]} for r in rows], total
-
-
-def _revoke(principal: Principal, session_id: str, ctx: RequestContext) -> None:
-    with session_scope() as session:
-        revoke_session(session=session, principal=principal, session_id=session_id, ctx=ctx)
 
 
 class AccountSecurityState(UsageState):
@@ -58,33 +33,33 @@ class AccountSecurityState(UsageState):
         return max(1, -(-self.activity_total // ACTIVITY_PAGE))
 
     async def _reload(self, principal: Principal) -> None:
-        self.sessions = await asyncio.to_thread(_sessions, principal)
-        self.activity, self.activity_total = await asyncio.to_thread(_activity, principal, self.activity_page)
+        devices = await self._call(list_active_sessions, principal=principal)
+        self.sessions = [{"id": s.id, "device": s.device, "ip": s.ip or "unknown",
+                          "last_seen": format_date(s.last_seen_at), "kind": s.kind,
+                          "current": "yes" if s.current else ""} for s in devices]
+        page = await self._call(audit.list_event_page, tenant_id=principal.tenant_id, limit=ACTIVITY_PAGE,
+                                offset=self.activity_page * ACTIVITY_PAGE)
+        self.activity = [{"when": format_date(e.created_at), "action": e.action.replace("_", " "),
+                          "actor": e.actor or "system", "ip": e.ip, "target": e.target[:24]} for e in page.items]
+        self.activity_total = page.total
         status = await asyncio.to_thread(backups.get_backup_status)
-        self.last_backup = format_date(status["last_backup_at"]) or "No backup yet"
-        self.next_backup = format_date(status["next_backup_at"])
-        self.retention_days = status["retention_days"]
+        self.last_backup = format_date(status.last_backup_at) or "No backup yet"
+        self.next_backup = format_date(status.next_backup_at)
+        self.retention_days = status.retention_days
 
     @rx.event
     async def load(self):
         """on_load of /account."""
-        principal = await self._resolve_principal()
-        if principal is not None:
-            self.activity_page, self.session_message = 0, ""
-            await self._reload(principal)
+        self.activity_page, self.session_message = 0, ""
+        await self._reload_signed_in()
 
     @rx.event
     async def revoke(self, session_id: str):
         """Sign another device out."""
-        principal = await self._resolve_principal()
-        if principal is None:
+        outcome = await self._act(revoke_session, done="That device is signed out.", session_id=session_id)
+        if outcome is None:
             return self._to_login()
-        try:
-            await asyncio.to_thread(_revoke, principal, session_id, self._request_context())
-            self.session_message = "That device is signed out."
-        except AppError as exc:
-            self.session_message = exc.message
-        await self._reload(principal)
+        self.session_message = outcome.message
 
     @rx.event
     async def go_to_activity(self, page: int):

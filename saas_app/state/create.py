@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import reflex as rx
 from pydantic import ValidationError
 
 from saas_app import routes
-from saas_app.db import session_scope
 from saas_app.services.renders import submission as renders
-from saas_app.services.account.audit import RequestContext
-from saas_app.services.auth.sessions import Principal
 from saas_app.services.core.errors import AppError, PlanRequired, QuotaExceeded
 from saas_app.services.renders.media.images import RESOLUTIONS, TEMPLATES
 from saas_app.services.renders.media.speech import VOICES
@@ -24,11 +19,6 @@ from saas_app.state.usage import UsageState
 
 MAX_SCENES = 20
 _FIELD_LABELS = {"topic": "Topic", "text": "Scene text", "narration": "Narration", "scenes": "Scenes"}
-
-
-def _submit(principal: Principal, request: RenderInput, ctx: RequestContext) -> str:
-    with session_scope() as session:
-        return renders.create_render(session=session, principal=principal, request=request, ctx=ctx).id
 
 
 def _blank_scene() -> dict[str, str]:
@@ -151,7 +141,8 @@ class CreateState(UsageState):
         self.submitting, self.errors = True, {}
         yield
         try:
-            render_id = await asyncio.to_thread(_submit, principal, request, self._request_context())
+            render = await self._call(renders.create_render, principal=principal, request=request,
+                                      ctx=self._request_context())
         except AppError as exc:
             self.form_error = exc.message
             self.upgrade_hint = isinstance(exc, (QuotaExceeded, PlanRequired))
@@ -159,4 +150,4 @@ class CreateState(UsageState):
         finally:
             self.submitting = False
         self.scenes, self.topic, self.errors, self.form_error = [_blank_scene()], "", {}, ""
-        yield rx.redirect(routes.render_path(render_id))
+        yield rx.redirect(routes.render_path(render.id))

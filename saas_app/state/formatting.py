@@ -8,6 +8,7 @@ from saas_app.services.account.status import ExportStatus
 from saas_app.services.billing.status import SubscriptionStatus
 from saas_app.services.renders.status import RenderStatus, StepStatus
 from saas_app.services.usage.metrics import METRICS, Metric
+from saas_app.services.usage.views import UsageSummary
 
 WARN_PERCENT = 90.0
 
@@ -61,15 +62,15 @@ def plan_quota_text(limits: dict[str, float | None]) -> str:
     return f"{', '.join(parts)} a month" if parts else "Unlimited usage"
 
 
-def usage_rows(summary: dict) -> list[dict[str, str]]:
+def usage_rows(summary: UsageSummary) -> list[dict[str, str]]:
     """Banner rows: label, "used / limit", percent and a colour (purple, orange >= 90 %, red at 100 %)."""
     rows = []
-    for metric, info in summary["metrics"].items():
-        percent = info["percent"] or 0.0
+    for metric, info in summary.metrics.items():
+        percent = info.percent or 0.0
         color = "red" if percent >= 100 else ("orange" if percent >= WARN_PERCENT else "violet")
         rows.append({
             "metric": metric, "label": METRICS.get(metric).label, "color": color, "percent": str(percent),
-            "value": f"{format_amount(metric, info['used'])} / {format_amount(metric, info['limit'])}",
+            "value": f"{format_amount(metric, info.used)} / {format_amount(metric, info.limit)}",
             "width": f"{min(100.0, percent):.1f}%",
         })
     return rows
@@ -81,8 +82,8 @@ def format_duration(seconds: float) -> str:
     return f"{total // 60}:{total % 60:02d}"
 
 
-def format_date(iso: str | None) -> str:
-    """`21 Nov 2026, 10:53 UTC`."""
-    if not iso:
+def format_date(moment: datetime | str | None) -> str:
+    """`21 Nov 2026, 10:53 UTC` (from a datetime or ISO 8601 text; "" for None)."""
+    if not moment:
         return ""
-    return datetime.fromisoformat(iso).strftime("%d %b %Y, %H:%M UTC")
+    return (datetime.fromisoformat(moment) if isinstance(moment, str) else moment).strftime("%d %b %Y, %H:%M UTC")

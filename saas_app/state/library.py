@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import reflex as rx
 
 from saas_app import routes
-from saas_app.db import session_scope
-from saas_app.services.renders import submission as renders
-from saas_app.services.account.audit import RequestContext
 from saas_app.services.auth.sessions import Principal
-from saas_app.services.core.errors import AppError
-from saas_app.services.renders.views import summarize_render
+from saas_app.services.renders import submission as renders
+from saas_app.services.renders.views import list_render_page
 from saas_app.state.formatting import format_date, format_duration
 from saas_app.state.usage import UsageState
 
 PAGE_SIZE = 12
-
-
-def _page(principal: Principal, page: int) -> tuple[list[dict], int]:
-    with session_scope() as session:
-        rows, total = renders.list_renders(session=session, tenant_id=principal.tenant_id, limit=PAGE_SIZE,
-                                           offset=page * PAGE_SIZE)
-        return [summarize_render(r) for r in rows], total
-
-
-def _delete(principal: Principal, render_id: str, ctx: RequestContext) -> None:
-    with session_scope() as session:
-        renders.delete_render(session=session, principal=principal, render_id=render_id, ctx=ctx)
 
 
 class LibraryState(UsageState):
@@ -48,14 +31,20 @@ class LibraryState(UsageState):
         return max(1, -(-self.total // PAGE_SIZE))
 
     async def _load(self, principal: Principal) -> None:
-        rows, self.total = await asyncio.to_thread(_page, principal, self.page)
+        page = await self._call(list_render_page, tenant_id=principal.tenant_id, limit=PAGE_SIZE,
+                                offset=self.page * PAGE_SIZE)
+        self.total = page.total
         self.items = [{
-            "id": r["id"], "topic": r["topic"], "status": r["status"],
-            "duration": format_duration(r["duration_seconds"]) if r["has_video"] else "",
-            "date": format_date(r["created_at"]), "href": routes.render_path(r["id"]),
-            "thumb": routes.render_thumbnail(r["id"]) if r["has_video"] else "",
-        } for r in rows]
+            "id": r.id, "topic": r.topic, "status": r.status,
+            "duration": format_duration(r.duration_seconds) if r.has_video else "",
+            "date": format_date(r.created_at), "href": routes.render_path(r.id),
+            "thumb": routes.render_thumbnail(r.id) if r.has_video else "",
+        } for r in page.items]
         self.loaded = True
+
+    async def _reload(self, principal: Principal) -> None:
+        await self._load(principal)
+        await self._refresh(principal)
 
     @rx.event
     async def load(self):
@@ -87,15 +76,9 @@ class LibraryState(UsageState):
     @rx.event
     async def confirm_delete(self):
         """Delete the confirmed render (the service checks it belongs to this tenant)."""
-        principal = await self._resolve_principal()
-        if principal is None:
-            return self._to_login()
         render_id, topic = self.confirm_id, self.confirm_topic
         self.confirm_id, self.confirm_topic = "", ""
-        try:
-            await asyncio.to_thread(_delete, principal, render_id, self._request_context())
-            self.message = f"Deleted “{topic}”."
-        except AppError as exc:
-            self.message = exc.message
-        await self._load(principal)
-        await self._refresh(principal)
+        outcome = await self._act(renders.delete_render, done=f"Deleted “{topic}”.", render_id=render_id)
+        if outcome is None:
+            return self._to_login()
+        self.message = outcome.message

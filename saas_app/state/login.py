@@ -9,9 +9,7 @@ import time
 import reflex as rx
 
 from saas_app import routes
-from saas_app.db import session_scope
 from saas_app.services.auth import magic_links
-from saas_app.services.account.audit import RequestContext
 from saas_app.services.core.errors import AppError, RateLimited
 from saas_app.state.session import SessionState
 
@@ -21,16 +19,6 @@ _QUERY_MESSAGES = {
     "invalid_input": "Enter the 6-digit code from the email.",
     "rate_limited": "Too many attempts. Please wait a minute and try again.",
 }
-
-
-def _request_link(email: str, next_path: str, ctx: RequestContext) -> None:
-    with session_scope() as session:
-        magic_links.request_magic_link(session=session, email=email, next_path=next_path, ctx=ctx)
-
-
-def _peek(token: str) -> str | None:
-    with session_scope() as session:
-        return magic_links.peek_magic_link(session=session, token=token)
 
 
 class LoginState(SessionState):
@@ -88,7 +76,8 @@ class LoginState(SessionState):
         yield
         wait = 0
         try:
-            await asyncio.to_thread(_request_link, self.email, self.next_path, self._request_context())
+            await self._call(magic_links.request_magic_link, email=self.email, next_path=self.next_path,
+                             ctx=self._request_context())
         except RateLimited as exc:
             self.email_error = f"{exc.message} You can try again in {exc.retry_after} seconds."
             wait = min(exc.retry_after, RESEND_COOLDOWN_SECONDS) if self.sent else 0
@@ -139,6 +128,6 @@ class VerifyState(SessionState):
         params = self.router.url.query_parameters
         self.checked = False
         self.token = params.get("token", "")[:200]
-        email = None if params.get("error") else await asyncio.to_thread(_peek, self.token)
+        email = None if params.get("error") else await self._call(magic_links.peek_magic_link, token=self.token)
         self.link_email = email or ""
         self.checked = True

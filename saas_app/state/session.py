@@ -1,29 +1,46 @@
-"""The signed-in user, resolved from the HttpOnly session cookie on the backend.
+"""The signed-in user, resolved from the HttpOnly session cookie on the backend, and the
+helpers every page state uses to call services.
 
 Browsers never see a token: the cookie travels with the websocket handshake and each
-handler re-resolves it here. Feature states subclass `SessionState` and call
-`await self._resolve_principal()` at the top of every handler.
+handler re-resolves it here. Feature states subclass `SessionState` and either call
+`await self._resolve_principal()` at the top of a handler, or let `_act` do it.
+
+Services run off the event loop, each call in its own database session (`_call`).
+Background tasks (`@rx.event(background=True)`) hold the state lock only to read or
+write vars: they resolve the user with `_background_principal` and call services
+outside `async with self`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
+from typing import Any, Generic, TypeVar
 
 import reflex as rx
+from reflex.event import EventSpec
 
 from saas_app import routes
 from saas_app.db import session_scope
 from saas_app.services.account.audit import RequestContext
 from saas_app.services.auth.sessions import Principal, authenticate_browser_session
 from saas_app.services.usage.plans import FREE
+from saas_app.services.core.errors import AppError
 from saas_app.settings import get_settings
 
+T = TypeVar("T")
 
-def _lookup(cookie_value: str) -> Principal | None:
-    with session_scope() as session:
-        return authenticate_browser_session(session=session, cookie_value=cookie_value)
+
+@dataclass(frozen=True)
+class Outcome(Generic[T]):
+    """How a user's action went: `message` is the success text or the service's error message."""
+
+    ok: bool
+    message: str
+    result: T | None = None
 
 
 class SessionState(rx.State):
@@ -43,8 +60,17 @@ class SessionState(rx.State):
         morsel = jar.get(get_settings().SESSION_COOKIE_NAME)
         return morsel.value if morsel else ""
 
+    @staticmethod
+    async def _call(service: Callable[..., T], /, **kwargs: Any) -> T:
+        """Run `service(session=..., **kwargs)` in a worker thread, in a database session committed on return."""
+        def run() -> T:
+            with session_scope() as session:
+                return service(session=session, **kwargs)
+
+        return await asyncio.to_thread(run)
+
     async def _resolve_principal(self) -> Principal | None:
-        principal = await asyncio.to_thread(_lookup, self._cookie_value())
+        principal = await self._call(authenticate_browser_session, cookie_value=self._cookie_value())
         user_id = principal.user_id if principal else ""
         if self._user_id and user_id != self._user_id:
             # Signed out, or another user in this tab: drop every per-user value on the page states.
@@ -55,7 +81,44 @@ class SessionState(rx.State):
         self.plan = principal.plan if principal else FREE.id
         return principal
 
-    def _to_login(self):  # type: ignore[no-untyped-def]
+    async def _background_principal(self) -> Principal | None:
+        """In a background task: the tab's user, looked up without holding the state lock.
+
+        None when nobody or another user is signed in now: the task stops, and the tab's
+        next event resets what it shows.
+        """
+        async with self:
+            cookie, user_id = self._cookie_value(), self._user_id
+        principal = await self._call(authenticate_browser_session, cookie_value=cookie)
+        return principal if principal is not None and principal.user_id == user_id else None
+
+    async def _reload(self, principal: Principal) -> None:
+        """Load what the page shows for `principal` (page states override this)."""
+
+    async def _reload_signed_in(self) -> None:
+        principal = await self._resolve_principal()
+        if principal is not None:
+            await self._reload(principal)
+
+    async def _act(self, service: Callable[..., T], /, *, done: str, **kwargs: Any) -> Outcome[T] | None:
+        """A user's action: call `service` as the signed-in user, then reload the page.
+
+        The service gets `principal` and `ctx` (this request's context) besides `kwargs`.
+        Returns None when nobody is signed in (the handler sends the browser to sign in);
+        otherwise `done` as the message, or the service's own message when it refused.
+        """
+        principal = await self._resolve_principal()
+        if principal is None:
+            return None
+        try:
+            result = await self._call(service, principal=principal, ctx=self._request_context(), **kwargs)
+            outcome: Outcome[T] = Outcome(ok=True, message=done, result=result)
+        except AppError as exc:
+            outcome = Outcome(ok=False, message=exc.message)
+        await self._reload(principal)
+        return outcome
+
+    def _to_login(self) -> EventSpec:
         return rx.redirect(routes.login_with_next(self._here()), replace=True)
 
     def _request_context(self) -> RequestContext:

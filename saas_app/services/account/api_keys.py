@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
 from saas_app.models import ApiKey, Tenant, User, utcnow
 from saas_app.services.account.audit import RequestContext, record_event
+from saas_app.services.account.views import ApiKeyView, NewKey
 from saas_app.services.auth.sessions import Principal, principal_for
 from saas_app.services.core.errors import AuthError, InvalidInput, NotFound
 from saas_app.services.auth.tokens import sha256_hex
@@ -22,16 +22,6 @@ from saas_app.services.auth.tokens import sha256_hex
 KEY_PREFIX = "nsk_"
 MAX_KEYS = 20
 DEFAULT_KEY_NAME = "Default key"
-
-
-@dataclass(frozen=True)
-class NewKey:
-    """A freshly made key: `secret` is shown to the user once and never again."""
-
-    id: str
-    name: str
-    prefix: str
-    secret: str
 
 
 def looks_like_api_key(value: str) -> bool:
@@ -47,7 +37,7 @@ def _mint(session: Session, principal: Principal, name: str, is_default: bool) -
                  key_hash=sha256_hex(secret), is_default=is_default)
     session.add(row)
     session.flush()
-    return NewKey(id=row.id, name=name, prefix=prefix, secret=secret)
+    return NewKey(id=row.id, name=name, prefix=prefix, key=secret)
 
 
 def _active(session: Session, tenant_id: str) -> list[ApiKey]:
@@ -72,9 +62,9 @@ def create_api_key(*, session: Session, principal: Principal, name: str, ctx: Re
     return key
 
 
-def list_api_keys(*, session: Session, tenant_id: str) -> list[ApiKey]:
-    """The tenant's active keys, newest first."""
-    return _active(session, tenant_id)
+def list_api_keys(*, session: Session, tenant_id: str) -> list[ApiKeyView]:
+    """The tenant's active keys, newest first (prefixes only, never secrets)."""
+    return [ApiKeyView.model_validate(row) for row in _active(session, tenant_id)]
 
 
 def _get_key_or_raise(session: Session, tenant_id: str, key_id: str) -> ApiKey:

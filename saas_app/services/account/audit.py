@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, func, select
 
 from saas_app.models import AuditLog
+from saas_app.services.account.views import AuditEventView, AuditPage
 
 
 @dataclass(frozen=True)
@@ -59,3 +60,9 @@ def list_events(*, session: Session, tenant_id: str, limit: int = 20, offset: in
     ).all()
     total = session.exec(select(func.count()).select_from(AuditLog).where(AuditLog.tenant_id == tenant_id)).one()
     return list(rows), int(total)
+
+
+def list_event_page(*, session: Session, tenant_id: str, limit: int, offset: int) -> AuditPage:
+    """A page of this tenant's activity log, newest first, with the total count."""
+    rows, total = list_events(session=session, tenant_id=tenant_id, limit=limit, offset=offset)
+    return AuditPage(items=[AuditEventView.from_row(r) for r in rows], total=total, limit=limit, offset=offset)

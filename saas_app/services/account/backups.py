@@ -18,6 +18,7 @@ from croniter import croniter
 from sqlalchemy.engine import make_url
 
 from saas_app.models import utcnow
+from saas_app.services.account.views import BackupStatus
 from saas_app.settings import child_process_env, get_settings
 
 log = logging.getLogger(__name__)
@@ -121,11 +122,11 @@ def run_backup_if_due(*, now: datetime | None = None) -> Path | None:
     return path
 
 
-def get_backup_status() -> dict:
-    """`GET /api/account/backup-status`."""
+def get_backup_status() -> BackupStatus:
+    """When the last backup was taken, when the next is due, and how long backups are kept."""
     backups = list_backups()
-    return {"last_backup_at": backups[-1][0].isoformat() if backups else None,
-            "next_backup_at": next_backup_at().isoformat(), "retention_days": get_settings().BACKUPS_RETENTION_DAYS}
+    return BackupStatus(last_backup_at=backups[-1][0] if backups else None, next_backup_at=next_backup_at(),
+                        retention_days=get_settings().BACKUPS_RETENTION_DAYS)
 
 
 def restore_backup(*, backup: Path, database_url: str) -> None:

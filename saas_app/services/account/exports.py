@@ -20,6 +20,7 @@ from saas_app import routes
 from saas_app.models import AuditLog, DataExport, Render, Subscription, Tenant, UsageRecord, User, iso_or_none, utcnow
 from saas_app.services.account.audit import RequestContext, record_event
 from saas_app.services.account.status import ExportStatus
+from saas_app.services.account.views import ExportView
 from saas_app.services.auth.sessions import Principal
 from saas_app.services.core import queue
 from saas_app.services.core.errors import ExportGone, NotFound, RateLimited, ServiceUnavailable
@@ -177,10 +178,11 @@ def get_export_file_or_raise(*, session: Session, tenant_id: str, filename: str)
     return export_path(row.filename)
 
 
-def list_exports(*, session: Session, tenant_id: str, limit: int = 5) -> list[DataExport]:
-    """The tenant's latest exports."""
-    return list(session.exec(select(DataExport).where(DataExport.tenant_id == tenant_id)
-                             .order_by(col(DataExport.created_at).desc()).limit(limit)).all())
+def list_exports(*, session: Session, tenant_id: str, limit: int = 5) -> list[ExportView]:
+    """The tenant's latest exports, newest first, with download links while they are ready."""
+    rows = session.exec(select(DataExport).where(DataExport.tenant_id == tenant_id)
+                        .order_by(col(DataExport.created_at).desc()).limit(limit)).all()
+    return [ExportView.from_row(row) for row in rows]
 
 
 def delete_expired_exports(*, session: Session) -> int:

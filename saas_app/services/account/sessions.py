@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 
 from saas_app.models import AuthSession, utcnow
 from saas_app.services.account.audit import RequestContext, record_event
+from saas_app.services.account.views import SessionView
 from saas_app.services.auth.sessions import Principal, revoke_sessions
 from saas_app.services.core.errors import NotFound
 
@@ -28,13 +29,15 @@ def describe_device(user_agent: str) -> str:
     return browser or system or "Unknown device"
 
 
-def list_active_sessions(*, session: Session, user_id: str) -> list[AuthSession]:
-    """The user's unrevoked, unexpired sessions, most recently seen first."""
-    return list(session.exec(
-        select(AuthSession).where(AuthSession.user_id == user_id, col(AuthSession.revoked_at).is_(None),
+def list_active_sessions(*, session: Session, principal: Principal) -> list[SessionView]:
+    """The user's unrevoked, unexpired sessions, most recently seen first (the caller's own marked current)."""
+    rows = session.exec(
+        select(AuthSession).where(AuthSession.user_id == principal.user_id, col(AuthSession.revoked_at).is_(None),
                                   AuthSession.expires_at > utcnow())
         .order_by(col(AuthSession.last_seen_at).desc())
-    ).all())
+    ).all()
+    return [SessionView(id=s.id, device=describe_device(s.user_agent), ip=s.ip, kind=s.kind, created_at=s.created_at,
+                        last_seen_at=s.last_seen_at, current=s.id == principal.session_id) for s in rows]
 
 
 def revoke_session(*, session: Session, principal: Principal, session_id: str, ctx: RequestContext) -> None:

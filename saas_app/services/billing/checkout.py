@@ -18,6 +18,7 @@ from saas_app.models import Subscription, Tenant
 from saas_app.services.account.audit import RequestContext, record_event
 from saas_app.services.auth.sessions import Principal
 from saas_app.services.billing.status import SubscriptionStatus
+from saas_app.services.billing.views import SubscriptionSummary
 from saas_app.services.core.errors import BillingError, BillingNotConfigured, Conflict, InvalidInput
 from saas_app.services.usage import plans
 from saas_app.settings import get_settings
@@ -119,20 +120,20 @@ def create_portal(*, session: Session, principal: Principal, ctx: RequestContext
     return str(portal.url)
 
 
-def get_subscription_summary(*, session: Session, principal: Principal) -> dict:
-    """`GET /api/billing/subscription`: plan in force, Stripe status and renewal."""
+def get_subscription_summary(*, session: Session, principal: Principal) -> SubscriptionSummary:
+    """The plan in force, Stripe's status and renewal."""
     sub = session.get(Subscription, principal.tenant_id)
     tenant = session.get(Tenant, principal.tenant_id)
     assert tenant is not None
     grace = tenant.plan_grace_until
-    return {
-        "plan": principal.plan,
-        "status": sub.status if sub else (SubscriptionStatus.ACTIVE if not plans.is_paid(principal.plan) else ""),
-        "current_period_end": sub.current_period_end.isoformat() if sub and sub.current_period_end else None,
-        "cancel_at_period_end": bool(sub and sub.cancel_at_period_end),
-        "grace_until": grace.isoformat() if grace and plans.is_paid(principal.plan) else None,
-        "billing_configured": plans.billing_configured(),
-    }
+    return SubscriptionSummary(
+        plan=principal.plan,
+        status=sub.status if sub else (SubscriptionStatus.ACTIVE if not plans.is_paid(principal.plan) else ""),
+        current_period_end=sub.current_period_end if sub else None,
+        cancel_at_period_end=bool(sub and sub.cancel_at_period_end),
+        grace_until=grace if plans.is_paid(principal.plan) else None,
+        billing_configured=plans.billing_configured(),
+    )
 
 
 def get_payment_warning(*, session: Session, tenant_id: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Literal
 
 import stripe
 from sqlalchemy.dialects import postgresql, sqlite
@@ -29,6 +29,7 @@ HANDLED = {
     "checkout.session.completed", "customer.subscription.created", "customer.subscription.updated",
     "customer.subscription.deleted", "invoice.paid", "invoice.payment_failed",
 }
+WebhookResult = Literal["applied", "duplicate", "stale", "ignored"]
 
 
 def _verify(payload: bytes, signature: str) -> stripe.Event:
@@ -140,7 +141,7 @@ def _record_event_id(session: Session, event: stripe.Event) -> bool:
     return session.exec(stmt).rowcount == 1  # type: ignore[call-overload]
 
 
-def handle_webhook(*, session: Session, payload: bytes, signature: str, ctx: RequestContext) -> str:
+def handle_webhook(*, session: Session, payload: bytes, signature: str, ctx: RequestContext) -> WebhookResult:
     """Verify and apply one webhook delivery.
 
     Returns:

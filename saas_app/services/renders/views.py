@@ -1,4 +1,4 @@
-"""Display-ready dictionaries of renders (shared by the REST API and the pages)."""
+"""Typed views of renders and the render catalogue (shared by the REST API and the pages)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import json
 
 from sqlmodel import Session
 
-from saas_app.models import Render, iso_or_none
+from saas_app.models import Render
+from saas_app.services.core.views import IsoDatetime, View
+from saas_app.services.renders.media.images import TEMPLATES
+from saas_app.services.renders.media.speech import VOICES
 from saas_app.services.renders.status import RenderStatus
 from saas_app.services.renders.steps.registry import STEPS
-from saas_app.services.renders.submission import list_steps
+from saas_app.services.renders.submission import get_render_or_raise, list_renders, list_steps
 from saas_app.services.usage.ledger import list_render_rows
 
 
@@ -19,30 +22,152 @@ def step_label(name: str) -> str:
     return step.label if step is not None else name.replace("_", " ").title()
 
 
-def summarize_render(render: Render) -> dict:
-    """The short form used in lists."""
-    return {
-        "id": render.id, "topic": render.topic, "status": render.status, "template": render.template,
-        "resolution": render.resolution, "duration_seconds": round(render.duration_seconds, 2),
-        "scenes": len(json.loads(render.scenes_json)), "created_at": iso_or_none(render.created_at),
-        "finished_at": iso_or_none(render.finished_at), "has_video": render.status == RenderStatus.SUCCEEDED,
-    }
+class StepView(View):
+    """One pipeline step: status, progress (0-1) and a short detail line."""
+
+    name: str
+    label: str
+    status: str
+    progress: float
+    detail: str
+    started_at: IsoDatetime | None
+    finished_at: IsoDatetime | None
 
 
-def describe_render(*, session: Session, render: Render) -> dict:
-    """The full form: steps with progress, usage charged, estimate, error and notes."""
+class SceneView(View):
+    """One scene as submitted."""
+
+    text: str
+    narration: str | None = None
+
+
+class RenderSummary(View):
+    """The short form of a render, used in lists."""
+
+    id: str
+    topic: str
+    status: str
+    template: str
+    resolution: str
+    duration_seconds: float
+    scenes: int
+    created_at: IsoDatetime
+    finished_at: IsoDatetime | None
+    has_video: bool
+
+
+class RenderDetail(RenderSummary):
+    """The full form: steps, usage charged per metric, the admission estimate, error and notes."""
+
+    voice: str
+    scenes_detail: list[SceneView]
+    steps: list[StepView]
+    usage: dict[str, float]
+    estimate: dict[str, float]
+    error: str | None
+    notes: str | None
+    started_at: IsoDatetime | None
+    size_bytes: int
+    attempts: int
+
+
+class RenderPage(View):
+    """One page of a tenant's renders, newest first."""
+
+    items: list[RenderSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class RenderSubmitted(View):
+    """A render admitted and queued, with the usage reserved for it."""
+
+    id: str
+    status: str
+    estimate: dict[str, float]
+
+    @classmethod
+    def from_row(cls, render: Render) -> RenderSubmitted:
+        """The answer to a submission."""
+        return cls(id=render.id, status=render.status, estimate=json.loads(render.estimate_json))
+
+
+class TemplateColors(View):
+    """A template's gradient as `#rrggbb` colours."""
+
+    top: str
+    bottom: str
+
+
+class TemplateView(View):
+    """A visual template; `premium` ones need a paid plan."""
+
+    id: str
+    name: str
+    description: str
+    premium: bool
+    colors: TemplateColors
+
+
+class VoiceView(View):
+    """A narration voice."""
+
+    id: str
+    name: str
+
+
+def summarize_render(render: Render) -> RenderSummary:
+    """The short view of a render row."""
+    return RenderSummary(
+        id=render.id, topic=render.topic, status=render.status, template=render.template,
+        resolution=render.resolution, duration_seconds=round(render.duration_seconds, 2),
+        scenes=len(json.loads(render.scenes_json)), created_at=render.created_at,
+        finished_at=render.finished_at, has_video=render.status == RenderStatus.SUCCEEDED,
+    )
+
+
+def describe_render(*, session: Session, render: Render) -> RenderDetail:
+    """The full view of a render row: steps with progress, usage charged, estimate, error and notes."""
     charged: dict[str, float] = {}
     for row in list_render_rows(session=session, render_id=render.id):
         charged[row.metric] = round(charged.get(row.metric, 0.0) + row.amount, 6)
     steps = [
-        {"name": s.name, "label": step_label(s.name), "status": s.status,
-         "progress": round(s.progress, 3), "detail": s.detail, "started_at": iso_or_none(s.started_at),
-         "finished_at": iso_or_none(s.finished_at)}
+        StepView(name=s.name, label=step_label(s.name), status=s.status,
+                 progress=round(s.progress, 3), detail=s.detail, started_at=s.started_at, finished_at=s.finished_at)
         for s in list_steps(session=session, render_id=render.id)
     ]
-    return {
-        **summarize_render(render), "voice": render.voice, "scenes_detail": json.loads(render.scenes_json),
-        "steps": steps, "usage": charged, "estimate": json.loads(render.estimate_json or "{}"),
-        "error": render.error or None, "notes": render.notes or None, "started_at": iso_or_none(render.started_at),
-        "size_bytes": render.size_bytes, "attempts": render.attempts,
-    }
+    return RenderDetail(
+        **summarize_render(render).model_dump(), voice=render.voice, scenes_detail=json.loads(render.scenes_json),
+        steps=steps, usage=charged, estimate=json.loads(render.estimate_json or "{}"),
+        error=render.error or None, notes=render.notes or None, started_at=render.started_at,
+        size_bytes=render.size_bytes, attempts=render.attempts,
+    )
+
+
+def get_render_detail(*, session: Session, tenant_id: str, render_id: str) -> RenderDetail:
+    """One render of this tenant, in full.
+
+    Raises:
+        NotFound: Not a render of this tenant.
+    """
+    render = get_render_or_raise(session=session, tenant_id=tenant_id, render_id=render_id)
+    return describe_render(session=session, render=render)
+
+
+def list_render_page(*, session: Session, tenant_id: str, limit: int, offset: int) -> RenderPage:
+    """A page of this tenant's renders, newest first, with the total count."""
+    rows, total = list_renders(session=session, tenant_id=tenant_id, limit=limit, offset=offset)
+    return RenderPage(items=[summarize_render(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+def list_templates() -> list[TemplateView]:
+    """The visual templates."""
+    return [TemplateView(id=t.id, name=t.name, description=t.description, premium=t.premium,
+                         colors=TemplateColors(top="#%02x%02x%02x" % t.top, bottom="#%02x%02x%02x" % t.bottom))
+            for t in TEMPLATES.values()]
+
+
+def list_voices() -> list[VoiceView]:
+    """The narration voices."""
+    return [VoiceView(id=k, name=v) for k, v in VOICES.items()]

@@ -22,6 +22,7 @@ from saas_app import routes
 from saas_app.models import Render, UsageRecord, utcnow
 from saas_app.services.usage import quota_scripts as lua
 from saas_app.services.core.errors import QuotaExceeded, RateLimited, ServiceUnavailable
+from saas_app.services.usage.views import MetricUsage, UsageSource, UsageSummary
 from saas_app.services.core.redis_client import get_redis
 from saas_app.services.renders.status import RenderStatus
 from saas_app.services.usage.ledger import list_counted_rows, list_render_rows, period_of, sum_usage
@@ -271,10 +272,11 @@ def release(*, tenant_id: str, render_id: str) -> None:
                          args=[render_id])
 
 
-def get_usage_summary(*, session: Session, tenant_id: str, plan_id: str) -> dict:
+def get_usage_summary(*, session: Session, tenant_id: str, plan_id: str) -> UsageSummary:
     """`GET /api/usage`: this month's usage against the plan's limits."""
     period = period_of()
     keys = _k(tenant_id, period)
+    source: UsageSource = "counters"
     try:
         ensure_counters(session=session, tenant_id=tenant_id)
         r = get_redis()
@@ -282,22 +284,21 @@ def get_usage_summary(*, session: Session, tenant_id: str, plan_id: str) -> dict
         gauges = gauge_names()
         for metric, level in zip(gauges, r.hmget(keys["gauge"], list(gauges)) if gauges else [], strict=True):
             used[metric] = float(level or 0)
-        source = "counters"
     except redis.RedisError as exc:  # the ledger answers (slower) while Redis is away
         log.warning("usage from the ledger, redis unavailable: %s", exc)
         used, source = sum_usage(session=session, tenant_id=tenant_id, period=period), "ledger"
     limits = get_limits(plan_id)
-    metrics = {}
+    metrics: dict[str, MetricUsage] = {}
     for metric in METRICS.names():
         value = round(max(0.0, used.get(metric, 0.0)), 3)
         limit = limits[metric]
-        metrics[metric] = {
-            "used": value, "limit": limit,
-            "percent": None if not limit else round(min(100.0, 100 * value / limit), 1),
-            "remaining": None if limit is None else round(max(0.0, limit - value), 3),
-        }
-    return {"period": period, "plan": get_plan(plan_id).id, "reset_at": reset_at(period).isoformat(),
-            "metrics": metrics, "source": source}
+        metrics[metric] = MetricUsage(
+            used=value, limit=limit,
+            percent=None if not limit else round(min(100.0, 100 * value / limit), 1),
+            remaining=None if limit is None else round(max(0.0, limit - value), 3),
+        )
+    return UsageSummary(period=period, plan=get_plan(plan_id).id, reset_at=reset_at(period), metrics=metrics,
+                        source=source)
 
 
 def forget_tenant(*, tenant_id: str, render_ids: Iterable[str]) -> None:

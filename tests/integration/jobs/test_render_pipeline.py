@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,7 +43,7 @@ from saas_app.services.auth.sessions import Principal
 from saas_app.services.renders import pipeline
 from saas_app.services.renders import submission as renders
 from saas_app.services.renders.files import render_dir
-from saas_app.services.renders.media import speech
+from saas_app.settings import PROJECT_ROOT
 from saas_app.services.renders.media import video
 from saas_app.services.renders.status import StepStatus
 from saas_app.services.renders.steps.registry import STEPS, metrics_charged
@@ -59,9 +62,16 @@ BEFORE_VIDEO = STEPS.names()[:STEPS.names().index("video")]  # the steps a faile
 
 
 def _narration_seconds(tmp_path: Path, texts: list[str], voice: str = "en") -> float:
-    """Speak the same texts again: espeak-ng is deterministic, so this is what the worker's WAVs held."""
-    return sum(speech.synthesize(text=t, voice=voice, out_path=tmp_path / f"check_{i}.wav").seconds
-               for i, t in enumerate(texts))
+    """Speak the same texts again in a fresh process, as a work-horse does: espeak-ng is
+    deterministic from a fresh start, but keeps state across calls within one process (an
+    earlier in-process render in this test run changes its timings by a few milliseconds)."""
+    script = ("import json, sys; from pathlib import Path; from saas_app.services.renders.media import speech; "
+              "texts, voice, folder = json.loads(sys.argv[1]), sys.argv[2], Path(sys.argv[3]); "
+              "print(sum(speech.synthesize(text=t, voice=voice, out_path=folder / f'check_{i}.wav').seconds "
+              "for i, t in enumerate(texts)))")
+    result = subprocess.run([sys.executable, "-c", script, json.dumps(texts), voice, str(tmp_path)],
+                            cwd=PROJECT_ROOT, capture_output=True, text=True, check=True, timeout=120)
+    return float(result.stdout.strip())
 
 
 def _assert_metered_once(rc: redis.Redis, render: Render) -> None:

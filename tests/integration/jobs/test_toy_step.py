@@ -37,6 +37,7 @@ from saas_app.services.renders.input import RenderInput, estimate_usage
 from saas_app.services.renders.steps.registry import STEPS, metrics_charged
 from saas_app.services.usage.metrics import METRICS
 from saas_app.settings import PROJECT_ROOT
+from saas_app.services.usage.views import UsageSummary
 from saas_app.state.formatting import charge_text, estimate_text, usage_rows
 
 pytestmark = pytest.mark.db
@@ -114,7 +115,7 @@ def test_a_toy_step_is_estimated_admitted_run_metered_once_and_labelled(
         assert (step["name"], step["label"], step["status"]) == ("preview", "GIF preview", "done")
         assert step["detail"] == f"{FRAMES} preview frames" and detail["usage"]["preview_frames"] == FRAMES
         assert charge_text("preview_frames", FRAMES) == f"{FRAMES} frames previewed"
-        [row] = [r for r in usage_rows(summary) if r["metric"] == "preview_frames"]
+        [row] = [r for r in usage_rows(UsageSummary.model_validate(summary)) if r["metric"] == "preview_frames"]
         assert (row["label"], row["value"], row["color"]) == ("Preview frames", f"{FRAMES} / {FRAMES}", "red")
 
         # Its kept file is served, and exports describe it.

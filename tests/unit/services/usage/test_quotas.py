@@ -135,8 +135,8 @@ def test_last_months_usage_does_not_count_this_month(session: Session, redis_cli
     assert used_counters(redis_client, tenant.id) == {}
     _admit(session, tenant.id, "fresh", images_count=10.0)  # the whole quota is available again
     summary = quotas.get_usage_summary(session=session, tenant_id=tenant.id, plan_id="free")
-    assert summary["period"] == period_of()
-    assert summary["metrics"]["images_count"]["used"] == 0
+    assert summary.period == period_of()
+    assert summary.metrics["images_count"].used == 0
     assert ledger.sum_usage(session=session, tenant_id=tenant.id, period=last)["images_count"] == 10
     assert ledger.sum_usage(session=session, tenant_id=tenant.id, period=period_of())["images_count"] == 0
 
@@ -165,7 +165,7 @@ def test_counters_reset_at_the_first_of_next_month_utc(period: str, expected: da
 def test_the_summary_resets_at_the_start_of_next_month(session: Session) -> None:
     tenant = make_tenant(session)
     summary = quotas.get_usage_summary(session=session, tenant_id=tenant.id, plan_id="free")
-    reset = datetime.fromisoformat(summary["reset_at"])
+    reset = summary.reset_at
     now = datetime.now(timezone.utc)
     assert (reset.day, reset.hour, reset.minute, reset.second) == (1, 0, 0, 0)
     assert reset.utcoffset() == timedelta(0)
@@ -240,9 +240,9 @@ def test_enterprise_is_unlimited(session: Session, redis_client: redis.Redis, ap
         _admit(session, tenant.id, f"big{n}", plan="enterprise", **huge)
     assert reserved(redis_client, tenant.id) == dict.fromkeys(METRICS.names(), 3e12)
     summary = quotas.get_usage_summary(session=session, tenant_id=tenant.id, plan_id="enterprise")
-    assert summary["plan"] == "enterprise"
-    assert all(v["limit"] is None and v["percent"] is None and v["remaining"] is None
-               for v in summary["metrics"].values())
+    assert summary.plan == "enterprise"
+    assert all(v.limit is None and v.percent is None and v.remaining is None
+               for v in summary.metrics.values())
 
 
 # Concurrency and queue depth
