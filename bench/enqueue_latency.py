@@ -24,8 +24,8 @@ from sqlmodel import Session, select
 
 from saas_app.db import get_engine
 from saas_app.models import Render, RenderStep
-from saas_app.services.renders import submission as renders
 from saas_app.services.account.audit import RequestContext
+from saas_app.services.renders import submission as renders
 from saas_app.services.renders.input import RenderInput, SceneInput
 from saas_app.services.renders.status import RenderStatus
 

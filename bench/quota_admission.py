@@ -25,8 +25,8 @@ from sqlmodel import Session
 
 from saas_app.db import get_engine
 from saas_app.models import new_id
-from saas_app.services.usage import quotas
 from saas_app.services.core.redis_client import get_redis
+from saas_app.services.usage import quotas
 
 ESTIMATE = {"images_count": 6.0, "tts_seconds": 60.0, "render_minutes": 1.0, "storage_mb": 2.1}
 GOAL_RATIO = 1.5

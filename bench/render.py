@@ -28,12 +28,10 @@ from sqlmodel import Session, select
 
 from saas_app.db import get_engine
 from saas_app.models import Render, RenderStep
-from saas_app.services.renders import submission as renders
 from saas_app.services.account.audit import RequestContext
-from saas_app.services.renders.media import images
-from saas_app.services.renders.media import speech
-from saas_app.services.renders.media import video
+from saas_app.services.renders import submission as renders
 from saas_app.services.renders.input import RenderInput, SceneInput
+from saas_app.services.renders.media import images, speech, video
 from saas_app.services.renders.status import RenderStatus
 
 TOPIC = "A short history of the honey bee"

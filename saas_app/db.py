@@ -13,7 +13,6 @@ from sqlmodel import Session, create_engine
 
 from saas_app.settings import get_settings
 
-
 _created: list[str] = []
 
 

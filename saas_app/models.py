@@ -6,8 +6,7 @@ Datetimes are timezone-aware UTC everywhere (SQLModel stores them as UTC); use `
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
-from typing import Optional
+from datetime import UTC, datetime
 
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -19,7 +18,7 @@ from saas_app.services.renders.status import RenderStatus, StepStatus
 
 def utcnow() -> datetime:
     """Current time, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso_or_none(moment: datetime | None) -> str | None:
@@ -41,8 +40,8 @@ class Tenant(SQLModel, table=True):
     name: str = Field(max_length=200)
     plan: str = Field(max_length=32)  # a new workspace starts on TENANT_DEFAULT_PLAN
     # While a payment is past due the plan holds until this moment, then Free applies.
-    plan_grace_until: Optional[datetime] = None
-    stripe_customer_id: Optional[str] = Field(default=None, max_length=64)
+    plan_grace_until: datetime | None = None
+    stripe_customer_id: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -54,9 +53,9 @@ class User(SQLModel, table=True):
     tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=32)
     role: str = Field(default="owner", max_length=32)
     created_at: datetime = Field(default_factory=utcnow)
-    last_login_at: Optional[datetime] = None
+    last_login_at: datetime | None = None
     # Sign out everywhere: access tokens issued before this moment are refused.
-    tokens_valid_after: Optional[datetime] = None
+    tokens_valid_after: datetime | None = None
 
 
 class MagicLink(SQLModel, table=True):
@@ -69,7 +68,7 @@ class MagicLink(SQLModel, table=True):
     next_path: str = Field(default=routes.CREATE, max_length=500)
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
-    consumed_at: Optional[datetime] = None
+    consumed_at: datetime | None = None
     failed_attempts: int = 0
     request_ip: str = Field(default="", max_length=64)
 
@@ -82,7 +81,7 @@ class AuthSession(SQLModel, table=True):
     tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=32)
     kind: str = Field(default="browser", max_length=16)  # browser | api
     # Browser sessions: SHA-256 of the cookie value; API sessions: None.
-    token_hash: Optional[str] = Field(
+    token_hash: str | None = Field(
         default=None, max_length=64, sa_column_kwargs={"unique": True}
     )
     ip: str = Field(default="", max_length=64)
@@ -90,7 +89,7 @@ class AuthSession(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     last_seen_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
-    revoked_at: Optional[datetime] = None
+    revoked_at: datetime | None = None
 
 
 class RefreshToken(SQLModel, table=True):
@@ -101,7 +100,7 @@ class RefreshToken(SQLModel, table=True):
     user_id: str = Field(foreign_key="user.id", index=True, max_length=32)
     issued_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
-    rotated_at: Optional[datetime] = None
+    rotated_at: datetime | None = None
 
 
 class AuditLog(SQLModel, table=True):
@@ -109,9 +108,9 @@ class AuditLog(SQLModel, table=True):
 
     __table_args__ = (Index("ix_auditlog_tenant_created", "tenant_id", "created_at"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    tenant_id: Optional[str] = Field(default=None, max_length=32)
-    user_id: Optional[str] = Field(default=None, max_length=32)
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str | None = Field(default=None, max_length=32)
+    user_id: str | None = Field(default=None, max_length=32)
     actor: str = Field(default="", max_length=120)
     action: str = Field(max_length=64, index=True)
     target: str = Field(default="", max_length=200)
@@ -166,9 +165,9 @@ class Render(SQLModel, table=True):
     duration_seconds: float = 0.0
     size_bytes: int = 0
     created_at: datetime = Field(default_factory=utcnow)
-    started_at: Optional[datetime] = None
-    finished_at: Optional[datetime] = None
-    deleted_at: Optional[datetime] = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    deleted_at: datetime | None = None
 
 
 class RenderStep(SQLModel, table=True):
@@ -176,7 +175,7 @@ class RenderStep(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("render_id", "name", name="uq_renderstep_render_name"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     render_id: str = Field(foreign_key="render.id", index=True, max_length=32)
     tenant_id: str = Field(max_length=32, index=True)
     name: str = Field(max_length=16)
@@ -184,8 +183,8 @@ class RenderStep(SQLModel, table=True):
     status: str = Field(default=StepStatus.PENDING, max_length=16)
     progress: float = 0.0
     detail: str = Field(default="", max_length=300)
-    started_at: Optional[datetime] = None
-    finished_at: Optional[datetime] = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
 
 
 class UsageRecord(SQLModel, table=True):
@@ -196,16 +195,16 @@ class UsageRecord(SQLModel, table=True):
         Index("ix_usage_tenant_period", "tenant_id", "period"),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     tenant_id: str = Field(max_length=32)
-    render_id: Optional[str] = Field(default=None, max_length=32, index=True)
-    user_id: Optional[str] = Field(default=None, max_length=32)
+    render_id: str | None = Field(default=None, max_length=32, index=True)
+    user_id: str | None = Field(default=None, max_length=32)
     metric: str = Field(max_length=32)
     amount: float
     period: str = Field(max_length=7)
     event_key: str = Field(max_length=160)
     created_at: datetime = Field(default_factory=utcnow)
-    logged_at: Optional[datetime] = None  # appended to the JSONL log
+    logged_at: datetime | None = None  # appended to the JSONL log
 
 
 class Subscription(SQLModel, table=True):
@@ -216,9 +215,9 @@ class Subscription(SQLModel, table=True):
     price_id: str = Field(default="", max_length=64)
     plan: str = Field(max_length=32)
     status: str = Field(default="", max_length=32)
-    current_period_end: Optional[datetime] = None
+    current_period_end: datetime | None = None
     cancel_at_period_end: bool = False
-    past_due_since: Optional[datetime] = None
+    past_due_since: datetime | None = None
     # Stripe's `created` of the newest event applied: older events never roll state back.
     state_at: int = 0
     updated_at: datetime = Field(default_factory=utcnow)
@@ -230,7 +229,7 @@ class StripeEvent(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=100)
     type: str = Field(max_length=80)
     created: int = 0
-    tenant_id: Optional[str] = Field(default=None, max_length=32, index=True)
+    tenant_id: str | None = Field(default=None, max_length=32, index=True)
     received_at: datetime = Field(default_factory=utcnow)
 
 
@@ -245,8 +244,8 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(max_length=64)
     is_default: bool = False
     created_at: datetime = Field(default_factory=utcnow)
-    last_used_at: Optional[datetime] = None
-    revoked_at: Optional[datetime] = None
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
 
 
 class DataExport(SQLModel, table=True):
@@ -259,8 +258,8 @@ class DataExport(SQLModel, table=True):
     filename: str = Field(max_length=100, sa_column_kwargs={"unique": True})
     size_bytes: int = 0
     created_at: datetime = Field(default_factory=utcnow, index=True)
-    ready_at: Optional[datetime] = None
-    expires_at: Optional[datetime] = None
+    ready_at: datetime | None = None
+    expires_at: datetime | None = None
 
 
 class AccountDeletion(SQLModel, table=True):

@@ -147,14 +147,14 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _plan_prices_are_settings(self) -> "Settings":
+    def _plan_prices_are_settings(self) -> Settings:
         from saas_app.services.usage.plans import check_price_settings
 
         check_price_settings(type(self))
         return self
 
     @model_validator(mode="after")
-    def _production_checks(self) -> "Settings":
+    def _production_checks(self) -> Settings:
         if self.APP_ENV is AppEnv.production:
             secret = self.JWT_SECRET.strip()
             if secret.lower() in _PLACEHOLDER_SECRETS:

@@ -96,14 +96,14 @@ import redis  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from alembic import command  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
+from openapi_contract import undeclared_answer  # noqa: E402
+from shared_helpers import SettingsOverride, alembic_config  # noqa: E402
 from sqlmodel import Session, SQLModel  # noqa: E402
 
 import saas_app.models  # noqa: E402,F401  (registers every table on SQLModel.metadata)
 from saas_app.db import get_engine  # noqa: E402
 from saas_app.dev.mailcatcher import MailCatcher  # noqa: E402
 from saas_app.settings import get_settings  # noqa: E402
-from openapi_contract import undeclared_answer  # noqa: E402
-from shared_helpers import SettingsOverride, alembic_config  # noqa: E402
 
 
 def _require_db_marker(request: pytest.FixtureRequest) -> None:

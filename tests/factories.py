@@ -19,9 +19,9 @@ from sqlmodel import Session
 
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.models import Tenant, User
+from saas_app.services.account.audit import RequestContext
 from saas_app.services.auth import magic_links
 from saas_app.services.core import rate_limit
-from saas_app.services.account.audit import RequestContext
 from saas_app.services.usage.plans import default_plan_id
 from saas_app.settings import get_settings
 

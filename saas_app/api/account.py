@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from saas_app import routes
 from saas_app.api.deps import Context, DbSession, UserPrincipal
 from saas_app.api.errors import AUTH, BODY, errors
 from saas_app.api.files import FileAnswer, file_responses

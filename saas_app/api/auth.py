@@ -40,7 +40,7 @@ class VerifyRequest(BaseModel):
     code: str | None = Field(default=None, max_length=12)
 
     @model_validator(mode="after")
-    def _one_way(self) -> "VerifyRequest":
+    def _one_way(self) -> VerifyRequest:
         if not self.token and not (self.email and self.code):
             raise ValueError("send either 'token', or 'email' and 'code'")
         return self

@@ -8,7 +8,7 @@ quota or plan numbers, or when to retry. Routes declare the statuses they can gi
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
 
@@ -106,7 +106,7 @@ async def app_error(_request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, (RateLimited, ServiceUnavailable)):
         headers["Retry-After"] = str(exc.retry_after)
         body.retry_after = exc.retry_after
-        body.eta = (datetime.now(timezone.utc) + timedelta(seconds=exc.retry_after)).isoformat()
+        body.eta = (datetime.now(UTC) + timedelta(seconds=exc.retry_after)).isoformat()
     return error_response(exc.status_code, body, headers)
 
 

@@ -13,8 +13,8 @@ from saas_app.api.schemas import Deleted, RenderCanceled, TemplateList, VoiceLis
 from saas_app.services.renders import submission as renders
 from saas_app.services.renders import views
 from saas_app.services.renders.files import get_kept_file_or_raise
-from saas_app.services.renders.steps.video import THUMBNAIL, VIDEO
 from saas_app.services.renders.input import RenderInput
+from saas_app.services.renders.steps.video import THUMBNAIL, VIDEO
 from saas_app.services.renders.views import RenderDetail, RenderPage, RenderSubmitted
 from saas_app.services.usage import quotas
 from saas_app.services.usage.views import UsageSummary

@@ -96,7 +96,7 @@ class MailCatcher:
             self._controller.stop()
             self._controller = None
 
-    def __enter__(self) -> "MailCatcher":
+    def __enter__(self) -> MailCatcher:
         self.start()
         return self
 

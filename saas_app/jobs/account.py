@@ -6,8 +6,7 @@ import logging
 
 from saas_app.db import session_scope
 from saas_app.models import DataExport, utcnow
-from saas_app.services.account import deletion
-from saas_app.services.account import exports
+from saas_app.services.account import deletion, exports
 from saas_app.services.account.status import ExportStatus
 
 log = logging.getLogger(__name__)

@@ -17,10 +17,8 @@ import redis
 from saas_app.db import session_scope
 from saas_app.jobs import recovery
 from saas_app.jobs.worker_class import fork_guard
+from saas_app.services.account import backups, deletion, exports
 from saas_app.services.core import queue
-from saas_app.services.account import backups
-from saas_app.services.account import deletion
-from saas_app.services.account import exports
 from saas_app.services.usage import quotas
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from sqlmodel import select
 
 from saas_app.db import session_scope
 from saas_app.models import Tenant
-from saas_app.services.usage import quotas
 from saas_app.services.renders import submission as renders
+from saas_app.services.usage import quotas
 
 log = logging.getLogger(__name__)
 

@@ -12,20 +12,19 @@ import socket
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import redis
 from rq import Worker
 from rq.serializers import JSONSerializer
 
-from saas_app.db import session_scope
+from saas_app.db import forget_pooled_connections, session_scope
 from saas_app.dev.guard import die_with_parent
 from saas_app.jobs.maintenance import start_clock
-from saas_app.services.core.queue import QUEUE_NAMES, get_rq_connection
 from saas_app.jobs.render import on_work_horse_killed
 from saas_app.jobs.worker_class import RenderWorker, install_fork_guard, release_inherited_sockets
+from saas_app.services.core.queue import QUEUE_NAMES, get_rq_connection
 from saas_app.services.renders.submission import requeue_orphaned_renders
-from saas_app.db import forget_pooled_connections
 from saas_app.settings import get_settings
 
 
@@ -106,7 +105,7 @@ def alive(max_silence: float = 120.0) -> bool:
         workers = Worker.all(connection=get_rq_connection())
     except redis.RedisError:
         return True
-    host, now = socket.gethostname(), datetime.now(timezone.utc)
+    host, now = socket.gethostname(), datetime.now(UTC)
     return any(w.hostname == host and w.last_heartbeat is not None
                and (now - w.last_heartbeat).total_seconds() < max_silence for w in workers)
 

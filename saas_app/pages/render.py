@@ -10,7 +10,6 @@ from saas_app.components.theme import DANGER, MUTED
 from saas_app.state.formatting import STEP_ICONS, STEP_RUNNING
 from saas_app.state.render import RenderState
 
-
 _ICON_COLORS = {"circle-check": "#15803d", "circle-x": DANGER, "circle-slash": "#b45309"}
 
 

@@ -11,9 +11,9 @@ import reflex as rx
 from saas_app import routes
 from saas_app.services.auth.sessions import Principal
 from saas_app.services.billing import checkout as billing
+from saas_app.services.billing.status import SubscriptionStatus
 from saas_app.services.billing.views import SubscriptionSummary
 from saas_app.services.core.errors import AppError
-from saas_app.services.billing.status import SubscriptionStatus
 from saas_app.services.usage.plans import PLANS, get_limits, get_plan, is_paid
 from saas_app.state.formatting import format_date, plan_quota_text
 from saas_app.state.usage import UsageState

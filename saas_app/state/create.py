@@ -6,12 +6,12 @@ import reflex as rx
 from pydantic import ValidationError
 
 from saas_app import routes
-from saas_app.services.renders import submission as renders
 from saas_app.services.core.errors import AppError, PlanRequired, QuotaExceeded
+from saas_app.services.core.validation import field_path, friendly_message
+from saas_app.services.renders import submission as renders
+from saas_app.services.renders.input import RenderInput, estimate_usage
 from saas_app.services.renders.media.images import RESOLUTIONS, TEMPLATES
 from saas_app.services.renders.media.speech import VOICES
-from saas_app.services.renders.input import RenderInput, estimate_usage
-from saas_app.services.core.validation import field_path, friendly_message
 from saas_app.services.usage.entitlements import PREMIUM_RESOLUTIONS
 from saas_app.services.usage.plans import first_premium_plan
 from saas_app.state.formatting import estimate_text

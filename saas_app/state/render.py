@@ -6,9 +6,9 @@ import asyncio
 
 import reflex as rx
 
+from saas_app import routes
 from saas_app.services.auth.sessions import Principal
 from saas_app.services.core.errors import AppError, NotFound
-from saas_app import routes
 from saas_app.services.renders import submission as renders
 from saas_app.services.renders.status import RenderStatus
 from saas_app.services.renders.views import RenderDetail, get_render_detail

@@ -27,8 +27,8 @@ from saas_app import routes
 from saas_app.db import session_scope
 from saas_app.services.account.audit import RequestContext
 from saas_app.services.auth.sessions import Principal, authenticate_browser_session
-from saas_app.services.usage.plans import FREE
 from saas_app.services.core.errors import AppError
+from saas_app.services.usage.plans import FREE
 from saas_app.settings import get_settings
 
 T = TypeVar("T")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -73,7 +73,7 @@ def test_production_accepts_a_strong_jwt_secret(fresh_env: pytest.MonkeyPatch, s
     fresh_env.setenv("JWT_SECRET", secret)
     settings = get_settings()
     assert settings.APP_ENV is AppEnv.production
-    assert settings.JWT_SECRET == secret
+    assert secret == settings.JWT_SECRET
 
 
 def test_development_keeps_working_with_the_placeholder(fresh_env: pytest.MonkeyPatch) -> None:

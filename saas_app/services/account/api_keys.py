@@ -16,8 +16,8 @@ from saas_app.models import ApiKey, Tenant, User, utcnow
 from saas_app.services.account.audit import RequestContext, record_event
 from saas_app.services.account.views import ApiKeyView, NewKey
 from saas_app.services.auth.sessions import Principal, principal_for
-from saas_app.services.core.errors import AuthError, InvalidInput, NotFound
 from saas_app.services.auth.tokens import sha256_hex
+from saas_app.services.core.errors import AuthError, InvalidInput, NotFound
 
 KEY_PREFIX = "nsk_"
 MAX_KEYS = 20

@@ -11,7 +11,7 @@ import logging
 import sqlite3
 import subprocess
 from contextlib import closing
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from croniter import croniter
@@ -43,7 +43,7 @@ def list_backups() -> list[tuple[datetime, Path]]:
         if path.suffix in (".sqlite3", ".dump"):
             try:
                 found.append((datetime.strptime(path.stem.removeprefix("backup-"), _STAMP)
-                              .replace(tzinfo=timezone.utc), path))
+                              .replace(tzinfo=UTC), path))
             except ValueError:
                 continue
     return sorted(found)

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import html
 import secrets
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import case, update
@@ -19,10 +19,10 @@ from sqlmodel import Session, col, select
 from saas_app import routes
 from saas_app.models import MagicLink, User, utcnow
 from saas_app.services.account.audit import RequestContext, record_event
+from saas_app.services.auth.tokens import new_secret_token, sha256_hex
 from saas_app.services.core.errors import AuthError, InvalidInput
 from saas_app.services.core.mail import send_email
 from saas_app.services.core.rate_limit import Limit, Window, check_limits, ensure_windows
-from saas_app.services.auth.tokens import new_secret_token, sha256_hex
 from saas_app.settings import get_settings
 
 MAX_CODE_ATTEMPTS = 5
@@ -98,7 +98,7 @@ def _restored_windows(session: Session) -> list[Window]:
     rows = session.exec(select(MagicLink.email, MagicLink.request_ip, MagicLink.created_at)
                         .where(col(MagicLink.created_at) > now - timedelta(hours=1))).all()
     for address, ip, created_at in rows:
-        age = (now - created_at.replace(tzinfo=created_at.tzinfo or timezone.utc)).total_seconds()
+        age = (now - created_at.replace(tzinfo=created_at.tzinfo or UTC)).total_seconds()
         for limit in _limits(address, ip):
             if age < limit.window:
                 _, hits, oldest = found.get(limit.key, (limit, 0, age))

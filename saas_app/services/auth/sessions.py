@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import redis
 from sqlalchemy import update
@@ -18,9 +18,6 @@ from sqlmodel import Session, col, select
 
 from saas_app.models import AuthSession, MagicLink, RefreshToken, Tenant, User, utcnow
 from saas_app.services.account.audit import RequestContext, record_event
-from saas_app.services.core.errors import AuthError
-from saas_app.services.usage.plans import default_plan_id, effective_plan_id
-from saas_app.services.core.redis_client import get_redis
 from saas_app.services.auth.tokens import (
     ACCESS,
     REFRESH,
@@ -30,6 +27,9 @@ from saas_app.services.auth.tokens import (
     new_secret_token,
     sha256_hex,
 )
+from saas_app.services.core.errors import AuthError
+from saas_app.services.core.redis_client import get_redis
+from saas_app.services.usage.plans import default_plan_id, effective_plan_id
 from saas_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def _issue_pair(session: Session, user: User, tenant: Tenant, auth_session: Auth
     access, _ = encode_token(typ=ACCESS, user_id=user.id, tenant_id=tenant.id, session_id=auth_session.id)
     refresh, claims = encode_token(typ=REFRESH, user_id=user.id, tenant_id=tenant.id, session_id=auth_session.id)
     session.add(RefreshToken(jti=claims.jti, session_id=auth_session.id, user_id=user.id,
-                             expires_at=datetime.fromtimestamp(claims.expires_at, timezone.utc)))
+                             expires_at=datetime.fromtimestamp(claims.expires_at, UTC)))
     return TokenPair(access_token=access, refresh_token=refresh,
                      expires_in=get_settings().JWT_EXPIRE_HOURS * 3600,
                      principal=principal_for(user, tenant, auth_session.id))

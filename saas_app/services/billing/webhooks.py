@@ -9,7 +9,7 @@ applied to that tenant changes nothing.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import stripe
@@ -61,7 +61,7 @@ def _find_tenant(session: Session, obj: Any) -> Tenant | None:
 
 
 def _ts(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(int(value), timezone.utc) if value else None
+    return datetime.fromtimestamp(int(value), UTC) if value else None
 
 
 def _apply_subscription(session: Session, tenant: Tenant, sub: Any, created: int, deleted: bool) -> bool:

@@ -12,6 +12,7 @@ from saas_app.services.renders.steps.base import KeptFile
 from saas_app.services.renders.steps.registry import find_kept_file, kept_files
 from saas_app.settings import get_settings
 
+
 def render_dir(tenant_id: str, render_id: str) -> Path:
     """Where a render's files live."""
     return Path(get_settings().STORAGE_DIR) / tenant_id / "renders" / render_id

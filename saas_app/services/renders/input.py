@@ -11,6 +11,7 @@ from saas_app.services.renders.media.speech import DEFAULT_VOICE
 from saas_app.services.renders.steps.registry import STEPS
 from saas_app.services.usage.metrics import METRICS
 
+
 class SceneInput(BaseModel):
     """One scene: on-screen text and optional narration (defaults to the text)."""
 

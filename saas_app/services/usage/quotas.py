@@ -12,7 +12,7 @@ import functools
 import json
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import redis
 from redis.commands.core import Script
@@ -20,14 +20,14 @@ from sqlmodel import Session, col, select
 
 from saas_app import routes
 from saas_app.models import Render, UsageRecord, utcnow
-from saas_app.services.usage import quota_scripts as lua
 from saas_app.services.core.errors import QuotaExceeded, RateLimited, ServiceUnavailable
-from saas_app.services.usage.views import MetricUsage, UsageSource, UsageSummary
 from saas_app.services.core.redis_client import get_redis
 from saas_app.services.renders.status import RenderStatus
+from saas_app.services.usage import quota_scripts as lua
 from saas_app.services.usage.ledger import list_counted_rows, list_render_rows, period_of, sum_usage
 from saas_app.services.usage.metrics import METRICS, gauge_names, is_gauge
 from saas_app.services.usage.plans import Plan, get_limits, get_plan
+from saas_app.services.usage.views import MetricUsage, UsageSource, UsageSummary
 from saas_app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def upgrade_url() -> str:
 def reset_at(period: str) -> datetime:
     """When a monthly period's counters reset (start of next month, UTC)."""
     year, month = (int(x) for x in period.split("-"))
-    return datetime(year + month // 12, month % 12 + 1, 1, tzinfo=timezone.utc)
+    return datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
 
 
 def apply_rows(rows: list[UsageRecord]) -> int:

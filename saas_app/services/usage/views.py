@@ -6,7 +6,6 @@ from typing import Literal
 
 from saas_app.services.core.views import IsoDatetime, View
 
-
 UsageSource = Literal["counters", "ledger"]  # the Redis counters, or the SQL ledger while Redis is away
 
 

@@ -8,11 +8,20 @@ import time
 
 import pytest
 import redis
+from factories import (
+    bearer,
+    claims_of,
+    clear_rate_limits,
+    emails_to,
+    link_and_code,
+    make_user,
+    sign_in_api,
+    sign_jwt,
+    unsigned_jwt,
+)
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from factories import (bearer, claims_of, clear_rate_limits, emails_to, link_and_code, make_user, sign_in_api,
-                       sign_jwt, unsigned_jwt)
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.models import AuditLog, MagicLink, User
 from saas_app.settings import get_settings

@@ -6,9 +6,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import redis
+from factories import bearer, clear_rate_limits, emails_to, link_and_code, sign_in_api
 from fastapi.testclient import TestClient
 
-from factories import bearer, clear_rate_limits, emails_to, link_and_code, sign_in_api
 from saas_app.dev.mailcatcher import MailCatcher
 
 pytestmark = pytest.mark.db

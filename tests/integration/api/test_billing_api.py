@@ -16,10 +16,36 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from factories import bearer, render_payload, sign_in_api
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
+from stripe_server import (  # noqa: F401  (stripe_server is the session fixture)
+    PRICE_ENTERPRISE,
+    PRICE_PRO,
+    UNREACHABLE_BASE,
+    WEBHOOK_SECRET,
+    app_env,
+    cancel_subscription,
+    checkout_completed_event,
+    complete_checkout,
+    create_subscription,
+    customers_of_tenant,
+    delayed_in_flight,
+    deliver,
+    get_checkout_session,
+    get_subscription,
+    latest_invoice,
+    make_event,
+    pay_checkout,
+    received_webhooks,
+    register_webhook_endpoint,
+    reset_stripe,
+    session_id_from_url,
+    signed,
+    slow_down,
+    stripe_server,
+)
 
-from factories import bearer, render_payload, sign_in_api
 from saas_app import routes
 from saas_app.api.app import create_api
 from saas_app.db import get_engine
@@ -28,12 +54,6 @@ from saas_app.models import AuditLog, StripeEvent, Subscription, Tenant
 from saas_app.services.usage.metrics import base_quotas
 from saas_app.services.usage.plans import PLANS, sold_plans
 from saas_app.settings import get_settings
-from stripe_server import (  # noqa: F401  (stripe_server is the session fixture)
-    PRICE_ENTERPRISE, PRICE_PRO, UNREACHABLE_BASE, WEBHOOK_SECRET, app_env, cancel_subscription,
-    checkout_completed_event, complete_checkout, create_subscription, customers_of_tenant, delayed_in_flight,
-    deliver, get_checkout_session, get_subscription, latest_invoice, make_event, pay_checkout, received_webhooks,
-    register_webhook_endpoint, reset_stripe, session_id_from_url, signed, slow_down, stripe_server,
-)
 
 pytestmark = pytest.mark.db
 

@@ -12,7 +12,6 @@ import zipfile
 from datetime import timedelta
 
 import pytest
-from shared_helpers import SettingsOverride
 from factories import (
     api_key_headers,
     create_api_key,
@@ -26,14 +25,15 @@ from factories import (
 from fastapi.testclient import TestClient
 from rq.job import Job
 from rq.serializers import JSONSerializer
+from shared_helpers import SettingsOverride
 from sqlmodel import Session, col, select
 
 from saas_app.db import get_engine
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.jobs.account import build_export_job
-from saas_app.services.core.queue import get_queue, get_rq_connection
 from saas_app.models import DataExport, UsageRecord, utcnow
 from saas_app.services.account.exports import delete_expired_exports, export_path
+from saas_app.services.core.queue import get_queue, get_rq_connection
 from saas_app.services.renders.files import render_dir
 from saas_app.services.renders.steps.registry import STEPS, kept_files, metrics_charged
 from saas_app.services.usage.metrics import METRICS

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from factories import dead_redis
 from fastapi.testclient import TestClient
 
-from factories import dead_redis
 from saas_app.services.core import health
 
 pytestmark = pytest.mark.db

@@ -11,6 +11,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from factories import CTX, make_principal, make_user
 from fastapi import Depends, FastAPI
 from fastapi.security import HTTPBearer
 from fastapi.testclient import TestClient
@@ -18,7 +19,6 @@ from openapi_contract import contract_violations, operations
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from factories import CTX, make_principal, make_user
 from saas_app.api.app import create_api
 from saas_app.api.errors import ErrorBody
 from saas_app.models import AuthSession, Tenant, User, utcnow

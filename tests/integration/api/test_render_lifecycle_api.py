@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
+from factories import (
+    ledger_totals,
+    make_render,
+    make_user,
+    queued_render_jobs,
+    render_job,
+    render_payload,
+    render_rows,
+    reserved,
+    sign_in_headers,
+    submit_render,
+    usage_summary,
+)
 from fastapi.testclient import TestClient
 from rq.job import JobStatus
 from sqlmodel import Session
 
-from factories import (
-    ledger_totals, make_render, make_user, queued_render_jobs, render_job, render_payload, render_rows, reserved,
-    sign_in_headers, submit_render, usage_summary,
-)
 from saas_app import routes
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.jobs.reconcile import reconcile
@@ -22,8 +31,7 @@ from saas_app.models import User
 from saas_app.services.renders import pipeline
 from saas_app.services.renders.files import render_dir
 from saas_app.services.renders.steps.registry import STEPS, kept_files
-from saas_app.services.usage.ledger import usage_log_path
-from saas_app.services.usage.ledger import period_of
+from saas_app.services.usage.ledger import period_of, usage_log_path
 from saas_app.services.usage.metrics import METRICS, monthly_names
 
 pytestmark = pytest.mark.db
@@ -46,7 +54,7 @@ def _run(render_id: str) -> None:
 def test_the_list_is_newest_first_and_paginated(api: TestClient, mailbox: MailCatcher, session: Session) -> None:
     headers, me = _sign_in(api, mailbox)
     user = session.get(User, me["user_id"])
-    start = datetime.now(timezone.utc) - timedelta(hours=1)
+    start = datetime.now(UTC) - timedelta(hours=1)
     made = [make_render(session, user, topic=f"Topic {n}", created_at=start + timedelta(minutes=n)).id
             for n in range(5)]
     make_render(session, user, topic="Deleted", deleted_at=start)

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
+from factories import (
+    queued_render_jobs,
+    render_job,
+    render_payload,
+    render_rows,
+    reserved,
+    set_plan,
+    sign_in_headers,
+    submit_render,
+)
 from fastapi.testclient import TestClient
 from rq.job import JobStatus
 from sqlmodel import Session
 
-from factories import (
-    queued_render_jobs, render_job, render_payload, render_rows, reserved, set_plan, sign_in_headers, submit_render,
-)
 from saas_app import routes
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.models import UsageRecord
@@ -167,7 +174,7 @@ def test_a_second_render_on_free_waits_with_retry_after(api: TestClient, mailbox
     assert body["error"] == "rate_limited"
     assert response.headers["Retry-After"] == str(body["retry_after"]) and body["retry_after"] >= 1
     eta = datetime.fromisoformat(body["eta"])
-    assert timedelta(0) < eta - datetime.now(timezone.utc) <= timedelta(seconds=body["retry_after"])
+    assert timedelta(0) < eta - datetime.now(UTC) <= timedelta(seconds=body["retry_after"])
     assert queued_render_jobs() == [queue.render_job_id(first["id"])]
     assert [r.id for r in render_rows(me["tenant_id"])] == [first["id"]]
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from factories import CTX, bearer, make_user, sign_in_api
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from factories import CTX, bearer, make_user, sign_in_api
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.services.account.audit import list_events, record_event
 

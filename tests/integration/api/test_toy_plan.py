@@ -8,6 +8,14 @@ from collections.abc import Iterator
 import pytest
 from factories import bearer, render_payload, sign_in_api
 from fastapi.testclient import TestClient
+from stripe_server import (  # noqa: F401  (stripe_server is the session fixture)
+    app_env,
+    get_subscription,
+    pay_checkout,
+    price_for,
+    reset_stripe,
+    stripe_server,
+)
 
 import saas_app.settings as settings_module
 from saas_app.dev.mailcatcher import MailCatcher
@@ -15,9 +23,6 @@ from saas_app.services.usage.metrics import base_quotas
 from saas_app.services.usage.plans import PLANS, Plan, sold_plans
 from saas_app.settings import Settings, get_settings
 from saas_app.state.billing import plan_cards
-from stripe_server import (  # noqa: F401  (stripe_server is the session fixture)
-    app_env, get_subscription, pay_checkout, price_for, reset_stripe, stripe_server,
-)
 
 pytestmark = pytest.mark.db
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from factories import finished_render, sign_in_headers
 from fastapi.testclient import TestClient
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from factories import finished_render, sign_in_headers
 from saas_app.api.app import create_api
 from saas_app.dev.mailcatcher import MailCatcher
 

@@ -27,12 +27,12 @@ from sqlmodel import Session, select
 
 from saas_app.db import get_engine
 from saas_app.dev import processes
-from saas_app.services.core.queue import QUEUE_NAMES, get_rq_connection
 from saas_app.models import Render, RenderStep, UsageRecord
-from saas_app.services.auth import sessions as auth_sessions
 from saas_app.services.auth import magic_links
-from saas_app.services.renders import submission as renders
+from saas_app.services.auth import sessions as auth_sessions
 from saas_app.services.auth.sessions import Principal
+from saas_app.services.core.queue import QUEUE_NAMES, get_rq_connection
+from saas_app.services.renders import submission as renders
 from saas_app.services.renders.input import RenderInput, SceneInput
 from saas_app.services.renders.status import RenderStatus
 from saas_app.services.usage.ledger import sum_usage, usage_log_path

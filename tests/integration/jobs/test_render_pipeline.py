@@ -43,11 +43,11 @@ from saas_app.services.auth.sessions import Principal
 from saas_app.services.renders import pipeline
 from saas_app.services.renders import submission as renders
 from saas_app.services.renders.files import render_dir
-from saas_app.settings import PROJECT_ROOT
 from saas_app.services.renders.media import video
 from saas_app.services.renders.status import StepStatus
 from saas_app.services.renders.steps.registry import STEPS, metrics_charged
 from saas_app.services.usage.metering import ceil_minutes
+from saas_app.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.db
 

@@ -11,8 +11,16 @@ from pathlib import Path
 
 import pytest
 import redis
-from factories import queued_render_jobs, render_payload, render_rows, reserved, sign_in_headers, submit_render
-from factories import usage_summary
+import toy_step
+from factories import (
+    queued_render_jobs,
+    render_payload,
+    render_rows,
+    reserved,
+    sign_in_headers,
+    submit_render,
+    usage_summary,
+)
 from fastapi.testclient import TestClient
 from PIL import Image
 from render_jobs import (
@@ -27,7 +35,6 @@ from render_jobs import (
     wait_terminal,
 )
 
-import toy_step
 from saas_app import routes
 from saas_app.dev import processes
 from saas_app.dev.mailcatcher import MailCatcher
@@ -36,8 +43,8 @@ from saas_app.services.renders.files import render_dir
 from saas_app.services.renders.input import RenderInput, estimate_usage
 from saas_app.services.renders.steps.registry import STEPS, metrics_charged
 from saas_app.services.usage.metrics import METRICS
-from saas_app.settings import PROJECT_ROOT
 from saas_app.services.usage.views import UsageSummary
+from saas_app.settings import PROJECT_ROOT
 from saas_app.state.formatting import charge_text, estimate_text, usage_rows
 
 pytestmark = pytest.mark.db

@@ -21,21 +21,21 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from factories import make_render, make_user, set_plan
 from reflex.state import State
 from reflex_base.constants import CompileVars
 from reflex_base.event import Event
 from reflex_base.event.processor.base_state_processor import BaseStateEventProcessor
 from reflex_base.utils.format import format_event_handler
+from shared_helpers import SettingsOverride
 from sqlmodel import Session
 
-from factories import make_render, make_user, set_plan
 from saas_app.models import AuthSession, utcnow
 from saas_app.services.auth.tokens import sha256_hex
 from saas_app.settings import get_settings
 from saas_app.state.billing import BillingState
 from saas_app.state.library import LibraryState
 from saas_app.state.render import RenderState
-from shared_helpers import SettingsOverride
 
 pytestmark = pytest.mark.db
 WAIT = 30

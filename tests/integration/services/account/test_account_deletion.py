@@ -18,7 +18,6 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from shared_helpers import SettingsOverride
 from factories import (
     BROWSER_UA,
     PHONE_UA,
@@ -38,6 +37,7 @@ from factories import (
     text_part,
 )
 from fastapi.testclient import TestClient
+from shared_helpers import SettingsOverride
 from sqlmodel import Session, col, select
 from stripe_server import (  # noqa: F401  (stripe_server is the session fixture)
     API_KEY,
@@ -52,7 +52,6 @@ from stripe_server import (  # noqa: F401  (stripe_server is the session fixture
 from saas_app.db import get_engine
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.jobs.account import build_export_job, purge_tenant_job
-from saas_app.services.core.queue import get_queue, purge_job_id
 from saas_app.models import (
     AccountDeletion,
     ApiKey,
@@ -69,6 +68,7 @@ from saas_app.models import (
 )
 from saas_app.services.account.deletion import purge_due_deletions
 from saas_app.services.account.exports import export_path
+from saas_app.services.core.queue import get_queue, purge_job_id
 from saas_app.settings import get_settings
 
 pytestmark = [pytest.mark.db, pytest.mark.usefixtures("account_dirs")]

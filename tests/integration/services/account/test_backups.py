@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from shared_helpers import SettingsOverride, alembic_config
 from factories import make_tenant, make_user, sign_in_headers
 from fastapi.testclient import TestClient
+from shared_helpers import SettingsOverride, alembic_config
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 

@@ -7,13 +7,13 @@ from datetime import timedelta
 
 import pytest
 import redis
+from factories import CTX, claims_of, clear_rate_limits, jwt_payload, request_link, sign_jwt
 from sqlmodel import Session, select
 
-from factories import CTX, claims_of, clear_rate_limits, jwt_payload, request_link, sign_jwt
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.models import AuditLog, AuthSession, RefreshToken, Tenant, User, utcnow
-from saas_app.services.auth import sessions as auth_sessions
 from saas_app.services.auth import magic_links
+from saas_app.services.auth import sessions as auth_sessions
 from saas_app.services.auth.sessions import Principal, TokenPair
 from saas_app.services.core.errors import AuthError
 

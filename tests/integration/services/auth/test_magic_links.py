@@ -8,15 +8,15 @@ from datetime import timedelta
 
 import pytest
 import redis
+from factories import CTX, clear_rate_limits, html_part, link_and_code, make_user, request_link, text_part
 from sqlmodel import Session, select
 
-from factories import CTX, clear_rate_limits, html_part, link_and_code, make_user, request_link, text_part
 from saas_app.db import get_engine
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.models import AuditLog, MagicLink, utcnow
 from saas_app.services.auth import magic_links
-from saas_app.services.core.errors import AuthError, InvalidInput, RateLimited
 from saas_app.services.auth.tokens import sha256_hex
+from saas_app.services.core.errors import AuthError, InvalidInput, RateLimited
 
 pytestmark = pytest.mark.db
 

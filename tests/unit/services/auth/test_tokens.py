@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from factories import claims_of, jwt_payload, sign_jwt, unsigned_jwt
-from saas_app.services.core.errors import AuthError
+
 from saas_app.services.auth.tokens import ACCESS, REFRESH, decode_token, encode_token, sha256_hex
+from saas_app.services.core.errors import AuthError
 
 
 def _encode(typ: str = ACCESS) -> str:

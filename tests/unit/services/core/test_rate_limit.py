@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import redis
-
 from factories import dead_redis
+
 from saas_app.services.core import rate_limit
 from saas_app.services.core.errors import RateLimited, ServiceUnavailable
 from saas_app.services.core.rate_limit import Limit, check_limits

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from factories import render_payload
 from pydantic import ValidationError
 
-from factories import render_payload
+from saas_app.services.renders.input import RenderInput, estimate_usage
 from saas_app.services.renders.media.images import DEFAULT_TEMPLATE, TEMPLATES
 from saas_app.services.renders.media.speech import DEFAULT_VOICE, synthesize
-from saas_app.services.renders.input import RenderInput, estimate_usage
 
 
 def _errors(**overrides: object) -> dict[tuple, str]:

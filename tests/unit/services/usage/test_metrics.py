@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from saas_app.services.usage.metrics import (
-    METRICS, STORAGE, Count, Megabytes, Metric, Minutes, Seconds, gauge_names, is_gauge, monthly_names,
+    METRICS,
+    STORAGE,
+    Count,
+    Megabytes,
+    Metric,
+    Minutes,
+    Seconds,
+    gauge_names,
+    is_gauge,
+    monthly_names,
 )
 
 

@@ -6,11 +6,18 @@ import json
 
 import pytest
 import redis
+from factories import (
+    CTX,
+    make_principal,
+    make_render,
+    make_tenant,
+    make_usage,
+    make_user,
+    reserved,
+    used_counters,
+)
 from sqlmodel import Session, select
 
-from factories import (
-    CTX, make_principal, make_render, make_tenant, make_usage, make_user, reserved, used_counters,
-)
 from saas_app.jobs.reconcile import reconcile
 from saas_app.models import Render, UsageRecord
 from saas_app.services.core import queue

@@ -6,13 +6,13 @@ import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
+from factories import make_render, make_tenant, make_usage, make_user, reserved, used_counters
 from sqlmodel import Session
 
-from factories import make_render, make_tenant, make_usage, make_user, reserved, used_counters
 from saas_app import routes
 from saas_app.db import get_engine
 from saas_app.models import utcnow
@@ -154,9 +154,9 @@ def test_a_rebuild_counts_only_this_month_but_all_stored_files(session: Session,
 
 
 @pytest.mark.parametrize(("period", "expected"), [
-    ("2026-01", datetime(2026, 2, 1, tzinfo=timezone.utc)),
-    ("2026-11", datetime(2026, 12, 1, tzinfo=timezone.utc)),
-    ("2026-12", datetime(2027, 1, 1, tzinfo=timezone.utc)),
+    ("2026-01", datetime(2026, 2, 1, tzinfo=UTC)),
+    ("2026-11", datetime(2026, 12, 1, tzinfo=UTC)),
+    ("2026-12", datetime(2027, 1, 1, tzinfo=UTC)),
 ])
 def test_counters_reset_at_the_first_of_next_month_utc(period: str, expected: datetime) -> None:
     assert quotas.reset_at(period) == expected
@@ -166,7 +166,7 @@ def test_the_summary_resets_at_the_start_of_next_month(session: Session) -> None
     tenant = make_tenant(session)
     summary = quotas.get_usage_summary(session=session, tenant_id=tenant.id, plan_id="free")
     reset = summary.reset_at
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert (reset.day, reset.hour, reset.minute, reset.second) == (1, 0, 0, 0)
     assert reset.utcoffset() == timedelta(0)
     assert now < reset and (reset - now).days <= 31
@@ -176,13 +176,13 @@ def test_the_summary_resets_at_the_start_of_next_month(session: Session) -> None
 
 def test_the_current_month_turns_over_at_midnight_utc(monkeypatch: pytest.MonkeyPatch) -> None:
     """`period_of()` caches the month until it ends: the cache must turn over exactly then."""
-    assert period_of() == datetime.now(timezone.utc).strftime("%Y-%m")
+    assert period_of() == datetime.now(UTC).strftime("%Y-%m")
     clock = {"now": 0.0}
     monkeypatch.setattr(ledger.time, "time", lambda: clock["now"])
     seen = []
     for moment in [datetime(2026, 11, 30, 23, 59, 59, 999000), datetime(2026, 12, 1), datetime(2026, 12, 31, 23, 59, 59),
                    datetime(2027, 1, 1), datetime(2026, 11, 15)]:  # the last one: the clock was set back
-        clock["now"] = moment.replace(tzinfo=timezone.utc).timestamp()
+        clock["now"] = moment.replace(tzinfo=UTC).timestamp()
         seen.append(period_of())
     assert seen == ["2026-11", "2026-12", "2026-12", "2027-01", "2026-11"]
 
