@@ -50,7 +50,7 @@ def _gradient(size: tuple[int, int], top: tuple[int, int, int], bottom: tuple[in
     column = Image.new("RGB", (1, height))
     for y in range(height):
         mix = y / max(1, height - 1)
-        column.putpixel((0, y), tuple(int(a + (b - a) * mix) for a, b in zip(top, bottom)))
+        column.putpixel((0, y), tuple(int(a + (b - a) * mix) for a, b in zip(top, bottom, strict=True)))
     return column.resize(size)
 
 

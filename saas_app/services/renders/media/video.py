@@ -7,6 +7,7 @@ progress is reported, a cancel request or the step timeout kills it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import queue
@@ -75,17 +76,13 @@ def build_command(scenes: list[Scene], out_path: Path) -> list[str]:
 
 def _die_with_parent() -> None:  # pragma: no cover (runs in the child between fork and exec)
     """Linux: ffmpeg gets SIGKILL when the process that started it dies (e.g. a killed work-horse)."""
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
 
 
 def _kill(proc: subprocess.Popen) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()
 
 
