@@ -17,7 +17,7 @@ export PATH := $(CURDIR)/$(BUN_BIN):$(PATH)
 export REFLEX_USE_SYSTEM_BUN := 1
 export REFLEX_TELEMETRY_ENABLED := false
 
-.PHONY: venv bun chromium run test clean reconcile bench backup restore
+.PHONY: venv bun chromium run lint test clean reconcile bench backup restore
 
 venv: $(VENV_STAMP)
 
@@ -51,8 +51,14 @@ chromium:
 run: venv bun
 	$(PY) -m saas_app.dev.run
 
+# ruff (pyflakes, pycodestyle, bugbear, simplify, complexity, isort, pyupgrade) and mypy --strict,
+# both configured in pyproject.toml; a finding fails the run before any test starts.
+lint: venv
+	$(VENV)/bin/ruff check saas_app tests bench rxconfig.py
+	$(VENV)/bin/mypy
+
 # PostgreSQL is checked first so a missing server fails in seconds, not after the suite.
-test: venv bun chromium
+test: lint venv bun chromium
 	@$(PY) -m saas_app.dev.dbcheck '$(PG_TEST_URL)'
 	$(PY) -m pytest -q
 	TEST_DATABASE_URL='$(PG_TEST_URL)' $(PY) -m pytest -q -m db

@@ -146,7 +146,8 @@ def table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     print(f"\n{title}")
     for n, row in enumerate(cells):
-        print("  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        pairs = enumerate(zip(row, widths, strict=False))
+        print("  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in pairs))
         if n == 0:
             print("  " + "  ".join("-" * w for w in widths))
 

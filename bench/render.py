@@ -132,7 +132,8 @@ def main() -> None:
                    ("inputs made in-process (speech + images)", prepare_seconds, "")])
     ratio = med["wall"] / encode
     realtime = med["output"] / med["wall"]
-    print(f"\n  output video: {med['output']:.2f} s   pipeline runs (s): {json.dumps([round(r['wall'], 2) for r in runs])}"
+    print(f"\n  output video: {med['output']:.2f} s"
+          f"   pipeline runs (s): {json.dumps([round(r['wall'], 2) for r in runs])}"
           f"   ffmpeg runs (s): {json.dumps([round(e, 2) for e in encodes])}")
     print(f"  pipeline / ffmpeg = {ratio:.2f}x (goal <= {GOAL_RATIO}x): {_common.verdict(ratio <= GOAL_RATIO)}")
     print(f"  realtime factor   = {realtime:.2f}x video seconds per wall second (goal >= {GOAL_REALTIME:g}x): "

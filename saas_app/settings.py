@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
@@ -29,7 +29,7 @@ _PLACEHOLDER_SECRETS = {
 }
 
 
-class AppEnv(str, Enum):
+class AppEnv(StrEnum):
     """Where the app runs; production enables strict checks."""
 
     development = "development"

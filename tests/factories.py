@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import secrets
@@ -381,10 +382,8 @@ def _redis_texts(client: redis.Redis, key: bytes) -> list[str]:
         fields = client.hgetall(key)
         texts = sorted(f"{_text(k)}={_text(v)}" for k, v in fields.items())
         if b"data" in fields:  # RQ keeps a job's function and arguments zlib-compressed
-            try:
+            with contextlib.suppress(zlib.error):
                 texts.append(zlib.decompress(fields[b"data"]).decode(errors="backslashreplace"))
-            except zlib.error:
-                pass
         return texts
     if kind == "set":
         return sorted(_text(v) for v in client.smembers(key))

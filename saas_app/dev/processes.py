@@ -7,6 +7,7 @@ terminal reaches only the orchestrator, which then stops the children in order.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -285,7 +286,5 @@ def stop_all(procs: Iterable[subprocess.Popen], timeout: float = 10.0) -> None:
     for proc in pending:
         _signal_group(proc, signal.SIGKILL)
     for proc in procs:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+from resource import struct_rusage
+from types import TracebackType
 
+import redis
 from rq import get_current_job
 from rq.job import Job
 
@@ -30,14 +33,15 @@ def run_render_job(render_id: str, tenant_id: str, user_id: str) -> str:
     return pipeline.run_render(render_id=render_id, retries_left=retries_left)
 
 
-def on_render_failure(job: Job, connection, exc_type, exc_value, tb) -> None:  # type: ignore[no-untyped-def]
+def on_render_failure(job: Job, connection: redis.Redis, exc_type: type[BaseException] | None,
+                      exc_value: BaseException | None, tb: TracebackType | None) -> None:
     """RQ failure callback: once no retry is left, the render ends as failed."""
     if not job.should_retry:
         message = str(exc_value) if isinstance(exc_value, pipeline.RetryLater) else pipeline.GENERIC_FAILURE
         pipeline.fail_render(render_id=str(job.args[0]), message=message)
 
 
-def on_work_horse_killed(job: Job, retpid: int, ret_val: int, rusage) -> None:  # type: ignore[no-untyped-def]
+def on_work_horse_killed(job: Job, retpid: int, ret_val: int, rusage: struct_rusage) -> None:
     """Worker hook: a killed work-horse with no retry left ends the render as failed."""
     if job.func_name == queue.RENDER_JOB and not job.should_retry:
         pipeline.fail_render(render_id=str(job.args[0]), message="The render worker stopped unexpectedly.")

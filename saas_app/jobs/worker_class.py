@@ -20,11 +20,14 @@ import errno
 import os
 import signal
 import threading
+from resource import struct_rusage
+from typing import Any
 
 import redis
 from rq import Queue, Worker
 from rq.executions import Execution
 from rq.job import Job
+from rq.registry import StartedJobRegistry
 
 from saas_app.dev.guard import die_with_parent
 
@@ -67,7 +70,7 @@ def release_inherited_sockets(client: redis.Redis) -> None:
 class RenderWorker(Worker):
     """`rq.Worker` with horses that die with it, short heartbeats and a bounded warm shutdown."""
 
-    def __init__(self, *args, shutdown_grace: float = 25.0, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, shutdown_grace: float = 25.0, **kwargs: Any) -> None:
         kwargs.setdefault("job_monitoring_interval", MONITORING_INTERVAL)
         kwargs.setdefault("maintenance_interval", UPKEEP_INTERVAL)
         super().__init__(*args, **kwargs)
@@ -115,11 +118,11 @@ class RenderWorker(Worker):
             if exc.errno != errno.ESRCH:
                 raise
 
-    def handle_work_horse_killed(self, job, retpid, ret_val, rusage) -> None:  # type: ignore[no-untyped-def]
+    def handle_work_horse_killed(self, job: Job, retpid: int, ret_val: int, rusage: struct_rusage) -> None:
         if job.id != self._handed_back:
             super().handle_work_horse_killed(job, retpid, ret_val, rusage)
 
-    def handle_job_failure(self, job: Job, queue: Queue, started_job_registry=None,  # type: ignore[no-untyped-def]
+    def handle_job_failure(self, job: Job, queue: Queue, started_job_registry: StartedJobRegistry | None = None,
                            exc_string: str = "", execution: Execution | None = None) -> None:
         if job.id != self._handed_back:
             super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)

@@ -25,7 +25,8 @@ _STATUS_LABELS = {SubscriptionStatus.PAST_DUE: "Past due"}  # the others read as
 
 def plan_cards(current: str) -> list[dict[str, str]]:
     """Display rows for the plan cards, one per plan in the catalogue."""
-    return [{"id": plan.id, "name": plan.name, "price": f"${plan.price_monthly}/month" if plan.price_monthly else "Free",
+    return [{"id": plan.id, "name": plan.name,
+             "price": f"${plan.price_monthly}/month" if plan.price_monthly else "Free",
              "quota": plan_quota_text(get_limits(plan.id)), "features": " · ".join(plan.features),
              "current": "yes" if plan.id == current else "", "sold": "yes" if is_paid(plan.id) else ""}
             for plan in PLANS]

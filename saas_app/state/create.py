@@ -54,7 +54,7 @@ class CreateState(UsageState):
 
     def _request(self) -> RenderInput:
         return RenderInput(topic=self.topic, scenes=self._request_scenes(), template=self.template, voice=self.voice,
-                           resolution=self.resolution)  # type: ignore[arg-type]
+                           resolution=self.resolution)
 
     def _changed(self) -> None:
         self.form_error, self.upgrade_hint = "", False

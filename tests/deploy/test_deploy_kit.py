@@ -147,5 +147,6 @@ def test_manifests_have_what_production_needs() -> None:
 @pytest.mark.parametrize("command", sorted(set(re.findall(r"python -m (saas_app\.[\w.]+)",
                                                            (PROJECT_ROOT / "docs" / "deploy.md").read_text()))))
 def test_every_command_in_the_runbooks_exists(command: str) -> None:
-    result = _run(BIN / "python", "-c", f"import importlib.util, sys; sys.exit(importlib.util.find_spec({command!r}) is None)")
+    check = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({command!r}) is None)"
+    result = _run(BIN / "python", "-c", check)
     assert result.returncode == 0, f"docs/deploy.md names python -m {command}, which does not exist"

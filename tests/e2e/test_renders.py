@@ -63,7 +63,7 @@ def test_render_progresses_live_then_plays_and_downloads(page: Page, sign_in: Ca
     assert snapshots[0] != ["done"] * STEP_COUNT and len(snapshots) >= 2, f"no live progress seen: {snapshots}"
     for earlier, later in itertools.pairwise(snapshots):  # steps only move forward
         order = {"pending": 0, "running": 1, "done": 2}
-        assert all(order[a] <= order[b] for a, b in zip(earlier, later)), snapshots
+        assert all(order[a] <= order[b] for a, b in zip(earlier, later, strict=True)), snapshots
 
     expect(page.locator(".status-badge").first).to_have_text("succeeded")
     expect(page.locator("#cancel-render")).to_have_count(0)

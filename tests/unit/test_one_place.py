@@ -1,5 +1,6 @@
-"""Each rule is spelled in one place: statuses in their enums, paths in routes.py, job names in the
-queue module; service functions that take a session take it by keyword."""
+"""Each rule is spelled in one place: statuses in their enums, paths in routes.py; service functions
+that take a session take it by keyword. (Services reach jobs only through the queue module's
+names: tests/unit/test_architecture.py refuses any import of jobs/ from services/.)"""
 
 from __future__ import annotations
 
@@ -94,17 +95,6 @@ def test_every_api_path_routes_py_builds_is_a_route_of_the_api() -> None:
                   "SESSION_SIGN_OUT_ALL": routes.SESSION_SIGN_OUT_ALL}
     missing = {name: path for name, path in templates.items() if path not in declared}
     assert missing == {}, f"routes.py builds paths the API does not serve: {missing}"
-
-
-def test_services_never_import_jobs() -> None:
-    offenders = []
-    for path in sorted((APP / "services").rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            offenders += [f"{path.relative_to(PROJECT_ROOT)}:{node.lineno}" for n in names
-                          if n == "saas_app.jobs" or n.startswith("saas_app.jobs.")]
-    assert offenders == [], f"services name jobs through services/core/queue.py, never import them: {offenders}"
 
 
 def test_public_service_functions_take_the_session_by_keyword() -> None:

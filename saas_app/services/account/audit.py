@@ -29,7 +29,7 @@ def record_event(
     user_id: str | None = None,
     actor: str = "",
     target: str = "",
-    details: dict | None = None,
+    details: dict[str, object] | None = None,
 ) -> AuditLog:
     """Add an audit row to `session` (committed with the caller's change).
 

@@ -153,16 +153,16 @@ def purge_tenant(*, session: Session, tenant_id: str) -> bool:
     exports = list(session.exec(select(DataExport.filename).where(DataExport.tenant_id == tenant_id)).all())
     _purge_redis(tenant_id, user_ids, session_ids, render_ids)
     _purge_files(tenant_id, exports)
-    session.exec(delete(RefreshToken).where(col(RefreshToken.user_id).in_(user_ids)))  # type: ignore[call-overload]
+    session.exec(delete(RefreshToken).where(col(RefreshToken.user_id).in_(user_ids)))
     emails = [u.email for u in users]
-    session.exec(delete(MagicLink).where(col(MagicLink.email).in_(emails)))  # type: ignore[call-overload]
+    session.exec(delete(MagicLink).where(col(MagicLink.email).in_(emails)))
     # Audit rows written before the account existed (sign-in requests) carry only the email.
     early = col(AuditLog.user_id).in_(user_ids) | col(AuditLog.actor).in_(emails)
-    session.exec(delete(AuditLog).where(early))  # type: ignore[call-overload]
+    session.exec(delete(AuditLog).where(early))
     for table in reversed(SQLModel.metadata.sorted_tables):
         if "tenant_id" in table.c:  # users, sessions, renders, ledger, audit, keys, exports, billing...
-            session.exec(delete(table).where(table.c.tenant_id == tenant_id))  # type: ignore[call-overload]
-    session.exec(delete(Tenant).where(col(Tenant.id) == tenant_id))  # type: ignore[call-overload]
+            session.exec(delete(table).where(table.c.tenant_id == tenant_id))
+    session.exec(delete(Tenant).where(col(Tenant.id) == tenant_id))
     record_event(session=session, action="account.purged", ctx=RequestContext(), actor="system",
                  target=sha256_hex(tenant_id)[:16], details={"renders": len(render_ids), "users": len(user_ids)})
     return True

@@ -121,7 +121,7 @@ def request_magic_link(*, session: Session, email: str, next_path: str | None, c
     ensure_windows(restore=lambda: _restored_windows(session))
     check_limits(limits=_limits(address, ctx.ip), message="Too many sign-in emails. Please wait before asking again.")
     now = utcnow()
-    session.exec(  # type: ignore[call-overload]
+    session.exec(
         update(MagicLink)
         .where(col(MagicLink.email) == address, col(MagicLink.consumed_at).is_(None))
         .values(consumed_at=now)
@@ -162,7 +162,7 @@ def peek_magic_link(*, session: Session, token: str) -> str | None:
 
 def _consume(session: Session, link_id: str) -> bool:
     now = utcnow()
-    result = session.exec(  # type: ignore[call-overload]
+    result = session.exec(
         update(MagicLink)
         .where(col(MagicLink.id) == link_id, col(MagicLink.consumed_at).is_(None), col(MagicLink.expires_at) > now)
         .values(consumed_at=now)
@@ -205,7 +205,7 @@ def consume_link_code(*, session: Session, email: str, code: str) -> MagicLink:
             return link
         raise AuthError(CODE_INVALID, code="code_invalid")
     attempts = col(MagicLink.failed_attempts) + 1
-    session.exec(  # type: ignore[call-overload]
+    session.exec(
         update(MagicLink)
         .where(col(MagicLink.id) == link.id, col(MagicLink.consumed_at).is_(None))
         .values(

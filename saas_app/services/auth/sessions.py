@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import redis
 from sqlalchemy import update
@@ -89,9 +90,9 @@ def get_or_create_user(*, session: Session, email: str, ctx: RequestContext) -> 
                          user_id=user.id, actor=email, target=tenant.id)
         except IntegrityError:  # a concurrent first sign-in won the race
             user = session.exec(select(User).where(User.email == email)).one()
-    tenant = session.get(Tenant, user.tenant_id)
-    assert tenant is not None
-    return user, tenant
+    found = session.get(Tenant, user.tenant_id)
+    assert found is not None
+    return user, found
 
 
 def _open_session(session: Session, user: User, *, kind: str, ctx: RequestContext) -> tuple[AuthSession, str | None]:
@@ -157,7 +158,7 @@ def refresh_tokens(*, session: Session, refresh_token: str, ctx: RequestContext)
         raise AuthError("Invalid token.")
     if auth_session.revoked_at is not None or auth_session.expires_at <= utcnow():
         raise AuthError(SESSION_ENDED)
-    rotated = session.exec(  # type: ignore[call-overload]
+    rotated = session.exec(
         update(RefreshToken).where(col(RefreshToken.jti) == row.jti, col(RefreshToken.rotated_at).is_(None))
         .values(rotated_at=utcnow())
     )
@@ -186,7 +187,7 @@ def revoke_sessions(*, session: Session, session_ids: list[str]) -> None:
     """Revoke sessions in the database and mark them in the Redis cache."""
     if not session_ids:
         return
-    session.exec(  # type: ignore[call-overload]
+    session.exec(
         update(AuthSession).where(col(AuthSession.id).in_(session_ids), col(AuthSession.revoked_at).is_(None))
         .values(revoked_at=utcnow())
     )
@@ -205,7 +206,7 @@ def _cache_set(values: dict[str, str]) -> None:
 
 def _cache_get(keys: list[str]) -> list[str | None]:
     try:
-        return list(get_redis().mget(keys))
+        return cast(list[str | None], get_redis().mget(keys))
     except redis.RedisError as exc:
         log.warning("auth cache read failed: %s", exc)
         return [None] * len(keys)

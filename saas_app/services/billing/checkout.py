@@ -38,8 +38,8 @@ def stripe_client() -> stripe.StripeClient:
     settings = get_settings()
     if not plans.billing_configured():
         raise BillingNotConfigured(NOT_CONFIGURED)
-    base = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
-    return stripe.StripeClient(settings.STRIPE_API_KEY, base_addresses=base, max_network_retries=1)  # type: ignore[arg-type]
+    return stripe.StripeClient(settings.STRIPE_API_KEY, max_network_retries=1,
+                               base_addresses={"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None)
 
 
 def call_stripe(action: Callable[[], T]) -> T:

@@ -37,7 +37,8 @@ def _verify(payload: bytes, signature: str) -> stripe.Event:
     if not secret:
         raise BillingNotConfigured("Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET).")
     try:
-        return stripe.Webhook.construct_event(payload, signature, secret, tolerance=300)
+        event: stripe.Event = stripe.Webhook.construct_event(payload, signature, secret, tolerance=300)
+        return event
     except (ValueError, stripe.SignatureVerificationError) as exc:
         raise InvalidSignature("The Stripe signature is missing, wrong or too old.") from exc
 
@@ -72,7 +73,7 @@ def _apply_subscription(session: Session, tenant: Tenant, sub: Any, created: int
     price_id = _get(item, "price", "id") or _get(item, "plan", "id") or ""
     status = SubscriptionStatus.CANCELED if deleted else str(_get(sub, "status") or "")
     replaced = row is not None and row.stripe_subscription_id != str(_get(sub, "id"))
-    if replaced and row.status in SubscriptionStatus.LIVE and status not in SubscriptionStatus.LIVE:
+    if replaced and row is not None and row.status in SubscriptionStatus.LIVE and status not in SubscriptionStatus.LIVE:
         return False  # an old, replaced subscription ending does not end the live one
     plan_id = plan_for_price(price_id)
     row = row or Subscription(tenant_id=tenant.id, stripe_subscription_id=str(_get(sub, "id")), plan=plan_id)
@@ -138,7 +139,8 @@ def _record_event_id(session: Session, event: stripe.Event) -> bool:
     stmt = module.insert(StripeEvent).values(
         id=event.id, type=event.type, created=int(event.created or 0), received_at=utcnow(),
     ).on_conflict_do_nothing(index_elements=["id"])
-    return session.exec(stmt).rowcount == 1  # type: ignore[call-overload]
+    inserted: int = session.exec(stmt).rowcount
+    return inserted == 1
 
 
 def handle_webhook(*, session: Session, payload: bytes, signature: str, ctx: RequestContext) -> WebhookResult:

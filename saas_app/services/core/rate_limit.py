@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import cast
 
 import redis
 
@@ -100,7 +101,7 @@ def check_limits(*, limits: list[Limit], message: str) -> None:
     for lim in limits:
         args += [lim.limit, lim.window]
     try:
-        wait = int(get_redis().eval(_CHECK_SCRIPT, len(keys), *keys, *args))
+        wait = int(cast(str, get_redis().eval(_CHECK_SCRIPT, len(keys), *keys, *args)))
     except redis.RedisError as exc:
         raise ServiceUnavailable("This service is briefly unavailable. Please try again.") from exc
     if wait > 0:

@@ -27,7 +27,7 @@ def friendly_message(error: dict[str, Any]) -> str:
     return str(error.get("msg", "is not valid")).removeprefix("Value error, ")
 
 
-def field_path(loc: tuple, kind: str = "") -> str:
+def field_path(loc: tuple[int | str, ...], kind: str = "") -> str:
     """`scenes.0.text` from a pydantic location (request parts such as `body` dropped)."""
     if kind == "json_invalid":  # the location is a character position, not a field
         return "body"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from saas_app.services.renders.media.images import DEFAULT_TEMPLATE, TEMPLATES
 from saas_app.services.renders.media.speech import DEFAULT_VOICE
@@ -46,7 +46,7 @@ class RenderInput(BaseModel):
 
     @field_validator("template", "voice", mode="before")
     @classmethod
-    def _default_when_empty(cls, value: object, info) -> object:  # type: ignore[no-untyped-def]
+    def _default_when_empty(cls, value: object, info: ValidationInfo) -> object:
         if value in (None, ""):
             return DEFAULT_TEMPLATE if info.field_name == "template" else DEFAULT_VOICE
         return value

@@ -164,8 +164,12 @@ def list_render_page(*, session: Session, tenant_id: str, limit: int, offset: in
 def list_templates() -> list[TemplateView]:
     """The visual templates."""
     return [TemplateView(id=t.id, name=t.name, description=t.description, premium=t.premium,
-                         colors=TemplateColors(top="#%02x%02x%02x" % t.top, bottom="#%02x%02x%02x" % t.bottom))
+                         colors=TemplateColors(top=_hex(t.top), bottom=_hex(t.bottom)))
             for t in TEMPLATES.values()]
+
+
+def _hex(rgb: tuple[int, int, int]) -> str:
+    return "#" + "".join(f"{c:02x}" for c in rgb)
 
 
 def list_voices() -> list[VoiceView]:

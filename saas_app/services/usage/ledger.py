@@ -51,11 +51,11 @@ def event_key(render_id: str, step: str, metric: str) -> str:
     return f"render:{render_id}:{step}:{metric}"
 
 
-def _insert_ignore(session: Session, values: list[dict]) -> None:
+def _insert_ignore(session: Session, values: list[dict[str, object]]) -> None:
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     stmt = module.insert(UsageRecord).values(values).on_conflict_do_nothing(index_elements=["event_key"])
-    session.exec(stmt)  # type: ignore[call-overload]
+    session.exec(stmt)
 
 
 def record_usage(
@@ -104,7 +104,7 @@ def append_to_log(*, session: Session, rows: list[UsageRecord]) -> int:
         }, sort_keys=True)
         with path.open("a", encoding="utf-8") as fh:
             fh.write(line + "\n")
-        session.exec(update(UsageRecord).where(col(UsageRecord.id) == row.id).values(logged_at=utcnow()))  # type: ignore[call-overload]
+        session.exec(update(UsageRecord).where(col(UsageRecord.id) == row.id).values(logged_at=utcnow()))
         written += 1
     return written
 
@@ -135,7 +135,7 @@ def list_counted_rows(*, session: Session, tenant_id: str, period: str) -> list[
         select(UsageRecord).where(
             UsageRecord.tenant_id == tenant_id,
             col(UsageRecord.metric).in_(gauge_names())
-            | ((UsageRecord.period == period) & col(UsageRecord.metric).in_(monthly_names())),
+            | ((col(UsageRecord.period) == period) & col(UsageRecord.metric).in_(monthly_names())),
         )
     ).all())
 

@@ -119,7 +119,8 @@ class Metric:
 
     def base_quota(self, settings: Settings) -> float:
         """The Free plan's monthly quota."""
-        return getattr(settings, self.quota_setting)  # type: ignore[no-any-return]
+        quota: float = getattr(settings, self.quota_setting)
+        return quota
 
 
 def _check(metric: Metric) -> None:

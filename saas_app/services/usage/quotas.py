@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import redis
 from redis.commands.core import Script
@@ -105,7 +106,7 @@ def rebuild_counters(*, session: Session, tenant_id: str, reset: bool = False) -
     keys = _k(tenant_id, period)
     r = get_redis()
     if reset:
-        active_ids = r.smembers(keys["active"])
+        active_ids = cast(set[str], r.smembers(keys["active"]))
         r.delete(keys["used"], keys["gauge"], keys["resv"], keys["active"], keys["applied"],
                  *[_render_resv(rid) for rid in active_ids])
         if active_ids:
@@ -117,7 +118,7 @@ def rebuild_counters(*, session: Session, tenant_id: str, reset: bool = False) -
         held_by = {r.id: _held(json.loads(r.estimate_json or "{}"), list_render_rows(session=session, render_id=r.id))
                    for r in active}
     for render_id, held in held_by.items():
-        args: list = [render_id]
+        args: list[str | float] = [render_id]
         for metric, amount in held.items():
             args += [metric, amount]
         r.eval(lua.RESTORE, 4, keys["resv"], _render_resv(render_id), keys["active"], keys["global"], *args)
@@ -206,7 +207,7 @@ def admit(*, session: Session, tenant_id: str, plan_id: str, render_id: str, est
             ensure_counters(session=session, tenant_id=tenant_id)
             outcome = run()
         if outcome[0] not in ("ok", "not_ready") and release_ended(  # a lost release must not refuse anyone
-                session=session, render_ids=get_redis().smembers(active_key)):
+                session=session, render_ids=cast(set[str], get_redis().smembers(active_key))):
             outcome = run()
     except redis.RedisError as exc:
         log.warning("admission refused, redis unavailable: %s", exc)
@@ -261,7 +262,7 @@ def release_ended(*, session: Session, render_ids: Iterable[str], ended_before: 
 def release_all_ended(*, session: Session, grace: timedelta = timedelta(minutes=1)) -> int:
     """`release_ended` for every tenant, for renders that ended over `grace` ago (the maintenance
     pass runs it once a minute; the worker releases as a render ends, so that is all it finds)."""
-    return release_ended(session=session, render_ids=get_redis().smembers(GLOBAL_ACTIVE),
+    return release_ended(session=session, render_ids=cast(set[str], get_redis().smembers(GLOBAL_ACTIVE)),
                          ended_before=utcnow() - grace)
 
 
@@ -280,9 +281,10 @@ def get_usage_summary(*, session: Session, tenant_id: str, plan_id: str) -> Usag
     try:
         ensure_counters(session=session, tenant_id=tenant_id)
         r = get_redis()
-        used = {m: float(v) for m, v in r.hgetall(keys["used"]).items()}
+        used = {m: float(v) for m, v in cast(dict[str, str], r.hgetall(keys["used"])).items()}
         gauges = gauge_names()
-        for metric, level in zip(gauges, r.hmget(keys["gauge"], list(gauges)) if gauges else [], strict=True):
+        levels = cast(list[str | None], r.hmget(keys["gauge"], list(gauges))) if gauges else []
+        for metric, level in zip(gauges, levels, strict=True):
             used[metric] = float(level or 0)
     except redis.RedisError as exc:  # the ledger answers (slower) while Redis is away
         log.warning("usage from the ledger, redis unavailable: %s", exc)

@@ -82,7 +82,8 @@ def test_another_tenants_render_is_not_found_everywhere(api: TestClient, mailbox
     checks = [("GET", f"/api/renders/{theirs}"), ("GET", f"/api/renders/{theirs}/video"),
               ("GET", f"/api/renders/{theirs}/thumbnail"), ("POST", f"/api/renders/{theirs}/cancel"),
               ("DELETE", f"/api/renders/{theirs}"), ("GET", "/api/renders/no-such-render"),
-              ("GET", f"/api/renders/{'x' * 200}"), *[("GET", routes.render_file(theirs, kept.key)) for kept in kept_files()]]
+              ("GET", f"/api/renders/{'x' * 200}"),
+              *[("GET", routes.render_file(theirs, kept.key)) for kept in kept_files()]]
     for method, url in checks:
         response = api.request(method, url, headers=alice)
         assert response.status_code == 404, (method, url, response.text)

@@ -7,6 +7,7 @@ the RQ worker and Reflex (built in the project root), all under supervisord.
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import signal
@@ -143,10 +144,8 @@ def start_stack(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
             except subprocess.TimeoutExpired:
                 stack.proc.kill()
     for proc in seen:  # whatever a failed test left behind
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()
-        except psutil.NoSuchProcess:
-            pass
 
 
 class HealthWatch:

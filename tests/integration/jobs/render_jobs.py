@@ -6,6 +6,7 @@ tests beside it), so the name is unique to this suite.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -108,10 +109,8 @@ def _pgid(proc: psutil.Process) -> int | None:
 
 def _kill(procs: list[psutil.Process]) -> None:
     for proc in procs:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()
-        except psutil.NoSuchProcess:
-            pass
     psutil.wait_procs(procs, timeout=5)
 
 
@@ -215,7 +214,8 @@ def step_metrics(render_id: str) -> list[tuple[str, str]]:
 
 def charges(render_id: str) -> dict[tuple[str, str], float]:
     """What a render was charged, by (step, metric)."""
-    return {(step, metric): row.amount for (step, metric), row in zip(step_metrics(render_id), ledger_rows(render_id))}
+    pairs = zip(step_metrics(render_id), ledger_rows(render_id), strict=True)
+    return {(step, metric): row.amount for (step, metric), row in pairs}
 
 
 def jsonl_lines(tenant_id: str, period: str) -> list[dict]:

@@ -50,7 +50,7 @@ def _gradient(size: tuple[int, int], top: tuple[int, int, int], bottom: tuple[in
     column = Image.new("RGB", (1, height))
     for y in range(height):
         mix = y / max(1, height - 1)
-        column.putpixel((0, y), tuple(int(a + (b - a) * mix) for a, b in zip(top, bottom)))
+        column.putpixel((0, y), tuple(int(a + (b - a) * mix) for a, b in zip(top, bottom, strict=True)))
     return column.resize(size)
 
 
@@ -81,6 +81,7 @@ def render_scene_image(
     margin = int(80 * scale)
     title_font = ImageFont.load_default(size=int(34 * scale))
     body_font = ImageFont.load_default(size=int(52 * scale))
+    assert isinstance(body_font, ImageFont.FreeTypeFont)  # Pillow's wheels ship FreeType
     small_font = ImageFont.load_default(size=int(24 * scale))
     draw.rectangle([margin, margin, margin + int(90 * scale), margin + int(8 * scale)], fill=template.accent)
     draw.text((margin, margin + int(24 * scale)), topic, font=title_font, fill=template.title_color)

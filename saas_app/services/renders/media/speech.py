@@ -51,11 +51,13 @@ class SpeechResult:
     fell_back: bool
 
 
-@_CALLBACK
-def _on_samples(wav, numsamples, _events):  # type: ignore[no-untyped-def]
+def _collect_samples(wav: ctypes._Pointer[ctypes.c_short], numsamples: int, _events: int | None) -> int:
     if numsamples > 0 and wav:
         _chunks.append(ctypes.string_at(wav, numsamples * 2))
     return 0
+
+
+_on_samples = _CALLBACK(_collect_samples)  # module-level: the C library keeps calling it
 
 
 @functools.lru_cache(maxsize=1)

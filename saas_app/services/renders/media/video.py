@@ -7,6 +7,7 @@ progress is reported, a cancel request or the step timeout kills it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import queue
@@ -15,7 +16,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,21 +76,17 @@ def build_command(scenes: list[Scene], out_path: Path) -> list[str]:
 
 def _die_with_parent() -> None:  # pragma: no cover (runs in the child between fork and exec)
     """Linux: ffmpeg gets SIGKILL when the process that started it dies (e.g. a killed work-horse)."""
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
 
 
-def _kill(proc: subprocess.Popen) -> None:
-    try:
+def _kill(proc: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()
 
 
-def _pump(stream, sink: queue.Queue | list) -> None:  # type: ignore[no-untyped-def]
+def _pump(stream: Iterable[str], sink: queue.Queue[str] | list[str]) -> None:
     for line in stream:
         if isinstance(sink, queue.Queue):
             sink.put(line)
@@ -138,7 +135,7 @@ def run_ffmpeg(
         raise FfmpegFailed(f"ffmpeg exited with {code}: {''.join(errors)[-500:]}")
 
 
-def _report(lines: queue.Queue, total_seconds: float, on_progress: Callable[[float], None] | None) -> None:
+def _report(lines: queue.Queue[str], total_seconds: float, on_progress: Callable[[float], None] | None) -> None:
     while not lines.empty():
         line = lines.get_nowait()
         if line.startswith("out_time_us=") and on_progress and total_seconds > 0:

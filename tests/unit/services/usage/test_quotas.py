@@ -180,8 +180,9 @@ def test_the_current_month_turns_over_at_midnight_utc(monkeypatch: pytest.Monkey
     clock = {"now": 0.0}
     monkeypatch.setattr(ledger.time, "time", lambda: clock["now"])
     seen = []
-    for moment in [datetime(2026, 11, 30, 23, 59, 59, 999000), datetime(2026, 12, 1), datetime(2026, 12, 31, 23, 59, 59),
-                   datetime(2027, 1, 1), datetime(2026, 11, 15)]:  # the last one: the clock was set back
+    for moment in [datetime(2026, 11, 30, 23, 59, 59, 999000), datetime(2026, 12, 1),
+                   datetime(2026, 12, 31, 23, 59, 59), datetime(2027, 1, 1),
+                   datetime(2026, 11, 15)]:  # the last one: the clock was set back
         clock["now"] = moment.replace(tzinfo=UTC).timestamp()
         seen.append(period_of())
     assert seen == ["2026-11", "2026-12", "2026-12", "2027-01", "2026-11"]
