@@ -22,7 +22,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO
 
 from saas_app.services.core.errors import ServiceUnavailable
@@ -66,8 +66,8 @@ def check_key(key: str) -> str:
     Raises:
         ValueError: The key could leave the store's root.
     """
-    parts = PurePosixPath(key).parts
-    if not key or key.startswith("/") or any(part in ("..", ".") for part in parts) or "\\" in key:
+    parts = key.rstrip("/").split("/")
+    if not key or key.startswith("/") or "\\" in key or any(part in ("", "..", ".") for part in parts):
         raise ValueError(f"not a storage key: {key!r}")
     return key
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 import boto3  # type: ignore[import-untyped]
+from boto3.exceptions import Boto3Error  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
@@ -54,7 +55,7 @@ def _s3_errors(action: str, key: str) -> Any:
     """Turn boto3's errors into `StorageUnavailable` (logged with their details)."""
     try:
         yield
-    except (BotoCoreError, ClientError) as exc:
+    except (BotoCoreError, ClientError, Boto3Error) as exc:  # Boto3Error: upload_file's own wrapper
         log.error("object storage: %s %s failed: %s", action, key, exc)
         raise StorageUnavailable() from exc
 
