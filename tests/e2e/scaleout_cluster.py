@@ -118,8 +118,9 @@ class Cluster:
         return app
 
     def start_worker(self, name: str) -> Proc:
+        """A worker in its own directory (the one it had, when it is started again)."""
         workdir = self.tmp / f"worker-{name}"
-        workdir.mkdir()
+        workdir.mkdir(exist_ok=True)
         worker = Proc(name, _spawn([processes.PYTHON, "-m", "saas_app.jobs.worker"], workdir,
                                    self.process_env(workdir)), workdir)
         self.workers[name] = worker

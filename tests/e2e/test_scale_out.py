@@ -16,7 +16,7 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -197,6 +197,8 @@ def test_twenty_renders_on_two_apps_finish_once_though_a_worker_is_killed(cluste
     killed_dir = cluster.workers["1"].workdir / "storage" / tenants[victim] / "renders" / victim
     assert any(p.suffix == ".wav" for p in _local_files(killed_dir))  # ... which could not use these
     assert _local_files(cluster.workers["2"].workdir / "storage") == []
+    cluster.start_worker("1")  # started again on its disk, it removes what the killed one left
+    _wait_until(lambda: not killed_dir.exists(), "the killed worker's work files to be removed")
 
     for number, rid in enumerate(ids):
         video = cluster.bucket.read(_video_key(tenants[rid], rid))
@@ -232,6 +234,13 @@ def test_sigterm_lets_an_app_process_finish_its_requests_and_refuse_new_ones(clu
     check = httpx.get(f"{cluster.apps['b'].url}/api/renders/{render_id}", headers=headers, timeout=30)
     assert check.status_code == 200 and check.json()["topic"] == "Scale-out render 99"
     assert app.proc.wait(timeout=60) == 0, tail(app.log)
+
+
+def _wait_until(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
+        time.sleep(0.1)
 
 
 def _wait_refused(port: int, timeout: float = 30) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from sqlmodel import Session, col, select
+
 from saas_app.models import Render
 from saas_app.services.core.errors import NotFound
 from saas_app.services.core.storage import Area, Download, get_store
@@ -93,6 +95,27 @@ def drop_work_files(*, tenant_id: str, render_id: str) -> None:
             shutil.rmtree(entry, ignore_errors=True)
         else:
             entry.unlink(missing_ok=True)
+
+
+def drop_abandoned_work_folders(*, session: Session) -> int:
+    """With object storage: remove this machine's folders of renders that are no longer running here
+    or anywhere (a worker killed mid-render leaves its work files behind; the render finished elsewhere).
+
+    Returns:
+        How many folders were removed (always 0 with the local backend: there the folders keep the files).
+    """
+    if get_store(Area.RENDERS).local_root is not None:
+        return 0
+    folders = {folder.name: folder for folder in Path(get_settings().STORAGE_DIR).glob("*/renders/*")
+               if folder.is_dir()}
+    if not folders:
+        return 0
+    running = set(session.exec(select(Render.id).where(col(Render.id).in_(list(folders)),
+                                                      col(Render.status).in_(list(RenderStatus.ACTIVE)))).all())
+    for render_id, folder in folders.items():
+        if render_id not in running:
+            shutil.rmtree(folder, ignore_errors=True)
+    return len(folders) - len(running)
 
 
 def delete_render_files(*, tenant_id: str, render_id: str) -> None:

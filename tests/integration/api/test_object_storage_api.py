@@ -26,7 +26,7 @@ from saas_app.jobs.account import build_export_job
 from saas_app.models import DataExport, Render, utcnow
 from saas_app.services.account.deletion import purge_tenant
 from saas_app.services.account.exports import delete_expired_exports
-from saas_app.services.renders.files import render_dir
+from saas_app.services.renders.files import drop_abandoned_work_folders, render_dir
 from saas_app.services.renders.steps.registry import kept_files
 from saas_app.services.usage.metering import storage_mb
 
@@ -168,3 +168,19 @@ def test_purging_a_tenant_removes_its_objects_and_no_one_elses(api: TestClient, 
     session.commit()
     assert s3.list_keys() == sorted([*_keys_of(bobs), f"exports/{bob_export.filename}"])
     assert f"exports/{alice_export.filename}" not in s3.list_keys()
+
+
+def test_a_worker_removes_work_folders_of_renders_that_ended_elsewhere(
+        api: TestClient, mailbox: MailCatcher, s3: Bucket, session: Session, app_settings: SettingsOverride) -> None:
+    headers, user = sign_in_headers(api, mailbox, ALICE)
+    ended = finished_render(api, headers)
+    queued = submit_render(api, headers)["id"]
+    left = {rid: render_dir(user["tenant_id"], rid) for rid in (ended.id, queued, "0" * 32)}  # "0"*32: deleted
+    for folder in left.values():
+        (folder / "work").mkdir(parents=True)
+        (folder / "work" / "scene_0.wav").write_bytes(b"RIFF")
+    assert drop_abandoned_work_folders(session=session) == 2
+    assert [rid for rid, folder in left.items() if folder.exists()] == [queued]  # may still resume here
+
+    app_settings.set(STORAGE_BACKEND="local")  # there the folders are the store: never swept
+    assert drop_abandoned_work_folders(session=session) == 0 and left[queued].exists()
