@@ -57,10 +57,11 @@ lint: venv
 	$(VENV)/bin/ruff check saas_app tests bench rxconfig.py
 	$(VENV)/bin/mypy
 
-# PostgreSQL is checked first so a missing server fails in seconds, not after the suite.
+# PostgreSQL is checked first so a missing server fails in seconds, not after the suite. The first pass
+# uses it too: the scale-out test (tests/e2e/test_scale_out.py) runs its cluster on a database of its own.
 test: lint venv bun chromium
 	@$(PY) -m saas_app.dev.dbcheck '$(PG_TEST_URL)'
-	$(PY) -m pytest -q
+	PG_TEST_URL='$(PG_TEST_URL)' $(PY) -m pytest -q
 	TEST_DATABASE_URL='$(PG_TEST_URL)' $(PY) -m pytest -q -m db
 
 # Rebuild the Redis usage counters from the SQL ledger (after a Redis data loss).

@@ -4,7 +4,8 @@ set -eu
 cd /app
 case "${1:-web}" in
   web)
-    exec reflex run --env prod --single-port --frontend-port "${PORT:-3000}" --backend-port "${PORT:-3000}" --loglevel info ;;
+    # Serves the frontend built into the image (or builds it first when APP_BASE_URL differs).
+    exec python -m saas_app.web ;;
   worker)
     exec python -m saas_app.jobs.worker ;;
   migrate)

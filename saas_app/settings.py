@@ -10,6 +10,7 @@ import functools
 import os
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +54,9 @@ class Settings(BaseSettings):
     PORT: int = Field(default=3000, ge=1, le=65535)
     DATABASE_URL: str = f"sqlite:///{VAR_DIR / 'app.db'}"
     REDIS_URL: str = "redis://127.0.0.1:6379/0"
+    # Reflex keeps each browser tab's state here when set (needed when more than one app process
+    # serves the same users: any process then serves any tab); empty = on this process's disk.
+    REFLEX_REDIS_URL: str = ""
 
     JWT_SECRET: str = "dev-insecure-secret-change-me-in-production-0000"
     JWT_EXPIRE_HOURS: int = Field(default=24, ge=1)
@@ -73,6 +77,17 @@ class Settings(BaseSettings):
     SESSION_COOKIE_NAME: str = "sa_session"
 
     STORAGE_DIR: Path = VAR_DIR / "storage"
+    # Where kept files (render outputs, exports) live: "local" (STORAGE_DIR and EXPORT_DIR) or "s3"
+    # (S3_BUCKET through the S3 API; STORAGE_DIR then only holds a worker's renders in progress).
+    STORAGE_BACKEND: Literal["local", "s3"] = "local"
+    S3_BUCKET: str = ""
+    S3_ENDPOINT_URL: str = ""  # empty = AWS S3; e.g. http://minio:9000
+    S3_PUBLIC_ENDPOINT_URL: str = ""  # the endpoint browsers download from (presigned URLs); empty = S3_ENDPOINT_URL
+    S3_REGION: str = "us-east-1"
+    S3_ACCESS_KEY_ID: str = ""  # empty (with the secret) = boto3's own chain: AWS_* variables, instance roles
+    S3_SECRET_ACCESS_KEY: str = ""
+    S3_ADDRESSING_STYLE: Literal["auto", "path", "virtual"] = "auto"
+    S3_PRESIGN_TTL_SECONDS: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     # Where `make run` keeps its logs, supervisord's pid file and socket, and its own Redis's data.
     RUN_DIR: Path = VAR_DIR
     MAIL_DIR: Path = VAR_DIR / "mail"
@@ -151,6 +166,12 @@ class Settings(BaseSettings):
         from saas_app.services.usage.plans import check_price_settings
 
         check_price_settings(type(self))
+        return self
+
+    @model_validator(mode="after")
+    def _storage_complete(self) -> Settings:
+        if self.STORAGE_BACKEND == "s3" and not self.S3_BUCKET:
+            raise ValueError("STORAGE_BACKEND=s3 needs S3_BUCKET")
         return self
 
     @model_validator(mode="after")

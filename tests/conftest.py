@@ -97,6 +97,7 @@ import sqlalchemy as sa  # noqa: E402
 from alembic import command  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from openapi_contract import undeclared_answer  # noqa: E402
+from s3_server import Bucket, S3Server, s3_server  # noqa: E402,F401  (the session fixture)
 from shared_helpers import SettingsOverride, alembic_config  # noqa: E402
 from sqlmodel import Session, SQLModel  # noqa: E402
 
@@ -244,6 +245,14 @@ def app_settings() -> Iterator[SettingsOverride]:
     override = SettingsOverride()
     yield override
     override.restore()
+
+
+@pytest.fixture
+def s3_bucket(app_settings: SettingsOverride, s3_server: S3Server) -> Bucket:  # noqa: F811
+    """STORAGE_BACKEND=s3 for one test, in a new bucket on the run's S3 server (moto)."""
+    bucket = Bucket(s3_server, s3_server.new_bucket())
+    app_settings.set(**s3_server.env(bucket.name))
+    return bucket
 
 
 @pytest.fixture

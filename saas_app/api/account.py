@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from saas_app.api.deps import Context, DbSession, UserPrincipal
 from saas_app.api.errors import AUTH, BODY, errors
-from saas_app.api.files import FileAnswer, file_responses
+from saas_app.api.files import FileAnswer, file_responses, send_download
 from saas_app.api.schemas import DeletionCanceled, DeletionScheduled, ExportQueued, Revoked
 from saas_app.services.account import api_keys, audit, backups, deletion, exports
 from saas_app.services.account.sessions import list_active_sessions, revoke_session
@@ -49,10 +50,10 @@ def list_exports(principal: UserPrincipal, session: DbSession) -> ExportList:
 
 @router.get("/download-export/{filename}", response_class=FileAnswer,
             responses=file_responses("application/zip", *AUTH, 404, 410, 422))
-def download_export(filename: str, principal: UserPrincipal, session: DbSession) -> FileAnswer:
+def download_export(filename: str, principal: UserPrincipal, session: DbSession) -> Response:
     """The export ZIP (24 hours, this tenant only; 410 once expired)."""
-    path = exports.get_export_file_or_raise(session=session, tenant_id=principal.tenant_id, filename=filename)
-    return FileAnswer(path, media_type="application/zip", filename="narrated-studio-export.zip")
+    return send_download(exports.get_export_file_or_raise(session=session, tenant_id=principal.tenant_id,
+                                                          filename=filename))
 
 
 @router.post("/delete", status_code=202, response_model=DeletionScheduled,

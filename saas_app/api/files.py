@@ -1,4 +1,5 @@
-"""File downloads: whole files or byte ranges (for seeking), with errors in the API's error body."""
+"""File downloads: whole files or byte ranges (for seeking), with errors in the API's error body; or,
+with object storage, a redirect to a short-lived presigned URL that serves the same file the same way."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import os
 from typing import Any
 
 import anyio
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, RedirectResponse
 from starlette.datastructures import Headers
-from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
+from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable, Response
 from starlette.types import Receive, Scope, Send
 
 from saas_app.api.errors import ErrorBody, error_response, errors
+from saas_app.services.core.storage import Download
 
 
 class FileAnswer(FileResponse):
@@ -38,9 +40,20 @@ class FileAnswer(FileResponse):
         await super().__call__(scope, receive, send)
 
 
+def send_download(download: Download) -> Response:
+    """The answer for a stored file: the file itself, or a redirect to where the object store serves it."""
+    if download.url is not None:
+        return RedirectResponse(download.url, status_code=307, headers={"Cache-Control": "no-store"})
+    assert download.path is not None
+    return FileAnswer(download.path, media_type=download.media_type, filename=download.filename)
+
+
 def file_responses(media_type: str, *codes: int) -> dict[int | str, dict[str, Any]]:
-    """The `responses=` of a download route: the file, a part of it, a refused range, and `codes`."""
+    """The `responses=` of a download route: the file, a part of it, a redirect to it in object storage,
+    a refused range, storage briefly unavailable, and `codes`."""
     binary = {"content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}
     return {200: {**binary, "description": "The file."},
             206: {**binary, "description": "The byte range asked for with `Range`."},
-            **errors(400, 416, *codes)}
+            307: {"description": "The file is in object storage: follow `Location`, a presigned URL valid for "
+                                 "`S3_PRESIGN_TTL_SECONDS`, which serves it with the same type and file name."},
+            **errors(400, 416, 503, *codes)}

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from saas_app.api.deps import Context, CurrentPrincipal, DbSession
 from saas_app.api.errors import AUTH, BODY, errors
-from saas_app.api.files import FileAnswer, file_responses
+from saas_app.api.files import FileAnswer, file_responses, send_download
 from saas_app.api.schemas import Deleted, RenderCanceled, TemplateList, VoiceList
 from saas_app.services.renders import submission as renders
 from saas_app.services.renders import views
@@ -50,30 +51,28 @@ def get_render(render_id: str, principal: CurrentPrincipal, session: DbSession) 
     return views.get_render_detail(session=session, tenant_id=principal.tenant_id, render_id=render_id)
 
 
-def _file(render_id: str, principal: CurrentPrincipal, session: DbSession, key: str) -> FileAnswer:
+def _file(render_id: str, principal: CurrentPrincipal, session: DbSession, key: str) -> Response:
     render = renders.get_render_or_raise(session=session, tenant_id=principal.tenant_id, render_id=render_id)
-    path, kept = get_kept_file_or_raise(render=render, key=key)
-    return FileAnswer(path, media_type=kept.media_type,
-                      filename=f"{render.id}-{kept.filename}" if kept.attachment else None)
+    return send_download(get_kept_file_or_raise(render=render, key=key))
 
 
 @router.get("/api/renders/{render_id}/video", response_class=FileAnswer,
             responses=file_responses("video/mp4", *AUTH, 404, 422))
-def get_video(render_id: str, principal: CurrentPrincipal, session: DbSession) -> FileAnswer:
+def get_video(render_id: str, principal: CurrentPrincipal, session: DbSession) -> Response:
     """The MP4 (supports HTTP range requests for seeking)."""
     return _file(render_id, principal, session, VIDEO.key)
 
 
 @router.get("/api/renders/{render_id}/thumbnail", response_class=FileAnswer,
             responses=file_responses("image/jpeg", *AUTH, 404, 422))
-def get_thumbnail(render_id: str, principal: CurrentPrincipal, session: DbSession) -> FileAnswer:
+def get_thumbnail(render_id: str, principal: CurrentPrincipal, session: DbSession) -> Response:
     """The JPEG thumbnail."""
     return _file(render_id, principal, session, THUMBNAIL.key)
 
 
 @router.get("/api/renders/{render_id}/files/{key}", response_class=FileAnswer,
             responses=file_responses("application/octet-stream", *AUTH, 404, 422))
-def get_file(render_id: str, key: str, principal: CurrentPrincipal, session: DbSession) -> FileAnswer:
+def get_file(render_id: str, key: str, principal: CurrentPrincipal, session: DbSession) -> Response:
     """Any file the render's steps keep, by its key (`video`, `thumbnail`, ...)."""
     return _file(render_id, principal, session, key)
 
@@ -86,7 +85,7 @@ def cancel(render_id: str, principal: CurrentPrincipal, session: DbSession, ctx:
     return RenderCanceled(id=render.id, status=render.status)
 
 
-@router.delete("/api/renders/{render_id}", response_model=Deleted, responses=errors(*AUTH, 404, 422))
+@router.delete("/api/renders/{render_id}", response_model=Deleted, responses=errors(*AUTH, 404, 422, 503))
 def delete(render_id: str, principal: CurrentPrincipal, session: DbSession, ctx: Context) -> Deleted:
     """Delete a render and free its storage."""
     renders.delete_render(session=session, principal=principal, render_id=render_id, ctx=ctx)

@@ -24,6 +24,7 @@ from saas_app.jobs.maintenance import start_clock
 from saas_app.jobs.render import on_work_horse_killed
 from saas_app.jobs.worker_class import RenderWorker, install_fork_guard, release_inherited_sockets
 from saas_app.services.core.queue import QUEUE_NAMES, get_rq_connection
+from saas_app.services.renders.files import drop_abandoned_work_folders
 from saas_app.services.renders.submission import requeue_orphaned_renders
 from saas_app.settings import get_settings
 
@@ -85,14 +86,18 @@ def _wait_for_redis() -> None:
 
 
 def _recover() -> None:
-    """Queue again renders whose jobs were lost (e.g. Redis restarted without its data)."""
+    """Queue again renders whose jobs were lost (e.g. Redis restarted without its data), and remove
+    the work files an earlier worker on this machine left of renders that ended meanwhile."""
     try:
         with session_scope() as session:
             count = requeue_orphaned_renders(session=session)
+            dropped = drop_abandoned_work_folders(session=session)
         if count:
-            logging.getLogger(__name__).warning("requeued %s render(s) whose jobs were lost", count)
+            log.warning("requeued %s render(s) whose jobs were lost", count)
+        if dropped:
+            log.info("removed the work files of %s render(s) that ended elsewhere", dropped)
     except Exception:  # a worker must still start when the database is briefly unavailable
-        logging.getLogger(__name__).exception("could not check for lost render jobs")
+        log.exception("could not check for lost render jobs")
 
 
 log = logging.getLogger(__name__)

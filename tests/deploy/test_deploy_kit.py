@@ -103,6 +103,18 @@ def test_compose_runs_two_apps_two_workers_and_their_services_behind_a_websocket
     assert services["app"]["environment"]["SECURE_COOKIES"] == "true"
 
 
+def test_compose_shares_state_and_files_through_services_not_sticky_sessions() -> None:
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    env = services["app"]["environment"]
+    assert env["STORAGE_BACKEND"] == "s3" and env["S3_ENDPOINT_URL"] == "http://minio:9000"
+    assert env["REFLEX_REDIS_URL"].endswith("@redis:6379/1") and env["REDIS_URL"].endswith("@redis:6379/0")
+    assert "ip_hash" not in (DEPLOY / "nginx" / "default.conf").read_text().split("upstream", 1)[1]
+    assert services["minio-bucket"]["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert "minio-bucket" in services["app"]["depends_on"]
+    assert all(not volume.startswith("appdata") for volume in services["app"]["volumes"])
+    assert "exec python -m saas_app.web" in (DEPLOY / "entrypoint.sh").read_text()
+
+
 def test_kubernetes_manifests_validate_against_the_bundled_schemas() -> None:
     assert len(MANIFESTS) >= 6
     result = kube_validate(*MANIFESTS)
@@ -140,6 +152,10 @@ def test_manifests_have_what_production_needs() -> None:
     assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "3600"
     assert ingress["spec"]["tls"]
     assert _kind("ConfigMap") and _kind("Secret") and _kind("Service")
+    assert not [key for key in ingress["metadata"]["annotations"] if "affinity" in key or "session-cookie" in key]
+    config = _kind("ConfigMap")[0]["data"]
+    assert config["STORAGE_BACKEND"] == "s3" and config["S3_BUCKET"]
+    assert {"REFLEX_REDIS_URL", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"} <= set(_kind("Secret")[0]["stringData"])
     grace = int(_kind("ConfigMap")[0]["data"]["WORKER_SHUTDOWN_GRACE_SECONDS"])
     assert deployments["studio-worker"]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > grace
 

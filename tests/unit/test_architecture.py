@@ -22,6 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "jobs": {"services", "settings", "db", "models", "dev"},  # dev: the worker's parent-death guard
     "services": {"settings", "db", "models", "routes"},
     "dev": {"settings"},  # make run's process tooling
+    "web": {"settings", "reflex"},  # serves a prebuilt frontend (python -m saas_app.web)
     # The modules every part shares. models stores the services' status enums; settings
     # validates TENANT_DEFAULT_PLAN and the price settings against the plan table.
     "settings": {"services"},

@@ -98,3 +98,26 @@ def test_an_unknown_default_plan_refuses_to_start(fresh_env: pytest.MonkeyPatch)
     with pytest.raises(ConfigError, match=r"^Invalid configuration \(TENANT_DEFAULT_PLAN\): [^\n]+$") as caught:
         get_settings()
     assert "'gold' is not a plan" in str(caught.value) and ", ".join(PLANS.names()) in str(caught.value)
+
+
+def test_files_stay_local_and_tab_states_on_disk_unless_told_otherwise(fresh_env: pytest.MonkeyPatch) -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.STORAGE_BACKEND == "local" and settings.REFLEX_REDIS_URL == ""
+    fresh_env.setenv("STORAGE_BACKEND", "s3")
+    with pytest.raises(ConfigError, match=r"^Invalid configuration \(settings\): STORAGE_BACKEND=s3 needs S3_BUCKET$"):
+        get_settings()
+    fresh_env.setenv("S3_BUCKET", "media")
+    get_settings.cache_clear()
+    assert get_settings().S3_BUCKET == "media"
+    fresh_env.setenv("STORAGE_BACKEND", "ftp")
+    get_settings.cache_clear()
+    with pytest.raises(ConfigError, match=r"^Invalid configuration \(STORAGE_BACKEND\): "):
+        get_settings()
+
+
+def test_the_example_env_file_loads_as_the_defaults(fresh_env: pytest.MonkeyPatch) -> None:
+    example = Settings(_env_file=PROJECT_ROOT / ".env.example")  # type: ignore[call-arg]
+    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    for name in ("STORAGE_BACKEND", "S3_BUCKET", "S3_ENDPOINT_URL", "S3_REGION", "S3_ADDRESSING_STYLE",
+                 "S3_PRESIGN_TTL_SECONDS", "REFLEX_REDIS_URL", "PORT", "REDIS_URL"):
+        assert getattr(example, name) == getattr(defaults, name), name

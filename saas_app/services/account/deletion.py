@@ -34,7 +34,6 @@ from saas_app.models import (
     utcnow,
 )
 from saas_app.services.account.audit import RequestContext, record_event
-from saas_app.services.account.exports import export_path
 from saas_app.services.auth import sessions as auth_sessions
 from saas_app.services.auth.sessions import Principal
 from saas_app.services.auth.tokens import sha256_hex
@@ -42,6 +41,8 @@ from saas_app.services.billing import checkout as billing
 from saas_app.services.core import queue
 from saas_app.services.core.errors import BillingError, Forbidden, InvalidInput, NotFound
 from saas_app.services.core.mail import send_email
+from saas_app.services.core.storage import Area, get_store
+from saas_app.services.renders.files import tenant_prefix
 from saas_app.services.usage import plans, quotas
 from saas_app.settings import get_settings
 
@@ -128,11 +129,14 @@ def _purge_redis(tenant_id: str, user_ids: list[str], session_ids: list[str], re
 
 
 def _purge_files(tenant_id: str, export_files: list[str]) -> None:
+    """The tenant's stored files (renders, exports), then what this machine holds of it."""
+    get_store(Area.RENDERS).delete_prefix(prefix=tenant_prefix(tenant_id))
+    exports = get_store(Area.EXPORTS)
+    for name in export_files:
+        exports.delete(key=name)
     settings = get_settings()
     for folder in (Path(settings.STORAGE_DIR) / tenant_id, Path(settings.USAGE_LOG_DIR) / tenant_id):
         shutil.rmtree(folder, ignore_errors=True)
-    for name in export_files:
-        export_path(name).unlink(missing_ok=True)
 
 
 def purge_tenant(*, session: Session, tenant_id: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import shutil
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -25,7 +26,8 @@ from saas_app.services.auth.sessions import Principal
 from saas_app.services.core import queue
 from saas_app.services.core.errors import ExportGone, NotFound, RateLimited, ServiceUnavailable
 from saas_app.services.core.mail import send_email
-from saas_app.services.renders.files import render_dir
+from saas_app.services.core.storage import Area, Download, ObjectStore, get_store, scratch_file
+from saas_app.services.renders.files import render_key
 from saas_app.services.renders.steps.registry import kept_files
 from saas_app.services.usage.metrics import METRICS
 from saas_app.settings import get_settings
@@ -63,8 +65,12 @@ def readme() -> str:
     return README.format(files=_in_words([kept.filename for kept in kept_files()]), metrics=metrics)
 
 
+EXPORT_MEDIA_TYPE = "application/zip"
+EXPORT_DOWNLOAD_NAME = "narrated-studio-export.zip"
+
+
 def export_path(filename: str) -> Path:
-    """Where an export ZIP is stored."""
+    """Where an export ZIP is made on this machine (and kept, with the local storage backend)."""
     return Path(get_settings().EXPORT_DIR) / filename
 
 
@@ -123,17 +129,22 @@ def _documents(session: Session, tenant: Tenant, user: User) -> dict[str, object
     }
 
 
-def build_export(*, session: Session, export_id: str) -> DataExport:
-    """Write the ZIP for an export and email its owner. Called by the export job."""
-    row = session.get(DataExport, export_id)
-    if row is None or row.status != ExportStatus.QUEUED:
-        raise NotFound("No such pending export.")
-    tenant, user = session.get(Tenant, row.tenant_id), session.get(User, row.user_id)
-    assert tenant is not None and user is not None
-    path = export_path(row.filename)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+def _add_render_files(zf: zipfile.ZipFile, session: Session, tenant_id: str) -> None:
+    """Copy every kept file of the tenant's renders from the store into the ZIP."""
+    store = get_store(Area.RENDERS)
+    for render in session.exec(select(Render).where(Render.tenant_id == tenant_id,
+                                                    col(Render.deleted_at).is_(None))).all():
+        for kept in kept_files():
+            try:
+                with store.open(key=render_key(tenant_id, render.id, kept.filename)) as source, \
+                        zf.open(f"renders/{render.id}/{kept.filename}", "w", force_zip64=True) as target:
+                    shutil.copyfileobj(source, target, 1024 * 1024)
+            except FileNotFoundError:
+                continue
+
+
+def _write_zip(path: Path, session: Session, tenant: Tenant, user: User) -> None:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, doc in _documents(session, tenant, user).items():
             zf.writestr(name, json.dumps(doc, indent=2, sort_keys=True))
         ledger = session.exec(select(UsageRecord).where(UsageRecord.tenant_id == tenant.id)
@@ -141,17 +152,29 @@ def build_export(*, session: Session, export_id: str) -> DataExport:
         zf.writestr("usage.jsonl", "".join(json.dumps({
             "event_key": u.event_key, "metric": u.metric, "amount": u.amount, "period": u.period,
             "render_id": u.render_id, "created_at": iso_or_none(u.created_at)}, sort_keys=True) + "\n" for u in ledger))
-        for render in session.exec(select(Render).where(Render.tenant_id == tenant.id,
-                                                        col(Render.deleted_at).is_(None))).all():
-            for kept in kept_files():
-                source = render_dir(tenant.id, render.id) / kept.filename
-                if source.exists():
-                    zf.write(source, f"renders/{render.id}/{kept.filename}")
+        _add_render_files(zf, session, tenant.id)
         zf.writestr("README.txt", readme())
-    tmp.replace(path)
+
+
+def build_export(*, session: Session, export_id: str) -> DataExport:
+    """Write the ZIP for an export, store it and email its owner. Called by the export job.
+
+    Raises:
+        NotFound: No such export waiting to be built.
+        StorageUnavailable: The store could not be read or written (the job fails; request again).
+    """
+    row = session.get(DataExport, export_id)
+    if row is None or row.status != ExportStatus.QUEUED:
+        raise NotFound("No such pending export.")
+    tenant, user = session.get(Tenant, row.tenant_id), session.get(User, row.user_id)
+    assert tenant is not None and user is not None
+    with scratch_file(export_path(row.filename).parent, row.filename) as tmp:
+        _write_zip(tmp, session, tenant, user)
+        size = tmp.stat().st_size
+        _exports().put(key=row.filename, source=tmp, media_type=EXPORT_MEDIA_TYPE, move=True)
     row.status, row.ready_at = ExportStatus.READY, utcnow()
     row.expires_at = row.ready_at + timedelta(hours=get_settings().EXPORT_TTL_HOURS)
-    row.size_bytes = path.stat().st_size
+    row.size_bytes = size
     session.add(row)
     session.commit()
     link = routes.absolute(routes.export_download(row.filename))
@@ -163,11 +186,17 @@ def build_export(*, session: Session, export_id: str) -> DataExport:
     return row
 
 
-def get_export_file_or_raise(*, session: Session, tenant_id: str, filename: str) -> Path:
-    """The ZIP behind a download link, for its own tenant only.
+def _exports() -> ObjectStore:
+    return get_store(Area.EXPORTS)
+
+
+def get_export_file_or_raise(*, session: Session, tenant_id: str, filename: str) -> Download:
+    """The ZIP behind a download link, for its own tenant only (a download named `EXPORT_DOWNLOAD_NAME`).
 
     Raises:
-        NotFound: Unknown, tampered or another tenant's link (404). ExportGone: expired (410).
+        NotFound: Unknown, tampered or another tenant's link, or the file is gone (404).
+        ExportGone: Expired (410).
+        StorageUnavailable: The store cannot be asked (503).
     """
     row = session.exec(select(DataExport).where(DataExport.filename == filename)).first() if len(filename) < 100 \
         else None
@@ -175,7 +204,10 @@ def get_export_file_or_raise(*, session: Session, tenant_id: str, filename: str)
         raise NotFound("We couldn't find that export.")
     if row.status == ExportStatus.EXPIRED or (row.expires_at is not None and utcnow() >= row.expires_at):
         raise ExportGone("This download link has expired. Request a new export on the account page.")
-    return export_path(row.filename)
+    download = _exports().download(key=row.filename, media_type=EXPORT_MEDIA_TYPE, filename=EXPORT_DOWNLOAD_NAME)
+    if download is None:
+        raise NotFound("We couldn't find that export.")
+    return download
 
 
 def list_exports(*, session: Session, tenant_id: str, limit: int = 5) -> list[ExportView]:
@@ -186,11 +218,16 @@ def list_exports(*, session: Session, tenant_id: str, limit: int = 5) -> list[Ex
 
 
 def delete_expired_exports(*, session: Session) -> int:
-    """Delete the files of expired exports and mark them expired (scheduled job). Returns how many."""
+    """Delete the files of expired exports and mark them expired (scheduled job). Returns how many.
+
+    Raises:
+        StorageUnavailable: The store could not delete them (the next sweep tries again).
+    """
     rows = session.exec(select(DataExport).where(DataExport.status == ExportStatus.READY,
                                                  col(DataExport.expires_at) <= utcnow())).all()
+    store = _exports()
     for row in rows:
-        export_path(row.filename).unlink(missing_ok=True)
+        store.delete(key=row.filename)
         row.status = ExportStatus.EXPIRED
         session.add(row)
     return len(rows)

@@ -20,7 +20,8 @@ from sqlmodel import col, select
 
 from saas_app.db import session_scope
 from saas_app.models import Render, RenderStep, utcnow
-from saas_app.services.renders.files import clean_folder, kept_bytes, render_dir
+from saas_app.services.renders import files
+from saas_app.services.renders.files import kept_bytes, render_dir
 from saas_app.services.renders.status import RenderStatus, StepStatus
 from saas_app.services.renders.steps.base import RenderCanceled, RenderContext, Step, StepError
 from saas_app.services.renders.steps.registry import STEPS
@@ -80,8 +81,10 @@ def _watch(ctx: RenderContext, step_id: int) -> None:
 def _charge(ctx: RenderContext, step: Step, step_id: int, amounts: dict[str, float], detail: str,
             render_updates: dict[str, Any]) -> None:
     """Record a finished step's charges, mark it done and publish the charges (each exactly once)."""
+    size_bytes = None
     if step.keeps:  # what a step keeps is charged as storage, by the size it takes
         amounts = {**amounts, STORAGE.name: storage_mb(kept_bytes(ctx.folder, step.keeps))}
+        size_bytes = files.stored_bytes(tenant_id=ctx.tenant_id, render_id=ctx.render_id)
     with session_scope() as s:
         rows = ledger.record_usage(session=s, tenant_id=ctx.tenant_id, user_id=ctx.user_id,
                                    render_id=ctx.render_id, step=step.name, amounts=amounts)
@@ -91,22 +94,30 @@ def _charge(ctx: RenderContext, step: Step, step_id: int, amounts: dict[str, flo
         row.status, row.progress, row.finished_at, row.detail = StepStatus.DONE, 1.0, utcnow(), detail
         for key, value in render_updates.items():
             setattr(render, key, value)
-        if step.keeps:
-            render.size_bytes = kept_bytes(ctx.folder)
+        if size_bytes is not None:
+            render.size_bytes = size_bytes
         s.add_all([row, render])
         s.commit()
         publish_usage(session=s, rows=rows)
+
+
+def _done(ctx: RenderContext, step: Step) -> bool:
+    """A step marked done can be skipped when its work files are on this machine (a job resumed by
+    another worker makes them again) and its kept files are in the store."""
+    return all(p.exists() for p in step.work_files(ctx)) and files.kept_files_stored(
+        tenant_id=ctx.tenant_id, render_id=ctx.render_id, kept=step.keeps)
 
 
 def _run_step(ctx: RenderContext, step_id: int, name: str, status: str) -> None:
     step = STEPS.find(name)
     if step is None:
         raise StepError(f"This server has no '{name}' step.", transient=False)
-    if status == StepStatus.DONE and all(p.exists() for p in step.done_files(ctx)):
+    if status == StepStatus.DONE and _done(ctx, step):
         return
     _set_step(step_id, status=StepStatus.RUNNING, progress=0.0, started_at=utcnow(), detail="")
     _watch(ctx, step_id)
     result = step.run(ctx)
+    files.store_kept_files(tenant_id=ctx.tenant_id, render_id=ctx.render_id, kept=step.keeps)
     _charge(ctx, step, step_id, result.amounts, result.detail, result.render_updates)
 
 
@@ -204,8 +215,7 @@ def finish_render(*, render_id: str) -> None:
             return
         publish_usage(session=s, rows=ledger.list_render_rows(session=s, render_id=render_id))
         tenant_id = render.tenant_id
-        folder = render_dir(tenant_id, render_id)
-    clean_folder(folder)
+    files.drop_work_files(tenant_id=tenant_id, render_id=render_id)
     try:  # last, so a released reservation means the render is fully wound up
         quotas.release(tenant_id=tenant_id, render_id=render_id)
     except redis.RedisError as exc:

@@ -18,7 +18,7 @@ from saas_app.services.account.audit import RequestContext, record_event
 from saas_app.services.auth.sessions import Principal
 from saas_app.services.core import queue
 from saas_app.services.core.errors import Conflict, InsufficientStorage, NotFound, ServiceUnavailable
-from saas_app.services.renders.files import render_dir
+from saas_app.services.renders.files import delete_render_files
 from saas_app.services.renders.input import RenderInput, estimate_usage
 from saas_app.services.renders.status import RenderStatus, StepStatus
 from saas_app.services.renders.steps.registry import STEPS
@@ -32,7 +32,11 @@ log = logging.getLogger(__name__)
 
 
 def _check_disk() -> None:
+    """Refuse new renders while the disk that keeps render files is nearly full (local backend only:
+    with S3 the files are made on the workers' disks and kept in the store)."""
     settings = get_settings()
+    if settings.STORAGE_BACKEND != "local":
+        return
     root = Path(settings.STORAGE_DIR)
     root.mkdir(parents=True, exist_ok=True)
     if shutil.disk_usage(root).free < settings.MIN_FREE_DISK_MB * 1024 * 1024:
@@ -168,11 +172,12 @@ def delete_render(*, session: Session, principal: Principal, render_id: str, ctx
 
     Raises:
         NotFound: Not this tenant's render.
+        StorageUnavailable: The files could not be deleted (nothing recorded; try again).
     """
     render = get_render_or_raise(session=session, tenant_id=principal.tenant_id, render_id=render_id)
     if render.status not in RenderStatus.TERMINAL:
         render = cancel_render(session=session, principal=principal, render_id=render_id, ctx=ctx)
-    shutil.rmtree(render_dir(render.tenant_id, render.id), ignore_errors=True)
+    delete_render_files(tenant_id=render.tenant_id, render_id=render.id)
     stored = sum(r.amount for r in ledger.list_render_rows(session=session, render_id=render.id)
                  if r.metric == STORAGE.name)
     rows = ledger.record_usage(session=session, tenant_id=render.tenant_id, user_id=principal.user_id,

@@ -91,8 +91,9 @@ class Step:
         charges: The metrics `run` returns amounts for (storage of kept files is added for it).
         estimate: An upper bound of those amounts, and of the storage its kept files take, for a
             request (admission reserves it before the render is queued).
-        work_files: The intermediate files a finished run leaves, so a retried job can skip it.
-        keeps: The files it leaves in the render's folder for good.
+        work_files: The intermediate files a finished run leaves, so a retried job can skip it (on
+            the worker that made them; a job resumed by another worker runs the step again).
+        keeps: The files it leaves in the render's folder for good (stored when the step is done).
     """
 
     name: str
@@ -102,7 +103,3 @@ class Step:
     estimate: Callable[[RenderInput], dict[str, float]]
     work_files: Callable[[RenderContext], list[Path]] = _no_work_files
     keeps: tuple[KeptFile, ...] = ()
-
-    def done_files(self, ctx: RenderContext) -> list[Path]:
-        """Every file a finished run of this step leaves (a retry skips the step when all exist)."""
-        return [*self.work_files(ctx), *[ctx.folder / kept.filename for kept in self.keeps]]
