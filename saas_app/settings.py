@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     JWT_SECRET: str = "dev-insecure-secret-change-me-in-production-0000"
     JWT_EXPIRE_HOURS: int = Field(default=24, ge=1)
     REFRESH_EXPIRE_DAYS: int = Field(default=30, ge=1)
+    # A rotated refresh token presented again within this many seconds (two tabs refreshing at once)
+    # counts as the same rotation and gets working tokens; later reuse revokes the whole family.
+    REFRESH_REUSE_GRACE_SECONDS: int = Field(default=5, ge=0, le=60)
     JWT_ISSUER: str = "saas-app"
     JWT_AUDIENCE: str = "saas-app-api"
 

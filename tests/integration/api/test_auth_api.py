@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import threading
 import time
 
 import pytest
 import redis
 from factories import (
+    age_refresh_rotation,
     bearer,
     claims_of,
     clear_rate_limits,
@@ -139,7 +141,8 @@ def test_tampered_tokens_are_401(api: TestClient, mailbox: MailCatcher) -> None:
     assert "expired" in expired.json()["message"]
 
 
-def test_refresh_rotates_and_reuse_revokes_the_family(api: TestClient, mailbox: MailCatcher) -> None:
+def test_refresh_rotates_and_reuse_revokes_the_family(api: TestClient, session: Session,
+                                                      mailbox: MailCatcher) -> None:
     first = sign_in_api(api, mailbox, EMAIL)
     rotated = api.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert rotated.status_code == 200
@@ -147,10 +150,54 @@ def test_refresh_rotates_and_reuse_revokes_the_family(api: TestClient, mailbox: 
     _assert_token_json(second, EMAIL)
     assert api.get("/api/auth/me", headers=bearer(second["access_token"])).status_code == 200
 
+    age_refresh_rotation(session, first["refresh_token"])  # reuse after the grace window
     _unauthorized(api.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]}))
     _unauthorized(api.get("/api/auth/me", headers=bearer(second["access_token"])))
     _unauthorized(api.post("/api/auth/refresh", json={"refresh_token": second["refresh_token"]}))
     _unauthorized(api.post("/api/auth/refresh", json={"refresh_token": first["access_token"]}))
+
+
+def _refresh_at_once(token: str, callers: int) -> list[tuple[int, dict]]:
+    """`callers` clients (each its own app instance and thread) refresh with `token` at the same moment."""
+    from saas_app.api.app import create_api
+
+    barrier = threading.Barrier(callers)
+    answers: list[tuple[int, dict]] = []
+
+    def post() -> None:
+        with TestClient(create_api(), base_url="http://testserver") as client:
+            barrier.wait()
+            response = client.post("/api/auth/refresh", json={"refresh_token": token})
+            answers.append((response.status_code, response.json()))
+
+    threads = [threading.Thread(target=post) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+def test_concurrent_refreshes_with_one_token_all_get_working_tokens(api: TestClient, session: Session,
+                                                                     mailbox: MailCatcher) -> None:
+    """Two tabs refreshing at once: the same rotation, so every answer is 200 with tokens that work."""
+    first = sign_in_api(api, mailbox, EMAIL)
+    answers = _refresh_at_once(first["refresh_token"], callers=2)
+    assert [status for status, _ in answers] == [200, 200], answers
+    pairs = [body for _, body in answers]
+    assert len({p["refresh_token"] for p in pairs}) == 2
+    for pair in pairs:
+        assert api.get("/api/auth/me", headers=bearer(pair["access_token"])).status_code == 200
+    renewed = [api.post("/api/auth/refresh", json={"refresh_token": p["refresh_token"]}) for p in pairs]
+    assert [r.status_code for r in renewed] == [200, 200]
+    for response in renewed:
+        assert api.get("/api/auth/me", headers=bearer(response.json()["access_token"])).status_code == 200
+
+    age_refresh_rotation(session, first["refresh_token"])  # the same token again, after the window
+    _unauthorized(api.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]}))
+    for response in renewed:
+        _unauthorized(api.get("/api/auth/me", headers=bearer(response.json()["access_token"])))
+        _unauthorized(api.post("/api/auth/refresh", json={"refresh_token": response.json()["refresh_token"]}))
 
 
 def test_logout_ends_this_session_only(api: TestClient, mailbox: MailCatcher, redis_client: redis.Redis) -> None:
@@ -235,6 +282,7 @@ def test_sign_in_events_are_audited_with_who_and_where(api: TestClient, session:
     clear_rate_limits(redis_client)
     assert _request(api, EMAIL, **agent).status_code == 202  # now a known address
     api.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]}, headers=agent)
+    age_refresh_rotation(session, first["refresh_token"])
     api.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]}, headers=agent)
     clear_rate_limits(redis_client)
     second = sign_in_api(api, mailbox, EMAIL, headers=agent)
