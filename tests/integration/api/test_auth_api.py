@@ -275,6 +275,50 @@ def test_mail_server_down_is_503_and_keeps_the_previous_link(
     assert api.post(VERIFY, json={"token": token}).status_code == 200
 
 
+def test_a_failed_send_does_not_use_up_the_limits(
+    api: TestClient, session: Session, mailbox: MailCatcher, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        dead_port = sock.getsockname()[1]
+    monkeypatch.setattr(get_settings(), "SMTP_PORT", dead_port)
+    for _ in range(3):  # more than the per-minute limit of one
+        assert _request(api, EMAIL).status_code == 503
+    monkeypatch.undo()
+    assert _request(api, EMAIL).status_code == 202  # nothing was sent, so nothing was counted
+    mailbox.wait_for(EMAIL, timeout=5)
+    assert _request(api, EMAIL).status_code == 429  # the one that was sent counts
+
+
+@pytest.mark.parametrize("spelling", ["qa@bücher.example", "QA@xn--BCHER-kva.example"])
+def test_an_international_domain_is_one_identity_mailed_in_ascii(
+    api: TestClient, session: Session, mailbox: MailCatcher, redis_client: redis.Redis, spelling: str,
+) -> None:
+    """The mail catcher, like many relays, has no SMTPUTF8: mail must go to the IDNA form."""
+    ascii_form = "qa@xn--bcher-kva.example"
+    assert _request(api, "qa@bücher.example").status_code == 202
+    _, token, _ = link_and_code(mailbox.wait_for(ascii_form, timeout=5))
+    first = api.post(VERIFY, json={"token": token}).json()
+    assert first["user"]["email"] == ascii_form
+    clear_rate_limits(redis_client)
+    assert _request(api, spelling).status_code == 202
+    message = mailbox.wait_for(ascii_form, timeout=5, count=2)
+    assert message["To"] == ascii_form
+    _, _, code = link_and_code(message)
+    again = api.post(VERIFY, json={"email": spelling, "code": code})
+    assert again.status_code == 200, again.text
+    assert again.json()["user"]["user_id"] == first["user"]["user_id"]
+    assert [u.email for u in session.exec(select(User)).all()] == [ascii_form]
+
+
+def test_a_local_part_over_64_characters_is_422(api: TestClient, session: Session, mailbox: MailCatcher) -> None:
+    response = _request(api, "a" * 65 + "@example.com")
+    assert response.status_code == 422, response.text
+    assert "64" in response.json()["message"] and [f["field"] for f in response.json()["fields"]] == ["email"]
+    assert _request(api, "a" * 64 + "@example.com").status_code == 202
+    assert len(session.exec(select(MagicLink)).all()) == 1
+
+
 def test_sign_in_events_are_audited_with_who_and_where(api: TestClient, session: Session, mailbox: MailCatcher,
                                                        redis_client: redis.Redis) -> None:
     agent = {"User-Agent": "audit-probe/1.0", "X-Request-ID": "probe42"}
