@@ -135,10 +135,11 @@ class Settings(BaseSettings):
     BACKUPS_CRON: str = "0 3 * * *"  # daily at 03:00 UTC
     BACKUPS_RETENTION_DAYS: int = Field(default=14, ge=1)
 
-    # Rate limits for sign-in email (per address and per client IP).
-    RATE_EMAIL_PER_MINUTE: int = 1
-    RATE_EMAIL_PER_HOUR: int = 5
-    RATE_IP_PER_HOUR: int = 20
+    # Rate limits for sign-in email. Per address they stay strict (they protect each inbox); per
+    # client IP the default leaves room for everyone behind one shared address (an office, a school).
+    RATE_EMAIL_PER_MINUTE: int = Field(default=1, ge=1)
+    RATE_EMAIL_PER_HOUR: int = Field(default=5, ge=1)
+    RATE_IP_PER_HOUR: int = Field(default=300, ge=1)
 
     @field_validator("APP_BASE_URL")
     @classmethod

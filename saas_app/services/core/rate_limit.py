@@ -83,7 +83,7 @@ def ensure_windows(*, restore: Callable[[], Iterable[Window]]) -> None:
             pipe.set(RESTORED_KEY, "1")
             pipe.execute()
     except redis.RedisError as exc:
-        raise ServiceUnavailable("This service is briefly unavailable. Please try again.") from exc
+        raise ServiceUnavailable("This service is briefly unavailable.") from exc
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def check_limits(*, limits: list[Limit], message: str) -> None:
     try:
         wait = int(cast(str, get_redis().eval(_CHECK_SCRIPT, len(keys), *keys, *args)))
     except redis.RedisError as exc:
-        raise ServiceUnavailable("This service is briefly unavailable. Please try again.") from exc
+        raise ServiceUnavailable("This service is briefly unavailable.") from exc
     if wait > 0:
         raise RateLimited(message, retry_after=wait)
 
