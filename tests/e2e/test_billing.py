@@ -242,5 +242,5 @@ def test_upgrade_and_manage_billing_stay_in_the_same_tab(page: Page, sign_in: Ca
     sign_in(page, email)
     open_billing(page)
     page.locator("#upgrade-pro").click()
-    expect(page).to_have_url(checkout_re(local_stripe), timeout=3_000)
+    expect(page).to_have_url(checkout_re(local_stripe))
     assert len(page.context.pages) == 1
