@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     JWT_SECRET: str = "dev-insecure-secret-change-me-in-production-0000"
     JWT_EXPIRE_HOURS: int = Field(default=24, ge=1)
     REFRESH_EXPIRE_DAYS: int = Field(default=30, ge=1)
+    # A rotated refresh token presented again within this many seconds (two tabs refreshing at once)
+    # counts as the same rotation and gets working tokens; later reuse revokes the whole family.
+    REFRESH_REUSE_GRACE_SECONDS: int = Field(default=5, ge=0, le=60)
     JWT_ISSUER: str = "saas-app"
     JWT_AUDIENCE: str = "saas-app-api"
 
@@ -132,10 +135,11 @@ class Settings(BaseSettings):
     BACKUPS_CRON: str = "0 3 * * *"  # daily at 03:00 UTC
     BACKUPS_RETENTION_DAYS: int = Field(default=14, ge=1)
 
-    # Rate limits for sign-in email (per address and per client IP).
-    RATE_EMAIL_PER_MINUTE: int = 1
-    RATE_EMAIL_PER_HOUR: int = 5
-    RATE_IP_PER_HOUR: int = 20
+    # Rate limits for sign-in email. Per address they stay strict (they protect each inbox); per
+    # client IP the default leaves room for everyone behind one shared address (an office, a school).
+    RATE_EMAIL_PER_MINUTE: int = Field(default=1, ge=1)
+    RATE_EMAIL_PER_HOUR: int = Field(default=5, ge=1)
+    RATE_IP_PER_HOUR: int = Field(default=300, ge=1)
 
     @field_validator("APP_BASE_URL")
     @classmethod

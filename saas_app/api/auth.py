@@ -71,9 +71,10 @@ def verify_magic_link(body: VerifyRequest, session: DbSession, ctx: Context) -> 
 
 @router.post("/refresh", response_model=TokenResponse, responses=errors(*BODY, 401))
 def refresh(body: RefreshRequest, session: DbSession, ctx: Context) -> TokenResponse:
-    """Rotate a refresh token; reusing an old one ends its session."""
-    return TokenResponse.from_pair(
-        auth_sessions.refresh_tokens(session=session, refresh_token=body.refresh_token, ctx=ctx))
+    """Rotate a refresh token; reusing an old one (after a few seconds' grace) ends its session."""
+    pair = auth_sessions.refresh_tokens(session=session, refresh_token=body.refresh_token, ctx=ctx)
+    session.commit()  # the new refresh token must work the moment the caller has it
+    return TokenResponse.from_pair(pair)
 
 
 @router.get("/me", response_model=Me, responses=errors(*AUTH))

@@ -58,10 +58,18 @@ def get_context(request: Request) -> RequestContext:
 def check_same_origin(request: Request) -> None:
     """Refuse cookie-authenticated unsafe requests that come from another site (CSRF).
 
-    Browsers send `Origin` on cross-site POSTs; when it is absent we fall back to
-    `Referer`. Either must match `APP_BASE_URL` or the host the request was sent to.
+    Browsers with Fetch Metadata say where a request comes from in `Sec-Fetch-Site`, which
+    pages cannot set: only `same-origin` passes. It is also what lets the sign-in link page
+    post its form although it sends no `Referer` (its `Referrer-Policy: no-referrer` makes the
+    form's `Origin` "null"). Other browsers send `Origin` on cross-site POSTs, or else
+    `Referer`: either must match `APP_BASE_URL` or the host the request was sent to.
     """
     if request.method in _SAFE_METHODS:
+        return
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        if fetch_site != "same-origin":
+            raise Forbidden("This request did not come from the app. Reload the page and try again.")
         return
     source = request.headers.get("origin") or request.headers.get("referer") or ""
     if not source:

@@ -148,8 +148,12 @@ def issue_api_tokens(*, session: Session, principal: Principal) -> TokenPair:
 def refresh_tokens(*, session: Session, refresh_token: str, ctx: RequestContext) -> TokenPair:
     """Rotate a refresh token. Reusing a rotated token revokes its whole family.
 
+    A token rotated less than `REFRESH_REUSE_GRACE_SECONDS` ago (two tabs or retries
+    refreshing at once) counts as the same rotation: that caller gets a working pair of
+    its own too. Either way the answer is a pair that works, or an error.
+
     Raises:
-        AuthError: Invalid, expired, revoked or reused token.
+        AuthError: Invalid, expired, revoked, or reused after the grace window.
     """
     claims = decode_token(refresh_token, expected_typ=REFRESH)
     row = session.get(RefreshToken, claims.jti)
@@ -162,7 +166,7 @@ def refresh_tokens(*, session: Session, refresh_token: str, ctx: RequestContext)
         update(RefreshToken).where(col(RefreshToken.jti) == row.jti, col(RefreshToken.rotated_at).is_(None))
         .values(rotated_at=utcnow())
     )
-    if rotated.rowcount != 1:
+    if rotated.rowcount != 1 and not _rotated_within_grace(session, row.jti):
         revoke_sessions(session=session, session_ids=[auth_session.id])
         record_event(session=session, action="auth.refresh_reuse_detected", ctx=ctx,
                      tenant_id=auth_session.tenant_id, user_id=auth_session.user_id, target=auth_session.id)
@@ -173,6 +177,15 @@ def refresh_tokens(*, session: Session, refresh_token: str, ctx: RequestContext)
     assert user and tenant
     auth_session.last_seen_at = utcnow()
     return _issue_pair(session, user, tenant, auth_session)
+
+
+def _rotated_within_grace(session: Session, jti: str) -> bool:
+    """Whether the token's rotation (read fresh: a concurrent request may have just made it) is recent."""
+    rotated_at = session.exec(select(RefreshToken.rotated_at).where(col(RefreshToken.jti) == jti)).one()
+    if rotated_at is None:
+        return False
+    age = (utcnow() - rotated_at.replace(tzinfo=rotated_at.tzinfo or UTC)).total_seconds()
+    return age <= get_settings().REFRESH_REUSE_GRACE_SECONDS
 
 
 def _session_key(session_id: str) -> str:

@@ -78,6 +78,11 @@ def test_another_tenants_render_is_not_found_everywhere(api: TestClient, mailbox
     alice, _ = _sign_in(api, mailbox, ALICE)
     bob_headers, bob = _sign_in(api, mailbox, BOB)
     theirs = submit_render(api, bob_headers)["id"]
+    _run(theirs)  # finished: its files exist, so only the tenant check can refuse them (not "not ready")
+    files = [f"/api/renders/{theirs}/video", f"/api/renders/{theirs}/thumbnail",
+             *[routes.render_file(theirs, kept.key) for kept in kept_files()]]
+    for url in files:
+        assert api.get(url, headers=bob_headers).status_code == 200, url
 
     checks = [("GET", f"/api/renders/{theirs}"), ("GET", f"/api/renders/{theirs}/video"),
               ("GET", f"/api/renders/{theirs}/thumbnail"), ("POST", f"/api/renders/{theirs}/cancel"),
@@ -91,9 +96,10 @@ def test_another_tenants_render_is_not_found_everywhere(api: TestClient, mailbox
     assert api.get("/api/renders", headers=alice).json()["total"] == 0
 
     mine = api.get(f"/api/renders/{theirs}", headers=bob_headers).json()
-    assert mine["status"] == "queued"  # untouched by the attempts above
-    assert render_job(theirs).get_status() == JobStatus.QUEUED
+    assert mine["status"] == "succeeded"  # untouched by the attempts above
     assert [r.id for r in render_rows(bob["tenant_id"])] == [theirs]
+    for url in files:
+        assert api.get(url, headers=bob_headers).status_code == 200, url
 
 
 @pytest.mark.parametrize(("method", "url"), [
