@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from saas_app.services.core.validation import clean_text
 from saas_app.services.renders.input import CHOICES, RenderInput, estimate_usage
 from saas_app.services.renders.media.images import DEFAULT_TEMPLATE, RESOLUTIONS, TEMPLATES
-from saas_app.services.renders.media.speech import DEFAULT_VOICE, synthesize
+from saas_app.services.renders.media.speech import DEFAULT_VOICE, VOICES, synthesize
 
 
 def _errors(**overrides: object) -> dict[tuple, str]:
@@ -215,3 +215,25 @@ def test_the_estimate_covers_a_multi_scene_render(tmp_path: Path) -> None:
     real = sum(synthesize(text=s.spoken, voice="en", out_path=tmp_path / f"{i}.wav").seconds
                for i, s in enumerate(request.scenes))
     assert estimate_usage(request)["tts_seconds"] >= real
+
+
+# Scripts other than Latin: read out by espeak-ng in every offered voice, often letter by letter.
+SCRIPT_TEXTS = {
+    "chinese-1000": "我们的世界充满了美丽的风景和有趣的故事每一天都是新的开始" * 36,
+    "japanese": "こんにちはせかいカタカナひらがなにほんごのテキストです" * 10,
+    "arabic": "مرحبا بالعالم هذا نص عربي للاختبار " * 10,
+    "devanagari": "नमस्ते दुनिया यह हिंदी पाठ है क्षत्रिय " * 10,
+    "digits": "1234567890 9876543210 " * 10,
+    "emoji": "😀🎉🚀🌍🐝🍕👨‍👩‍👧" * 10,
+}
+
+
+@pytest.mark.parametrize("voice", sorted(VOICES))
+@pytest.mark.parametrize("script", sorted(SCRIPT_TEXTS))
+def test_the_estimate_covers_every_script_in_every_voice(script: str, voice: str, tmp_path: Path) -> None:
+    text = SCRIPT_TEXTS[script][:1000]
+    request = RenderInput(**render_payload(scenes=[_scene("On screen", narration=text)], voice=voice))
+    real = synthesize(text=request.scenes[0].spoken, voice=voice, out_path=tmp_path / "scene.wav").seconds
+    estimate = estimate_usage(request)
+    assert estimate["tts_seconds"] >= real, f"reserved {estimate['tts_seconds']} s, spoke {real:.2f} s"
+    assert estimate["render_minutes"] * 60 >= real
