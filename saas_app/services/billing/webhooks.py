@@ -38,7 +38,6 @@ from saas_app.services.usage.plans import FREE, plan_for_price
 from saas_app.settings import get_settings
 
 log = logging.getLogger(__name__)
-HANDLED = frozenset(OBJECT_MODELS)
 WebhookResult = Literal["applied", "duplicate", "stale", "ignored"]
 
 
