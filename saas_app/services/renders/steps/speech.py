@@ -75,6 +75,8 @@ def _run(ctx: RenderContext) -> StepResult:
         durations.append(result.seconds)
         fell_back, used_voice = fell_back or result.fell_back, result.voice
         ctx.report((i + 1) / len(ctx.scenes))
+        if sum(durations) > ctx.reserved.get(SPEECH.name, math.inf):
+            break  # already past the reservation: the pipeline charges what it has left and stops
     manifest = {"durations": durations, "voice": used_voice, "fell_back": fell_back}
     (ctx.work / MANIFEST).write_text(json.dumps(manifest))
     note = f"Voice '{ctx.voice}' is not available; English was used." if fell_back else ""
