@@ -18,6 +18,7 @@ from saas_app.services.account.views import ApiKeyView, NewKey
 from saas_app.services.auth.sessions import Principal, principal_for
 from saas_app.services.auth.tokens import sha256_hex
 from saas_app.services.core.errors import AuthError, InvalidInput, NotFound
+from saas_app.services.core.validation import clean_text
 
 KEY_PREFIX = "nsk_"
 MAX_KEYS = 20
@@ -49,9 +50,12 @@ def create_api_key(*, session: Session, principal: Principal, name: str, ctx: Re
     """Make a named key for the tenant.
 
     Raises:
-        InvalidInput: Empty or long name, or too many keys.
+        InvalidInput: Empty, invisible, long or control-character name, or too many keys.
     """
-    name = (name or "").strip()
+    try:
+        name = clean_text(name or "")
+    except ValueError as exc:
+        raise InvalidInput(f"The key name {exc}.", field="name") from exc
     if not name or len(name) > 80:
         raise InvalidInput("Give the key a name of 1 to 80 characters.", field="name")
     if len(_active(session, principal.tenant_id)) >= MAX_KEYS:

@@ -144,3 +144,10 @@ class InvalidSignature(AppError):
 
     status_code = 400
     code = "invalid_signature"
+
+
+class InvalidPayload(AppError):
+    """A signed webhook body that is not the event it should be."""
+
+    status_code = 400
+    code = "invalid_payload"
