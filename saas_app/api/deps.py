@@ -131,7 +131,7 @@ def authenticate(kind: str, credential: str) -> Principal:
             return authenticate_api_key(session=session, secret=credential)
         if kind == "token":
             return authenticate_access_token(session=session, token=credential)
-        principal = authenticate_browser_session(session=session, cookie_value=credential)
+        principal = authenticate_browser_session(session=session, cookie_value=credential, cached=True)
     if principal is None:
         raise AuthError("Sign in to continue.")
     return principal

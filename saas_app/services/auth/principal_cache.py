@@ -63,8 +63,19 @@ redis.call('INCR', KEYS[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 for i = 4, #ARGV do
-  local members = redis.call('SMEMBERS', ARGV[i])
-  for _, key in ipairs(members) do redis.call('DEL', key) end
+  for _, key in ipairs(redis.call('SMEMBERS', ARGV[i])) do
+    local raw = redis.call('GET', key)
+    if raw then
+      local ok, entry = pcall(cjson.decode, raw)
+      if ok and type(entry) == 'table' and type(entry['s']) == 'table' then
+        for _, index in ipairs(entry['s']) do
+          redis.call('SREM', index, key)
+          if redis.call('SCARD', index) == 0 then redis.call('DEL', index) end
+        end
+      end
+      redis.call('DEL', key)
+    end
+  end
   redis.call('DEL', ARGV[i])
 end
 return 1
@@ -111,7 +122,7 @@ def lookup(digest: str) -> Lookup:
     except redis.RedisError as exc:
         log.warning("principal cache read failed: %s", exc)
         return Lookup(principal=None, generation=None)
-    principal = Principal(**json.loads(raw)) if raw else None
+    principal = Principal(**json.loads(raw)["p"]) if raw else None
     return Lookup(principal=principal, generation=generation or "")
 
 
@@ -129,10 +140,11 @@ def store(digest: str, principal: Principal, *, seen: Lookup, ttl_seconds: float
     ttl = int(min(ttl_seconds, get_settings().AUTH_CACHE_TTL_SECONDS))
     if seen.generation is None or ttl < 1:
         return False
-    value = json.dumps(asdict(principal))
+    indexes = [INDEX_PREFIX + s for s in scopes]
+    value = json.dumps({"p": asdict(principal), "s": indexes})  # `s`: the invalidation leaves no index behind
     try:
         stored = get_redis().eval(_STORE, 3, ENTRY_PREFIX + digest, GENERATION_KEY, IN_PROGRESS_KEY,
-                                  seen.generation, value, ttl, time.time(), *[INDEX_PREFIX + s for s in scopes])
+                                  seen.generation, value, ttl, time.time(), *indexes)
     except redis.RedisError as exc:
         log.warning("principal cache write failed: %s", exc)
         return False

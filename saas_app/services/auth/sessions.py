@@ -119,6 +119,16 @@ def issue_api_tokens(*, session: Session, principal: Principal) -> TokenPair:
     return _issue_pair(session, user, tenant, auth_session)
 
 
+def open_api_session(*, session: Session, email: str, ctx: RequestContext) -> TokenPair:
+    """Sign an address in without a magic link (operator tooling: the load test's token pool).
+
+    Creates the user and workspace on first use, like a first sign-in. Never reachable over HTTP.
+    """
+    user, tenant = get_or_create_user(session=session, email=email, ctx=ctx)
+    auth_session, _ = _open_session(session, user, kind="api", ctx=ctx)
+    return _issue_pair(session, user, tenant, auth_session)
+
+
 def refresh_tokens(*, session: Session, refresh_token: str, ctx: RequestContext) -> TokenPair:
     """Rotate a refresh token. Reusing a rotated token revokes its whole family.
 
@@ -199,16 +209,18 @@ def _scopes(principal: Principal) -> list[str]:
             principal_cache.tenant_scope_of(principal.tenant_id)]
 
 
-def authenticate_browser_session(*, session: Session, cookie_value: str) -> Principal | None:
+def authenticate_browser_session(*, session: Session, cookie_value: str, cached: bool = False) -> Principal | None:
     """The principal behind a session cookie, or None when it is unknown, expired or revoked.
 
-    Cached like access tokens; `last_seen_at` is brought up to date (at most once a minute)
-    whenever the database is read.
+    Args:
+        cached: Use the principal cache like access tokens (the API does; a tab's events read
+            the database only, so a stalled Redis never holds them up). `last_seen_at` is
+            brought up to date (at most once a minute) whenever the database is read.
     """
     if not cookie_value or len(cookie_value) > 200:
         return None
     digest = principal_cache.credential_digest(cookie_value)
-    seen = principal_cache.lookup(digest)
+    seen = principal_cache.lookup(digest) if cached else principal_cache.Lookup(principal=None, generation=None)
     if seen.principal is not None:
         return seen.principal
     row = session.exec(select(AuthSession).where(AuthSession.token_hash == sha256_hex(cookie_value))).first()
