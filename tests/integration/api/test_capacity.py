@@ -62,7 +62,7 @@ def _admitted_and_shed(pool: ThreadPoolExecutor, base: str, token: str, sent: in
 
 def test_more_concurrent_authenticated_requests_than_pooled_connections_all_complete(tmp_path: Path) -> None:
     threads = 2
-    users = 40
+    users = 120
     tokens = _access_tokens(users)  # distinct and never used: each one is verified against the database
     log = tmp_path / "server.log"
     with live_api(log, WEB_THREADS=str(threads), API_MAX_INFLIGHT="1000") as base:
