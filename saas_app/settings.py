@@ -209,9 +209,28 @@ class Settings(BaseSettings):
         return origins
 
     @property
+    def web_workers(self) -> int:
+        """App server processes to run: `WEB_WORKERS`, or one per core when tab states are in Redis."""
+        if self.WEB_WORKERS:
+            return self.WEB_WORKERS
+        return max(1, os.cpu_count() or 1) if self.REFLEX_REDIS_URL else 1
+
+    @property
     def is_sqlite(self) -> bool:
         """True when the database is a SQLite file."""
         return self.DATABASE_URL.startswith("sqlite")
+
+
+def granian_workers(settings: Settings) -> str:
+    """How many app processes granian runs: `GRANIAN_WORKERS` when set (granian's own variable
+    wins), else `settings.web_workers`."""
+    return os.environ.get("GRANIAN_WORKERS") or str(settings.web_workers)
+
+
+def export_web_workers(settings: Settings) -> None:
+    """Tell granian (which Reflex starts, and which reads `GRANIAN_WORKERS` itself) how many
+    processes to run."""
+    os.environ["GRANIAN_WORKERS"] = granian_workers(settings)
 
 
 def child_process_env(**extra: str) -> dict[str, str]:
