@@ -122,8 +122,15 @@ def lookup(digest: str) -> Lookup:
     except redis.RedisError as exc:
         log.warning("principal cache read failed: %s", exc)
         return Lookup(principal=None, generation=None)
-    principal = Principal(**json.loads(raw)["p"]) if raw else None
-    return Lookup(principal=principal, generation=generation or "")
+    return Lookup(principal=_parse(raw) if raw else None, generation=generation or "")
+
+
+def _parse(raw: str) -> Principal | None:
+    try:
+        return Principal(**json.loads(raw)["p"])
+    except (ValueError, KeyError, TypeError):  # not an entry this code wrote: a miss
+        log.warning("principal cache: unreadable entry ignored")
+        return None
 
 
 def store(digest: str, principal: Principal, *, seen: Lookup, ttl_seconds: float, scopes: list[str]) -> bool:

@@ -169,3 +169,11 @@ def test_the_entry_lives_no_longer_than_a_plan_grace_period(redis_client: redis.
     authenticate("token", pair.access_token)
     ttl = redis_client.ttl(principal_cache.ENTRY_PREFIX + principal_cache.credential_digest(pair.access_token))
     assert 0 < ttl <= 20
+
+
+def test_an_unreadable_entry_is_a_miss_and_is_replaced(redis_client: redis.Redis) -> None:
+    pair = _sign_in()
+    key = principal_cache.ENTRY_PREFIX + principal_cache.credential_digest(pair.access_token)
+    redis_client.set(key, '{"user_id": "someone else"}')
+    assert authenticate("token", pair.access_token) == pair.principal
+    assert principal_cache.lookup(principal_cache.credential_digest(pair.access_token)).principal == pair.principal
