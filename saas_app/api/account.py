@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from saas_app.api.capacity import ApiRoute
 from saas_app.api.deps import Context, DbSession, UserPrincipal
 from saas_app.api.errors import AUTH, BODY, errors
 from saas_app.api.files import FileAnswer, file_responses, send_download
@@ -24,7 +25,7 @@ from saas_app.services.account.views import (
 )
 from saas_app.services.core.validation import UserText
 
-router = APIRouter(prefix="/api/account", tags=["account"])
+router = APIRouter(route_class=ApiRoute, prefix="/api/account", tags=["account"])
 
 
 class DeleteRequest(BaseModel):

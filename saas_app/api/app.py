@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from saas_app import routes
 from saas_app.api import account, auth, billing, health, renders
+from saas_app.api.capacity import CapacityMiddleware
 from saas_app.api.errors import (
     ANY_METHOD,
     ErrorBody,
@@ -77,4 +78,5 @@ def create_api() -> FastAPI:
     api.add_route(routes.API_ANY, no_such_endpoint, methods=list(ANY_METHOD), include_in_schema=False)
     api.add_middleware(RequestIdMiddleware)
     api.add_middleware(SecurityHeadersMiddleware)  # also wraps Reflex's pages, mounted behind this app
+    api.add_middleware(CapacityMiddleware)  # outermost: a shed request costs nothing else
     return api

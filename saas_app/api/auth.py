@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field, model_validator
 
 from saas_app import routes
+from saas_app.api.capacity import ApiRoute
 from saas_app.api.deps import (
     Context,
     CurrentPrincipal,
@@ -26,7 +27,7 @@ from saas_app.services.auth.views import Me, TokenResponse
 from saas_app.services.core.errors import AppError, InvalidInput
 from saas_app.settings import get_settings
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = APIRouter(route_class=ApiRoute, prefix="/api/auth", tags=["auth"])
 
 
 class MagicLinkRequest(BaseModel):

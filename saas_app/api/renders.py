@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from saas_app.api.capacity import ApiRoute
 from saas_app.api.deps import Context, CurrentPrincipal, DbSession
 from saas_app.api.errors import AUTH, BODY, errors
 from saas_app.api.files import FileAnswer, file_responses, send_download
@@ -19,7 +20,7 @@ from saas_app.services.renders.views import RenderDetail, RenderPage, RenderSubm
 from saas_app.services.usage import quotas
 from saas_app.services.usage.views import UsageSummary
 
-router = APIRouter(tags=["renders"])
+router = APIRouter(route_class=ApiRoute, tags=["renders"])
 
 
 def _submit(body: RenderInput, principal: CurrentPrincipal, session: DbSession, ctx: Context) -> RenderSubmitted:
