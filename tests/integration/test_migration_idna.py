@@ -1,4 +1,4 @@
-"""Migration 0005_idna: addresses stored with a Unicode domain still sign their owner in."""
+"""Migration 0006 (IDNA addresses): addresses stored with a Unicode domain still sign their owner in."""
 
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ person and mail reaches relays without SMTPUTF8. Rows are rewritten so existing 
 and pending sign-in links still match. A row whose canonical form is already taken is left
 as it is (it cannot happen with data the app wrote: both spellings mapped to one form).
 
-Revision ID: 0005_idna
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-29 21:40:00
 """
 from alembic import op
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
 
-revision = '0005_idna'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
