@@ -33,16 +33,17 @@ def test_a_missing_limit_reads_as_unlimited() -> None:
 @pytest.mark.parametrize(("metric", "value", "text"), [
     ("images_count", 2.0, "2 images"),
     ("tts_seconds", 12.5, "about 12.5 s of narration"),
-    ("render_minutes", 0.5, "0.5 min of rendering"),
+    ("render_minutes", 0.5, "30 s of rendering"),  # one style for every duration
     ("storage_mb", 1.5, "up to 1.5 MB of storage"),
 ])
 def test_the_create_page_estimate_reads_in_words(metric: str, value: float, text: str) -> None:
     assert estimate_text(metric, value) == text
 
 
-def test_a_plan_card_names_its_images_and_video_minutes_or_unlimited() -> None:
+def test_a_plan_card_uses_the_banners_metric_names_or_unlimited() -> None:
     limits = {"images_count": 2500, "tts_seconds": 300000, "render_minutes": 2500, "storage_mb": 500000}
-    assert plan_quota_text(limits) == "2,500 images, 2,500 min of video a month"
+    assert plan_quota_text(limits) == \
+        "Images 2,500 · Speech 5,000 min · Render minutes 2,500 min a month; Storage 488 GB"
     assert plan_quota_text(dict.fromkeys(limits)) == "Unlimited usage"
 
 
