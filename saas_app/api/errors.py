@@ -58,7 +58,7 @@ _DESCRIPTIONS = {
     422: "A value is missing or not acceptable (`fields` names each one).",
     429: "Too many requests: retry after `retry_after` seconds.",
     502: "The payment provider could not be reached or refused; nothing was changed.",
-    503: "A dependency is briefly down, or billing is not configured on this server.",
+    503: "A dependency is briefly down, or online payment is not set up.",
     507: "The server is short of disk space; new renders are paused.",
 }
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}

@@ -56,9 +56,11 @@ def _card(card: rx.Var) -> rx.Component:
             rx.cond(
                 current | (card["sold"] != "yes"),
                 rx.fragment(),
-                rx.button("Upgrade to " + card["name"], on_click=BillingState.upgrade(card["id"]),
-                          loading=BillingState.busy == card["id"], disabled=~BillingState.configured,
-                          color_scheme="violet", width="100%", id="upgrade-" + card["id"]),
+                rx.cond(BillingState.configured,
+                        rx.button("Upgrade to " + card["name"], on_click=BillingState.upgrade(card["id"]),
+                                  loading=BillingState.busy == card["id"], color_scheme="violet", width="100%",
+                                  id="upgrade-" + card["id"], data_testid="upgrade-" + card["id"]),
+                        rx.text("Not available yet", size="2", color=MUTED)),
             ),
             spacing="3", height="100%",
         ),
@@ -76,8 +78,10 @@ def billing_page() -> rx.Component:
                            color_scheme=rx.match(BillingState.message_kind, ("success", "green"), ("error", "red"),
                                                  "blue"))),
         rx.cond(~BillingState.configured,
-                rx.callout("Billing is not configured on this server, so every workspace is on the Free plan.",
-                           icon="info", color_scheme="gray", id="billing-not-configured")),
+                rx.callout("Paid plans can't be bought here yet: online payment isn't set up. Every workspace is "
+                           "on the Free plan, and nothing is charged.",
+                           icon="info", color_scheme="gray", id="billing-not-configured",
+                           data_testid="billing-not-configured")),
         _status(),
         rx.heading("Plans", size="5", as_="h2"),
         rx.grid(rx.foreach(BillingState.cards, _card), spacing="4", width="100%",  # as many columns as fit

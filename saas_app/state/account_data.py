@@ -35,6 +35,7 @@ class AccountDataState(UsageState):
     confirm_text: str = ""
     delete_message: str = ""
     delete_dialog: bool = False
+    grace_period: str = ""
 
     @rx.var
     def can_confirm_delete(self) -> bool:
@@ -61,6 +62,7 @@ class AccountDataState(UsageState):
     async def load(self):
         """on_load of /account."""
         self.export_message, self.delete_message = "", ""
+        self.grace_period = deletion.grace_period_text()
         await self._reload_signed_in()
 
     @rx.event

@@ -15,6 +15,10 @@ WARN_PERCENT = 90.0
 # Colour scheme of each render status's badge (any other status: gray).
 RENDER_STATUS_COLORS = ((RenderStatus.RUNNING, "blue"), (RenderStatus.SUCCEEDED, "green"),
                         (RenderStatus.FAILED, "red"), (RenderStatus.CANCELED, "amber"))
+# What users read for each render status.
+RENDER_STATUS_LABELS = ((RenderStatus.QUEUED, "Waiting…"), (RenderStatus.RUNNING, "Rendering…"),
+                        (RenderStatus.SUCCEEDED, "Ready"), (RenderStatus.FAILED, "Failed"),
+                        (RenderStatus.CANCELED, "Canceled"))
 # The icon of each finished step status; a running step shows a spinner, a pending one a circle.
 STEP_RUNNING = StepStatus.RUNNING
 STEP_ICONS = ((StepStatus.DONE, "circle-check"), (StepStatus.FAILED, "circle-x"), (StepStatus.CANCELED, "circle-slash"))

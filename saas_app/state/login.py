@@ -21,6 +21,9 @@ _QUERY_MESSAGES = {
 }
 
 
+LINK_USED = magic_links.LinkState.USED
+LINK_EXPIRED = magic_links.LinkState.EXPIRED
+
 class LoginState(SessionState):
     """Email form, "check your email" step with resend cooldown, and the code form."""
 
@@ -51,6 +54,8 @@ class LoginState(SessionState):
             self.email, self.sent, self.cooldown, self._cooldown_until = "", False, 0, 0.0
         if params.get("email"):
             self.email, self.sent = params["email"], True
+        elif params.get("address"):  # a new link for the address of a used or expired one
+            self.email, self.sent = params["address"][:320], False
         elif not self.code_error:
             self.sent = False
 
@@ -120,6 +125,8 @@ class VerifyState(SessionState):
 
     token: str = ""
     link_email: str = ""
+    link_state: str = ""
+    new_link_path: str = routes.LOGIN
     checked: bool = False
 
     @rx.event
@@ -128,6 +135,10 @@ class VerifyState(SessionState):
         params = self.router.url.query_parameters
         self.checked = False
         self.token = params.get("token", "")[:200]
-        email = None if params.get("error") else await self._call(magic_links.peek_magic_link, token=self.token)
-        self.link_email = email or ""
+        found = await self._call(magic_links.check_magic_link, token=self.token)
+        if params.get("error") and found.state == magic_links.LinkState.VALID:
+            found = magic_links.LinkCheck(magic_links.LinkState.EXPIRED, found.email)
+        self.link_state = found.state
+        self.link_email = found.email if found.state == magic_links.LinkState.VALID else ""
+        self.new_link_path = routes.login_for_address(found.email) if found.email else routes.LOGIN
         self.checked = True

@@ -41,6 +41,7 @@ from saas_app.services.billing import checkout as billing
 from saas_app.services.core import queue
 from saas_app.services.core.errors import BillingError, Forbidden, InvalidInput, NotFound
 from saas_app.services.core.mail import send_email
+from saas_app.services.core.roles import OWNER
 from saas_app.services.core.storage import Area, get_store
 from saas_app.services.renders.files import tenant_prefix
 from saas_app.services.usage import plans, quotas
@@ -54,6 +55,14 @@ def get_deletion(*, session: Session, tenant_id: str) -> AccountDeletion | None:
     return session.get(AccountDeletion, tenant_id)
 
 
+def grace_period_text() -> str:
+    """How long a scheduled deletion waits, in words ("24 hours", "3 days")."""
+    hours = get_settings().DELETION_GRACE_HOURS
+    if hours >= 48 and hours % 24 == 0:
+        return f"{hours // 24} days"
+    return f"{hours} hour{'' if hours == 1 else 's'}"
+
+
 def schedule_deletion(*, session: Session, principal: Principal, confirm_email: str,
                       ctx: RequestContext) -> AccountDeletion:
     """Schedule the tenant's deletion after `DELETION_GRACE_HOURS` and email a cancel link.
@@ -61,7 +70,7 @@ def schedule_deletion(*, session: Session, principal: Principal, confirm_email: 
     Raises:
         Forbidden: Not the owner. InvalidInput: The typed email is not the account's.
     """
-    if principal.role != "owner":
+    if principal.role != OWNER:
         raise Forbidden("Only the workspace owner can delete it.")
     if (confirm_email or "").strip().lower() != principal.email.lower():
         raise InvalidInput("Type your account email exactly to confirm.", field="confirm_email")

@@ -209,7 +209,7 @@ def get_export_file_or_raise(*, session: Session, tenant_id: str, filename: str)
         raise NotFound("We couldn't find that export.")
     if row.status == ExportStatus.EXPIRED or (row.expires_at is not None and utcnow() >= row.expires_at):
         raise ExportGone("This download link has expired. Request a new export on the account page.")
-    download = _exports().download(key=row.filename, media_type=EXPORT_MEDIA_TYPE, 
+    download = _exports().download(key=row.filename, media_type=EXPORT_MEDIA_TYPE,
                                   filename=export_download_name(row.created_at))
     if download is None:
         raise NotFound("We couldn't find that export.")

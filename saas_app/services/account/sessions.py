@@ -11,6 +11,7 @@ from saas_app.services.account.views import SessionView
 from saas_app.services.auth.sessions import Principal, revoke_sessions
 from saas_app.services.core.errors import NotFound
 
+
 def list_active_sessions(*, session: Session, principal: Principal) -> list[SessionView]:
     """The user's unrevoked, unexpired sessions, most recently seen first (the caller's own marked current)."""
     rows = session.exec(

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from saas_app.services.renders.status import RenderStatus
 from saas_app.services.usage.metrics import IMAGES
-from saas_app.state.formatting import charge_text, estimate_text, format_amount, plan_quota_text
+from saas_app.state.formatting import (
+    RENDER_STATUS_LABELS,
+    charge_text,
+    estimate_text,
+    format_amount,
+    plan_quota_text,
+)
 
 
 @pytest.mark.parametrize(("count", "text"), [(0, "0 images"), (1, "1 image"), (2, "2 images"), (1500, "1,500 images")])
@@ -50,3 +57,9 @@ def test_a_plan_card_uses_the_banners_metric_names_or_unlimited() -> None:
 def test_an_unknown_metric_still_reads_as_a_number_and_its_name() -> None:
     assert charge_text("gif_frames", 3.0) == "3 gif_frames"
     assert format_amount("gif_frames", None) == "unlimited"
+
+
+def test_every_render_status_has_a_plain_label() -> None:
+    labels = dict(RENDER_STATUS_LABELS)
+    assert set(labels) == set(RenderStatus)
+    assert labels[RenderStatus.SUCCEEDED] == "Ready" and labels[RenderStatus.RUNNING] == "Rendering…"
