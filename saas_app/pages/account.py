@@ -19,7 +19,7 @@ def _section(title: str, *children: rx.Component, **props) -> rx.Component:
 
 
 def _note(text: rx.Var, id_: str) -> rx.Component:
-    return rx.cond(text != "", rx.text(text, size="2", role="status", id=id_))
+    return rx.cond(text != "", rx.text(text, size="2", role="status", id=id_, tab_index=-1, data_testid=id_))
 
 
 def _download_link(label: str, url: rx.Var) -> rx.Component:

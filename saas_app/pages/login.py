@@ -12,7 +12,8 @@ from saas_app.state.login import LoginState
 
 
 def _error(message, id_: str) -> rx.Component:
-    return rx.cond(message != "", rx.text(message, color="#b91c1c", size="2", id=id_, role="alert"))
+    return rx.cond(message != "", rx.text(message, color="#b91c1c", size="2", id=id_, role="alert", tab_index=-1,
+                                          data_testid=id_))
 
 
 def _email_form() -> rx.Component:
@@ -29,6 +30,7 @@ def _email_form() -> rx.Component:
             rx.button(
                 rx.cond(LoginState.sending, "Sending…", "Email me a sign-in link"),
                 type="submit", loading=LoginState.sending, size="3", width="100%", color_scheme="violet",
+                data_testid="request-link",
             ),
             spacing="2", width="100%",
         ),

@@ -11,7 +11,7 @@ import reflex as rx
 from saas_app import routes
 from saas_app.services.auth import magic_links
 from saas_app.services.core.errors import AppError, RateLimited
-from saas_app.state.session import SessionState
+from saas_app.state.session import SessionState, show_error
 
 RESEND_COOLDOWN_SECONDS = 60
 _QUERY_MESSAGES = {
@@ -59,6 +59,9 @@ class LoginState(SessionState):
         elif not self.code_error:
             self.sent = False
 
+    def _error_id(self) -> str:
+        return "resend-error" if self.sent else "email-error"
+
     @rx.event
     def set_email(self, value: str):
         """Keep the typed address; clear a stale error."""
@@ -76,6 +79,7 @@ class LoginState(SessionState):
             self.email = magic_links.normalize_email(self.email)
         except AppError as exc:
             self.email_error = exc.message
+            yield show_error(self._error_id())
             return
         self.sending, self.email_error = True, ""
         yield
@@ -93,6 +97,8 @@ class LoginState(SessionState):
             wait = RESEND_COOLDOWN_SECONDS
         finally:
             self.sending = False
+        if self.email_error:
+            yield show_error(self._error_id())
         if wait:
             self._cooldown_until, self.cooldown = time.time() + wait, wait
             if not self._ticking:

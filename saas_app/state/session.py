@@ -43,6 +43,13 @@ class Outcome(Generic[T]):
     result: T | None = None
 
 
+def show_error(element_id: str) -> EventSpec:
+    """After a refused submit: scroll the error into view and move the focus to it (it has tabindex -1)."""
+    script = (f"setTimeout(() => {{ const el = document.getElementById('{element_id}'); "
+              "if (el) { el.scrollIntoView({block: 'center'}); el.focus(); } }, 0)")
+    return rx.call_script(script)
+
+
 class SessionState(rx.State):
     """Who is signed in (display values only; ids stay on the backend)."""
 
