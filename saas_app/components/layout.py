@@ -121,6 +121,16 @@ def loading_screen() -> rx.Component:
     )
 
 
+def _deletion_notice() -> rx.Component:
+    return rx.cond(SessionState.deletion_notice != "", rx.box(
+        rx.callout.root(
+            rx.callout.icon(rx.icon("triangle-alert")),
+            rx.callout.text(SessionState.deletion_notice, " ", rx.link("Go to Account", href=routes.ACCOUNT,
+                                                                        weight="bold")),
+            color_scheme="red", role="alert", data_testid="deletion-notice"),
+        padding="0.75em 1em 0", max_width="1100px", margin="0 auto"))
+
+
 def protected(content: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
     """Wrap a page so it renders only for a verified, freshly hydrated session."""
 
@@ -128,7 +138,7 @@ def protected(content: Callable[[], rx.Component]) -> Callable[[], rx.Component]
         return rx.box(
             rx.cond(
                 SessionState.signed_in & rx.State.is_hydrated,
-                rx.fragment(skip_link(), top_bar(), usage_banner(),
+                rx.fragment(skip_link(), top_bar(), usage_banner(), _deletion_notice(),
                             rx.el.main(content(), id=MAIN_ID, tab_index=-1, padding="1.5em", max_width="1100px",
                                        margin="0 auto", class_name="page-main", outline="none")),
                 loading_screen(),

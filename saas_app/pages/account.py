@@ -186,7 +186,8 @@ def _header(*names: str) -> rx.Component:
 def _session_row(row: rx.Var) -> rx.Component:
     return rx.table.row(
         rx.table.cell(row["device"], rx.cond(row["current"] == "yes", rx.badge("This device", margin_left="0.5em"))),
-        rx.table.cell(row["ip"], class_name="wrap-anywhere"), rx.table.cell(row["last_seen"]),
+        rx.table.cell(row["ip"], white_space="nowrap"),
+        rx.table.cell(rx.moment(row["last_seen_iso"], from_now=True, title=row["last_seen"])),
         rx.table.cell(rx.cond(row["current"] == "yes", rx.fragment(),
                               rx.button("Sign out", size="1", variant="soft", color_scheme="red",
                                         on_click=Sec.revoke(row["id"]), aria_label="Sign out " + row["device"]))),

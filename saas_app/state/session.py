@@ -25,6 +25,7 @@ from reflex.event import EventSpec
 
 from saas_app import routes
 from saas_app.db import session_scope
+from saas_app.services.account import deletion
 from saas_app.services.account.audit import RequestContext
 from saas_app.services.auth.sessions import Principal, authenticate_browser_session
 from saas_app.services.core.errors import AppError
@@ -56,6 +57,7 @@ class SessionState(rx.State):
     signed_in: bool = False
     user_email: str = ""
     plan: str = FREE.id
+    deletion_notice: str = ""
     _user_id: str = ""
 
     def _cookie_value(self) -> str:
@@ -139,6 +141,13 @@ class SessionState(rx.State):
 
     @rx.event
     async def require_sign_in(self):
-        """on_load of protected pages: send signed-out visitors to the sign-in page."""
-        if await self._resolve_principal() is None:
+        """on_load of protected pages: send signed-out visitors to the sign-in page; tell a person who signs
+        in to a workspace that is scheduled for deletion."""
+        principal = await self._resolve_principal()
+        if principal is None:
             return self._to_login()
+        pending = await self._call(deletion.get_deletion, tenant_id=principal.tenant_id)
+        self.deletion_notice = "" if pending is None else (
+            f"This workspace is scheduled for deletion on {pending.scheduled_for:%d %b %Y, %H:%M} UTC. "
+            "To keep it, cancel the deletion on the Account page.")
+        return None

@@ -155,7 +155,10 @@ def playwright_instance() -> Iterator[Playwright]:
 @pytest.fixture(scope="session")
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
     """Debian's headless chromium (Playwright cannot download its own browsers here)."""
-    chromium = playwright_instance.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    headed = os.environ.get("E2E_HEADED") == "1"  # docs/testing.md: watch a flow
+    slow_mo = float(os.environ.get("E2E_SLOW_MO_MS", "0"))
+    chromium = playwright_instance.chromium.launch(executable_path=CHROMIUM, headless=not headed,
+                                                   slow_mo=slow_mo, args=CHROMIUM_ARGS)
     yield chromium
     chromium.close()
 

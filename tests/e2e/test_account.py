@@ -89,11 +89,16 @@ def test_schedule_and_cancel_deletion(page: Page, live_app: LiveApp, sign_in: Ca
     mail = live_app.mail.wait_for(email, timeout=MAIL_TIMEOUT, count=2)
     assert "will be deleted" in str(mail["Subject"])
 
+    page.goto("/create")  # every page tells whoever signs in that the workspace is about to go
+    expect(page.locator("[data-testid='deletion-notice']")).to_contain_text("scheduled for deletion")
+    _open_account(page)
+
     page.locator("#cancel-deletion").click()
     expect(page.locator("#delete-message")).to_contain_text("Deletion canceled")
     expect(page.locator("#delete-account")).to_be_visible()
     page.reload()
     expect(page.locator("#delete-account")).to_be_visible()  # nothing pending after a reload either
+    expect(page.locator("[data-testid='deletion-notice']")).to_have_count(0)
 
 
 def test_revoke_another_session(page: Page, new_page: Callable[[], Page], live_app: LiveApp,
