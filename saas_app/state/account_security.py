@@ -34,7 +34,8 @@ class AccountSecurityState(UsageState):
     async def _reload(self, principal: Principal) -> None:
         devices = await self._call(list_active_sessions, principal=principal)
         self.sessions = [{"id": s.id, "device": s.device, "ip": s.ip or "unknown",
-                          "last_seen": format_date(s.last_seen_at), "last_seen_iso": s.last_seen_at.isoformat(), "kind": s.kind,
+                          "last_seen": format_date(s.last_seen_at), "last_seen_iso": s.last_seen_at.isoformat(),
+                          "kind": s.kind,
                           "current": "yes" if s.current else ""} for s in devices]
         page = await self._call(audit.list_event_page, tenant_id=principal.tenant_id, limit=ACTIVITY_PAGE,
                                 offset=self.activity_page * ACTIVITY_PAGE)
