@@ -23,6 +23,7 @@ def _email_form() -> rx.Component:
             rx.input(
                 id="email", name="email", type="email", placeholder="you@example.com", value=LoginState.email,
                 on_change=LoginState.set_email, auto_complete="email", required=True, size="3", width="100%",
+                data_testid="email",
                 aria_invalid=rx.cond(LoginState.email_error != "", "true", "false"),
                 aria_describedby="email-error",
             ),
@@ -46,9 +47,10 @@ def _code_form() -> rx.Component:
             rx.el.label("Or enter the 6-digit code", html_for="code", font_weight="600"),
             rx.hstack(
                 rx.input(id="code", name="code", placeholder="123456", input_mode="numeric", pattern="[0-9]{6}",
-                         max_length=6, auto_complete="one-time-code", required=True, size="3",
+                         max_length=6, auto_complete="one-time-code", required=True, size="3", data_testid="code",
                          aria_describedby="code-error", width="100%"),
-                rx.button("Sign in", type="submit", size="3", color_scheme="violet", id="code-submit"),
+                rx.button("Sign in", type="submit", size="3", color_scheme="violet", id="code-submit",
+                          data_testid="code-submit"),
                 width="100%",
             ),
             _error(LoginState.code_error, "code-error"),
@@ -70,7 +72,7 @@ def _sent_step() -> rx.Component:
             rx.button(
                 rx.cond(LoginState.cooldown > 0, f"Resend in {LoginState.cooldown}s", "Resend link"),
                 on_click=LoginState.request_link, disabled=(LoginState.cooldown > 0) | LoginState.sending,
-                variant="soft", color_scheme="violet", id="resend",
+                variant="soft", color_scheme="violet", id="resend", data_testid="resend",
             ),
             rx.button("Use another email", on_click=LoginState.use_another_email, variant="ghost",
                       color_scheme="gray"),

@@ -14,10 +14,14 @@ from saas_app.state.login import LINK_EXPIRED, LINK_USED, VerifyState
 def _confirm() -> rx.Component:
     return rx.vstack(
         rx.heading("Sign in as ", rx.text.span(VerifyState.link_email, id="verify-email"), "?", size="6", as_="h1"),
+        rx.cond(VerifyState.deleted_notice != "",
+                rx.callout(VerifyState.deleted_notice, icon="info", color_scheme="amber", id="deleted-notice",
+                           data_testid="deleted-notice")),
         rx.text("Press the button to finish signing in on this device.", color=MUTED),
         native_form(
             rx.el.input(type="hidden", name="token", value=VerifyState.token),
-            rx.button("Sign in", type="submit", size="3", width="100%", color_scheme="violet", id="confirm-sign-in"),
+            rx.button("Sign in", type="submit", size="3", width="100%", color_scheme="violet", id="confirm-sign-in",
+                      data_testid="confirm-sign-in"),
             action=routes.SESSION_SIGN_IN, method="post", width="100%",
         ),
         spacing="3", width="100%",

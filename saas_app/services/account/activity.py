@@ -30,6 +30,7 @@ SENTENCES: dict[str, str] = {
     "account.deletion_scheduled": "You scheduled the workspace's deletion",
     "account.deletion_canceled": "You canceled the workspace's deletion",
     "account.purged": "The workspace was deleted",
+    "account.user_purged": "The workspace was deleted",
     "billing.checkout_started": "You opened checkout to change plan",
     "billing.portal_opened": "You opened the billing portal",
 }

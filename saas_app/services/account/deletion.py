@@ -33,7 +33,7 @@ from saas_app.models import (
     User,
     utcnow,
 )
-from saas_app.services.account.audit import RequestContext, record_event
+from saas_app.services.account.audit import USER_PURGED, RequestContext, purged_email_key, record_event
 from saas_app.services.auth import sessions as auth_sessions
 from saas_app.services.auth.sessions import Principal
 from saas_app.services.auth.tokens import sha256_hex
@@ -176,6 +176,9 @@ def purge_tenant(*, session: Session, tenant_id: str) -> bool:
         if "tenant_id" in table.c:  # users, sessions, renders, ledger, audit, keys, exports, billing...
             session.exec(delete(table).where(table.c.tenant_id == tenant_id))
     session.exec(delete(Tenant).where(col(Tenant.id) == tenant_id))
+    for email in emails:  # only a hash of each address stays, so a person who signs in again is told
+        record_event(session=session, action=USER_PURGED, ctx=RequestContext(), actor="system",
+                     target=purged_email_key(email))
     record_event(session=session, action="account.purged", ctx=RequestContext(), actor="system",
                  target=sha256_hex(tenant_id)[:16], details={"renders": len(render_ids), "users": len(user_ids)})
     return True

@@ -11,7 +11,7 @@ import hmac
 import html
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from email_validator import EmailNotValidError, validate_email
@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from saas_app import routes
 from saas_app.models import MagicLink, User, utcnow
-from saas_app.services.account.audit import RequestContext, record_event
+from saas_app.services.account.audit import RequestContext, get_purged_at, record_event
 from saas_app.services.auth.tokens import new_secret_token, sha256_hex
 from saas_app.services.core.errors import AuthError, InvalidInput
 from saas_app.services.core.mail import send_email
@@ -177,6 +177,7 @@ class LinkCheck:
 
     state: LinkState
     email: str
+    deleted_on: datetime | None = None  # this address had a workspace that was deleted then (a new one starts)
 
 
 def check_magic_link(*, session: Session, token: str) -> LinkCheck:
@@ -194,7 +195,8 @@ def check_magic_link(*, session: Session, token: str) -> LinkCheck:
         return LinkCheck(LinkState.USED, link.email)
     if link.expires_at <= utcnow():
         return LinkCheck(LinkState.EXPIRED, link.email)
-    return LinkCheck(LinkState.VALID, link.email)
+    known = session.exec(select(User.id).where(User.email == link.email)).first() is not None
+    return LinkCheck(LinkState.VALID, link.email, None if known else get_purged_at(session=session, email=link.email))
 
 
 def _consume(session: Session, link_id: str) -> bool:
