@@ -51,7 +51,7 @@ def _card(card: rx.Var) -> rx.Component:
         rx.vstack(
             rx.hstack(rx.heading(card["name"], size="5", as_="h3"),
                       rx.cond(current, rx.badge("Current plan", color_scheme="violet")), align="center"),
-            rx.text(card["price"], size="6", weight="bold", color=BRAND),
+            rx.text(card["price"], size="6", weight="bold", color=BRAND, as_="div"),  # not a heading
             rx.text(card["quota"], size="2"),
             rx.text(card["features"], size="2", color=MUTED),
             rx.cond(

@@ -45,7 +45,7 @@ def _example_frame() -> rx.Component:
 
 def _plan(card: rx.Var) -> rx.Component:
     return rx.card(rx.vstack(rx.heading(card["name"], size="4", as_="h3"),
-                             rx.text(card["price"], size="5", weight="bold", color=BRAND),
+                             rx.text(card["price"], size="5", weight="bold", color=BRAND, as_="div"),
                              rx.text(card["quota"], size="2"), rx.text(card["features"], size="2", color=MUTED),
                              spacing="2"),
                    class_name="home-plan", data_plan=card["id"])

@@ -12,6 +12,7 @@ from saas_app.services.account import api_keys
 from saas_app.services.account.views import NewKey
 from saas_app.services.auth.sessions import Principal
 from saas_app.state.formatting import format_date
+from saas_app.state.session import show_error
 from saas_app.state.usage import UsageState
 
 
@@ -57,7 +58,7 @@ class AccountKeysState(UsageState):
             self.revealed_secret, self.revealed_name = outcome.result.key, outcome.result.name
         else:
             self.key_message = outcome.message
-        return None
+        return None if outcome.ok else show_error("key-message")
 
     @rx.event
     async def create_key(self):
