@@ -51,7 +51,7 @@ def test_render_progresses_live_then_plays_and_downloads(page: Page, sign_in: Ca
                                            ("The volcano erupts", None)])
     estimate = page.locator("#estimate")
     expect(estimate).to_have_text(re.compile(r"^This render will use 3 images, about [\d.]+ (s|min) of narration, "
-                                             r"[\d.]+ min of rendering, up to [\d.]+ (KB|MB) of storage\.$"))
+                                             r"[\d.]+ (s|min) of rendering, up to [\d.]+ (KB|MB) of storage\.$"))
     screenshot(page, "render-01-create-filled")
 
     render_id = submit_render(page)
