@@ -27,10 +27,11 @@ PHONE = {"width": 390, "height": 844}
 BLOCKING = ("serious", "critical")
 
 # Elements whose right edge passes the viewport's, outside any scrolling box (a table that scrolls inside
-# its card is allowed; nothing may widen the page itself).
+# its card is allowed, and a line shortened with an ellipsis; anything else clipped counts as cut off).
 _TOO_WIDE = """(limit) => {
   const scrolls = (el) => { for (let p = el.parentElement; p; p = p.parentElement) {
-      const o = getComputedStyle(p).overflowX; if (o === 'auto' || o === 'scroll' || o === 'hidden') return true; }
+      const style = getComputedStyle(p), o = style.overflowX;
+      if (o === 'auto' || o === 'scroll' || (o === 'hidden' && style.textOverflow === 'ellipsis')) return true; }
     return false; };
   return [...document.querySelectorAll('body *')].filter((el) => {
     const r = el.getBoundingClientRect();
