@@ -58,6 +58,11 @@ def login_with_next(next_path: str) -> str:
     return f"{LOGIN}?{urlencode({'next': next_path})}"
 
 
+def login_for_address(email: str) -> str:
+    """The sign-in page with `email` filled in (asking for a new link after an old one failed)."""
+    return f"{LOGIN}?{urlencode({'address': email})}"
+
+
 def absolute(path: str) -> str:
     """A path as a full URL on `APP_BASE_URL` (for emails, Stripe and API clients)."""
     return f"{get_settings().APP_BASE_URL}{path}"

@@ -10,6 +10,7 @@ from saas_app.components.layout import protected
 from saas_app.pages.account import account_page
 from saas_app.pages.billing import billing_page
 from saas_app.pages.create import create_page
+from saas_app.pages.home import home_page
 from saas_app.pages.library import library_page
 from saas_app.pages.login import login_page
 from saas_app.pages.render import render_page
@@ -19,6 +20,7 @@ from saas_app.state.account_keys import AccountKeysState
 from saas_app.state.account_security import AccountSecurityState
 from saas_app.state.billing import BillingState
 from saas_app.state.create import CreateState
+from saas_app.state.home import HomeState
 from saas_app.state.library import LibraryState
 from saas_app.state.login import LoginState, VerifyState
 from saas_app.state.principal_guard import PrincipalGuard
@@ -36,7 +38,8 @@ app.add_middleware(PrincipalGuard(), index=0)  # before Reflex sends a tab its s
 app.add_page(login_page, route=routes.LOGIN, title="Sign in · Narrated Studio", on_load=LoginState.on_load)
 app.add_page(verify_page, route=routes.VERIFY, title="Confirm sign-in · Narrated Studio",
              on_load=VerifyState.on_load)
-app.add_page(lambda: rx.fragment(), route=routes.HOME, on_load=rx.redirect(routes.CREATE, replace=True))
+app.add_page(home_page, route=routes.HOME, title="Narrated Studio · narrated videos from a topic",
+             on_load=HomeState.on_load)
 
 # Protected pages: the session check runs first, then the usage banner, then the page's loader.
 _PROTECTED_PAGES = [

@@ -27,14 +27,43 @@ def _bar(row: rx.Var) -> rx.Component:
     )
 
 
+def _summary_item(row: rx.Var) -> rx.Component:
+    return rx.text.span(row["label"], " ", row["value"], " · ")
+
+
+def _phone_summary() -> rx.Component:
+    """Phones: one line ("Usage: Images 3 / 6 · …") that expands into the bars."""
+    return rx.box(
+        rx.el.details(
+            rx.el.summary(rx.text.strong("Usage: "), rx.foreach(UsageState.rows, _summary_item),
+                          data_testid="usage-summary"),
+            rx.box(_bars(), padding="0 1em 0.75em"),
+            class_name="usage-summary",
+        ),
+        rx.cond(UsageState.warning != "",
+                rx.text(UsageState.warning, " ", rx.link("Upgrade your plan", href=UsageState.upgrade_path,
+                                                         weight="bold", color="#5b21b6"),
+                        size="2", color="#7c2d12", padding="0 1em 0.6em")),
+        class_name="phone-only", background="white", border_bottom="1px solid #e5e7eb",
+    )
+
+
 def usage_banner() -> rx.Component:
-    """Usage this month, with a warning line and upgrade link near or at the limit."""
+    """Usage this month, with a warning line and upgrade link near or at the limit (one line on phones)."""
+    return rx.fragment(_phone_summary(), rx.box(_full_banner(), class_name="desktop-only"))
+
+
+def _bars() -> rx.Component:
+    return rx.flex(rx.foreach(UsageState.rows, _bar), gap="1.25em", wrap="wrap", width="100%")
+
+
+def _full_banner() -> rx.Component:
     return rx.box(
         rx.cond(
             UsageState.unavailable,
             rx.text("Usage figures are briefly unavailable.", size="2", color=MUTED),
             rx.vstack(
-                rx.flex(rx.foreach(UsageState.rows, _bar), gap="1.25em", wrap="wrap", width="100%"),
+                _bars(),
                 rx.cond(
                     UsageState.warning != "",
                     rx.hstack(

@@ -12,7 +12,8 @@ from saas_app.state.login import LoginState
 
 
 def _error(message, id_: str) -> rx.Component:
-    return rx.cond(message != "", rx.text(message, color="#b91c1c", size="2", id=id_, role="alert"))
+    return rx.cond(message != "", rx.text(message, color="#b91c1c", size="2", id=id_, role="alert", tab_index=-1,
+                                          data_testid=id_))
 
 
 def _email_form() -> rx.Component:
@@ -22,6 +23,7 @@ def _email_form() -> rx.Component:
             rx.input(
                 id="email", name="email", type="email", placeholder="you@example.com", value=LoginState.email,
                 on_change=LoginState.set_email, auto_complete="email", required=True, size="3", width="100%",
+                data_testid="email",
                 aria_invalid=rx.cond(LoginState.email_error != "", "true", "false"),
                 aria_describedby="email-error",
             ),
@@ -29,6 +31,7 @@ def _email_form() -> rx.Component:
             rx.button(
                 rx.cond(LoginState.sending, "Sending…", "Email me a sign-in link"),
                 type="submit", loading=LoginState.sending, size="3", width="100%", color_scheme="violet",
+                data_testid="request-link",
             ),
             spacing="2", width="100%",
         ),
@@ -44,9 +47,10 @@ def _code_form() -> rx.Component:
             rx.el.label("Or enter the 6-digit code", html_for="code", font_weight="600"),
             rx.hstack(
                 rx.input(id="code", name="code", placeholder="123456", input_mode="numeric", pattern="[0-9]{6}",
-                         max_length=6, auto_complete="one-time-code", required=True, size="3",
+                         max_length=6, auto_complete="one-time-code", required=True, size="3", data_testid="code",
                          aria_describedby="code-error", width="100%"),
-                rx.button("Sign in", type="submit", size="3", color_scheme="violet", id="code-submit"),
+                rx.button("Sign in", type="submit", size="3", color_scheme="violet", id="code-submit",
+                          data_testid="code-submit"),
                 width="100%",
             ),
             _error(LoginState.code_error, "code-error"),
@@ -68,7 +72,7 @@ def _sent_step() -> rx.Component:
             rx.button(
                 rx.cond(LoginState.cooldown > 0, f"Resend in {LoginState.cooldown}s", "Resend link"),
                 on_click=LoginState.request_link, disabled=(LoginState.cooldown > 0) | LoginState.sending,
-                variant="soft", color_scheme="violet", id="resend",
+                variant="soft", color_scheme="violet", id="resend", data_testid="resend",
             ),
             rx.button("Use another email", on_click=LoginState.use_another_email, variant="ghost",
                       color_scheme="gray"),

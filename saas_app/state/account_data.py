@@ -12,6 +12,7 @@ from saas_app.services.account.status import ExportStatus
 from saas_app.services.account.views import DeletionView, ExportView
 from saas_app.services.auth.sessions import Principal
 from saas_app.state.formatting import format_date
+from saas_app.state.session import show_error
 from saas_app.state.usage import UsageState
 
 EXPORT_WATCH_TRIES = 120
@@ -35,6 +36,7 @@ class AccountDataState(UsageState):
     confirm_text: str = ""
     delete_message: str = ""
     delete_dialog: bool = False
+    grace_period: str = ""
 
     @rx.var
     def can_confirm_delete(self) -> bool:
@@ -61,6 +63,7 @@ class AccountDataState(UsageState):
     async def load(self):
         """on_load of /account."""
         self.export_message, self.delete_message = "", ""
+        self.grace_period = deletion.grace_period_text()
         await self._reload_signed_in()
 
     @rx.event
@@ -117,6 +120,8 @@ class AccountDataState(UsageState):
         self.delete_message = outcome.message
         if outcome.ok:
             self.delete_dialog = False
+            return None
+        return show_error("delete-dialog-message")
 
     @rx.event
     async def cancel_delete(self):

@@ -12,6 +12,7 @@ from saas_app.services.account import api_keys
 from saas_app.services.account.views import NewKey
 from saas_app.services.auth.sessions import Principal
 from saas_app.state.formatting import format_date
+from saas_app.state.session import show_error
 from saas_app.state.usage import UsageState
 
 
@@ -25,6 +26,8 @@ class AccountKeysState(UsageState):
     key_message: str = ""
     confirm_revoke_id: str = ""
     _one_shot_vars: ClassVar[tuple[str, ...]] = ("revealed_secret", "revealed_name")
+    confirm_rotate_id: str = ""
+    replaced: bool = False
 
     async def _reload(self, principal: Principal) -> None:
         rows = await self._call(api_keys.list_api_keys, tenant_id=principal.tenant_id)
@@ -36,6 +39,7 @@ class AccountKeysState(UsageState):
     async def load(self):
         """on_load of /account."""
         self.revealed_secret, self.key_message, self.confirm_revoke_id = "", "", ""
+        self.confirm_rotate_id, self.replaced = "", False
         await self._reload_signed_in()
 
     @rx.event
@@ -47,15 +51,15 @@ class AccountKeysState(UsageState):
                           **kwargs: Any) -> EventSpec | None:
         """Run a key action; a new key's secret is revealed once, otherwise the outcome's message is shown."""
         self.revealed_secret, self.revealed_name, self.key_message = "", "", ""
+        self.replaced = False
         outcome = await self._act(service, done=done, **kwargs)
         if outcome is None:
             return self._to_login()
         if isinstance(outcome.result, NewKey):
             self.revealed_secret, self.revealed_name = outcome.result.key, outcome.result.name
-            self.key_message = "Copy this key now: it will not be shown again."
         else:
             self.key_message = outcome.message
-        return None
+        return None if outcome.ok else show_error("key-message")
 
     @rx.event
     async def create_key(self):
@@ -66,9 +70,22 @@ class AccountKeysState(UsageState):
         return result
 
     @rx.event
-    async def rotate_key(self, key_id: str):
-        """Replace a key with a new secret."""
-        return await self._key_action(api_keys.rotate_api_key, key_id=key_id)
+    def ask_rotate(self, key_id: str):
+        """Ask before replacing a key (the old secret stops working at once)."""
+        self.confirm_rotate_id = key_id
+
+    @rx.event
+    def close_rotate(self):
+        """Keep the key as it is."""
+        self.confirm_rotate_id = ""
+
+    @rx.event
+    async def rotate_key(self):
+        """Replace the confirmed key with a new secret."""
+        key_id, self.confirm_rotate_id = self.confirm_rotate_id, ""
+        result = await self._key_action(api_keys.rotate_api_key, key_id=key_id)
+        self.replaced = self.revealed_secret != ""
+        return result
 
     @rx.event
     def ask_revoke(self, key_id: str):

@@ -9,6 +9,7 @@ import reflex as rx
 from saas_app.services.account import audit, backups
 from saas_app.services.account.sessions import list_active_sessions, revoke_session
 from saas_app.services.auth.sessions import Principal
+from saas_app.services.core.roles import OWNER
 from saas_app.state.formatting import format_date
 from saas_app.state.usage import UsageState
 
@@ -20,9 +21,7 @@ class AccountSecurityState(UsageState):
 
     sessions: list[dict[str, str]] = []
     session_message: str = ""
-    last_backup: str = ""
-    next_backup: str = ""
-    retention_days: int = 0
+    backup_line: str = ""
     activity: list[dict[str, str]] = []
     activity_page: int = 0
     activity_total: int = 0
@@ -35,17 +34,20 @@ class AccountSecurityState(UsageState):
     async def _reload(self, principal: Principal) -> None:
         devices = await self._call(list_active_sessions, principal=principal)
         self.sessions = [{"id": s.id, "device": s.device, "ip": s.ip or "unknown",
-                          "last_seen": format_date(s.last_seen_at), "kind": s.kind,
+                          "last_seen": format_date(s.last_seen_at), "last_seen_iso": s.last_seen_at.isoformat(),
+                          "kind": s.kind,
                           "current": "yes" if s.current else ""} for s in devices]
         page = await self._call(audit.list_event_page, tenant_id=principal.tenant_id, limit=ACTIVITY_PAGE,
                                 offset=self.activity_page * ACTIVITY_PAGE)
-        self.activity = [{"when": format_date(e.created_at), "action": e.action.replace("_", " "),
-                          "actor": e.actor or "system", "ip": e.ip, "target": e.target[:24]} for e in page.items]
+        self.activity = [{"when": format_date(e.created_at), "iso": e.created_at.isoformat(), "summary": e.summary,
+                          "actor": e.actor or "system", "ip": e.ip or "—"} for e in page.items]
         self.activity_total = page.total
-        status = await asyncio.to_thread(backups.get_backup_status)
-        self.last_backup = format_date(status.last_backup_at) or "No backup yet"
-        self.next_backup = format_date(status.next_backup_at)
-        self.retention_days = status.retention_days
+        self.backup_line = ""
+        if principal.role == OWNER:
+            status = await asyncio.to_thread(backups.get_backup_status)
+            last = format_date(status.last_backup_at)
+            self.backup_line = (f"Backups: last one {last}, " if last else "Backups: none yet, ") + \
+                f"next {format_date(status.next_backup_at)}; each is kept {status.retention_days} days."
 
     @rx.event
     async def load(self):

@@ -15,6 +15,10 @@ WARN_PERCENT = 90.0
 # Colour scheme of each render status's badge (any other status: gray).
 RENDER_STATUS_COLORS = ((RenderStatus.RUNNING, "blue"), (RenderStatus.SUCCEEDED, "green"),
                         (RenderStatus.FAILED, "red"), (RenderStatus.CANCELED, "amber"))
+# What users read for each render status.
+RENDER_STATUS_LABELS = ((RenderStatus.QUEUED, "Waiting…"), (RenderStatus.RUNNING, "Rendering…"),
+                        (RenderStatus.SUCCEEDED, "Ready"), (RenderStatus.FAILED, "Failed"),
+                        (RenderStatus.CANCELED, "Canceled"))
 # The icon of each finished step status; a running step shows a spinner, a pending one a circle.
 STEP_RUNNING = StepStatus.RUNNING
 STEP_ICONS = ((StepStatus.DONE, "circle-check"), (StepStatus.FAILED, "circle-x"), (StepStatus.CANCELED, "circle-slash"))
@@ -53,13 +57,14 @@ def format_amount(metric: str, value: float | None) -> str:
 
 
 def plan_quota_text(limits: dict[str, float | None]) -> str:
-    """A plan card's quota line, e.g. "500 images, 500 min of video a month" (or "Unlimited usage")."""
-    parts = []
-    for metric in METRICS:
-        limit = limits.get(metric.name)
-        if metric.on_plan_card is not None and limit is not None:
-            parts.append(metric.on_plan_card.format(metric.text(limit)))
-    return f"{', '.join(parts)} a month" if parts else "Unlimited usage"
+    """A plan card's quota line under the banner's metric names, e.g. "Images 30 · Speech 25 min a month"
+    (or "Unlimited usage"); levels such as storage follow after a semicolon."""
+    monthly = [f"{m.label} {m.format(limits[m.name])}" for m in METRICS if not m.gauge and limits.get(m.name)]
+    levels = [f"{m.label} {m.format(limits[m.name])}" for m in METRICS if m.gauge and limits.get(m.name)]
+    if not monthly and not levels:
+        return "Unlimited usage"
+    line = f"{' · '.join(monthly)} a month" if monthly else ""
+    return "; ".join(part for part in (line, " · ".join(levels)) if part)
 
 
 def usage_rows(summary: UsageSummary) -> list[dict[str, str]]:

@@ -11,7 +11,7 @@ import reflex as rx
 from saas_app import routes
 from saas_app.services.auth import magic_links
 from saas_app.services.core.errors import AppError, RateLimited
-from saas_app.state.session import SessionState
+from saas_app.state.session import SessionState, show_error
 
 RESEND_COOLDOWN_SECONDS = 60
 _QUERY_MESSAGES = {
@@ -20,6 +20,9 @@ _QUERY_MESSAGES = {
     "rate_limited": "Too many attempts. Please wait a minute and try again.",
 }
 
+
+LINK_USED = magic_links.LinkState.USED
+LINK_EXPIRED = magic_links.LinkState.EXPIRED
 
 class LoginState(SessionState):
     """Email form, "check your email" step with resend cooldown, and the code form."""
@@ -51,8 +54,13 @@ class LoginState(SessionState):
             self.email, self.sent, self.cooldown, self._cooldown_until = "", False, 0, 0.0
         if params.get("email"):
             self.email, self.sent = params["email"], True
+        elif params.get("address"):  # a new link for the address of a used or expired one
+            self.email, self.sent = params["address"][:320], False
         elif not self.code_error:
             self.sent = False
+
+    def _error_id(self) -> str:
+        return "resend-error" if self.sent else "email-error"
 
     @rx.event
     def set_email(self, value: str):
@@ -71,6 +79,7 @@ class LoginState(SessionState):
             self.email = magic_links.normalize_email(self.email)
         except AppError as exc:
             self.email_error = exc.message
+            yield show_error(self._error_id())
             return
         self.sending, self.email_error = True, ""
         yield
@@ -88,6 +97,8 @@ class LoginState(SessionState):
             wait = RESEND_COOLDOWN_SECONDS
         finally:
             self.sending = False
+        if self.email_error:
+            yield show_error(self._error_id())
         if wait:
             self._cooldown_until, self.cooldown = time.time() + wait, wait
             if not self._ticking:
@@ -120,6 +131,9 @@ class VerifyState(SessionState):
 
     token: str = ""
     link_email: str = ""
+    link_state: str = ""
+    deleted_notice: str = ""
+    new_link_path: str = routes.LOGIN
     checked: bool = False
 
     @rx.event
@@ -128,6 +142,13 @@ class VerifyState(SessionState):
         params = self.router.url.query_parameters
         self.checked = False
         self.token = params.get("token", "")[:200]
-        email = None if params.get("error") else await self._call(magic_links.peek_magic_link, token=self.token)
-        self.link_email = email or ""
+        found = await self._call(magic_links.check_magic_link, token=self.token)
+        if params.get("error") and found.state == magic_links.LinkState.VALID:
+            found = magic_links.LinkCheck(magic_links.LinkState.EXPIRED, found.email)
+        self.link_state = found.state
+        self.link_email = found.email if found.state == magic_links.LinkState.VALID else ""
+        self.deleted_notice = "" if found.deleted_on is None else (
+            f"The workspace of this address was deleted on {found.deleted_on:%d %b %Y} at your request, with "
+            "everything in it. Signing in starts a new, empty workspace.")
+        self.new_link_path = routes.login_for_address(found.email) if found.email else routes.LOGIN
         self.checked = True

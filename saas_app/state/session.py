@@ -25,6 +25,7 @@ from reflex.event import EventSpec
 
 from saas_app import routes
 from saas_app.db import session_scope
+from saas_app.services.account import deletion
 from saas_app.services.account.audit import RequestContext
 from saas_app.services.auth.sessions import Principal, authenticate_browser_session
 from saas_app.services.core.errors import AppError
@@ -43,12 +44,20 @@ class Outcome(Generic[T]):
     result: T | None = None
 
 
+def show_error(element_id: str) -> EventSpec:
+    """After a refused submit: scroll the error into view and move the focus to it (it has tabindex -1)."""
+    script = (f"setTimeout(() => {{ const el = document.getElementById('{element_id}'); "
+              "if (el) { el.scrollIntoView({block: 'center'}); el.focus(); } }, 0)")
+    return rx.call_script(script)
+
+
 class SessionState(rx.State):
     """Who is signed in (display values only; ids stay on the backend)."""
 
     signed_in: bool = False
     user_email: str = ""
     plan: str = FREE.id
+    deletion_notice: str = ""
     _user_id: str = ""
     # Vars that hold a secret for the one event that reveals it: cleared before a tab's state is sent again.
     _one_shot_vars: ClassVar[tuple[str, ...]] = ()
@@ -156,6 +165,13 @@ class SessionState(rx.State):
 
     @rx.event
     async def require_sign_in(self):
-        """on_load of protected pages: send signed-out visitors to the sign-in page."""
-        if await self._resolve_principal() is None:
+        """on_load of protected pages: send signed-out visitors to the sign-in page; tell a person who signs
+        in to a workspace that is scheduled for deletion."""
+        principal = await self._resolve_principal()
+        if principal is None:
             return self._to_login()
+        pending = await self._call(deletion.get_deletion, tenant_id=principal.tenant_id)
+        self.deletion_notice = "" if pending is None else (
+            f"This workspace is scheduled for deletion on {pending.scheduled_for:%d %b %Y, %H:%M} UTC. "
+            "To keep it, cancel the deletion on the Account page.")
+        return None

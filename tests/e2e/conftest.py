@@ -11,6 +11,7 @@ month (Pro: 30), small enough for the quota tests to reach with two short render
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import socket
 import uuid
@@ -23,6 +24,7 @@ import pytest
 import redis
 from e2e_helpers import UI_TIMEOUT_MS, LiveApp, screenshot
 from e2e_helpers import sign_in as _sign_in
+from page_objects import Mailbox
 from playwright.sync_api import (
     Browser,
     BrowserContext,
@@ -40,7 +42,7 @@ from stripe_server import (
 
 from saas_app.dev import processes
 from saas_app.dev.mailcatcher import MailCatcher
-from saas_app.settings import get_settings
+from saas_app.settings import PROJECT_ROOT, get_settings
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -48,6 +50,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 E2E_REDIS_DB = int(os.environ.get("TEST_E2E_REDIS_DB", "14"))
 STARTUP_TIMEOUT = 300
 E2E_QUOTA_IMAGES = 6
+ARTIFACT_DIR = PROJECT_ROOT / "var" / "test-artifacts"
 
 
 def _e2e_redis_url() -> str:
@@ -152,7 +155,10 @@ def playwright_instance() -> Iterator[Playwright]:
 @pytest.fixture(scope="session")
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
     """Debian's headless chromium (Playwright cannot download its own browsers here)."""
-    chromium = playwright_instance.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    headed = os.environ.get("E2E_HEADED") == "1"  # docs/testing.md: watch a flow
+    slow_mo = float(os.environ.get("E2E_SLOW_MO_MS", "0"))
+    chromium = playwright_instance.chromium.launch(executable_path=CHROMIUM, headless=not headed,
+                                                   slow_mo=slow_mo, args=CHROMIUM_ARGS)
     yield chromium
     chromium.close()
 
@@ -171,15 +177,35 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+def _artifact_dir(item: pytest.Item) -> Path:
+    """var/test-artifacts/<test name>/: where a failed browser test leaves its screenshots and trace."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", item.name)
+    folder = ARTIFACT_DIR / safe
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 @pytest.fixture
 def page(request: pytest.FixtureRequest, browser: Browser, live_app: LiveApp) -> Iterator[Page]:
-    """A page in a fresh browser context (no cookies or storage shared with other tests)."""
+    """A page in a fresh browser context (no cookies or storage shared with other tests).
+
+    A Playwright trace is recorded and kept only when the test fails (`E2E_TRACE=always` keeps every one):
+    open it with `.venv/bin/playwright show-trace var/test-artifacts/<test>/trace.zip`.
+    """
     context = _new_context(browser, live_app)
+    context.tracing.start(screenshots=True, snapshots=True, sources=False)
     new = context.new_page()
     yield new
-    if getattr(request.node, "_e2e_call_failed", False):  # every tab: Checkout and the portal open new ones
-        for number, tab in enumerate(context.pages, start=1):
-            screenshot(tab, f"FAILED-{request.node.name}" + (f"-tab{number}" if number > 1 else ""))
+    failed = getattr(request.node, "_e2e_call_failed", False) or getattr(request.node, "_e2e_setup_failed", False)
+    if failed or os.environ.get("E2E_TRACE") == "always":
+        folder = _artifact_dir(request.node)
+        if failed:  # every tab: Checkout and the portal open new ones
+            for number, tab in enumerate(context.pages, start=1):
+                tab.screenshot(path=str(folder / f"screenshot-tab{number}.png"), full_page=True)
+                screenshot(tab, f"FAILED-{request.node.name}" + (f"-tab{number}" if number > 1 else ""))
+        context.tracing.stop(path=str(folder / "trace.zip"))
+    else:
+        context.tracing.stop()
     context.close()
 
 
@@ -212,3 +238,24 @@ def sign_in(live_app: LiveApp) -> Callable[..., EmailMessage]:
         return _sign_in(page, live_app, address, next)
 
     return run
+
+
+@pytest.fixture
+def mailbox(live_app: LiveApp) -> Mailbox:
+    """The mail the app sent during this test."""
+    return Mailbox(live_app)
+
+
+@pytest.fixture
+def signed_in_page(page: Page, live_app: LiveApp, email: str) -> Page:
+    """`page`, signed in as `email` (a new workspace) and on /create."""
+    _sign_in(page, live_app, email, None)
+    return page
+
+
+@pytest.fixture
+def downloads(tmp_path: Path) -> Path:
+    """A folder for the files a test downloads."""
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    return folder

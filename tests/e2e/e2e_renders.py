@@ -79,7 +79,7 @@ def wait_succeeded(page: Page) -> None:
     """On a render page: wait until the render has succeeded and the player shows."""
     expect(page.locator(".render-step")).to_have_count(STEP_COUNT)
     watch_steps(page)
-    expect(page.locator(".status-badge").first).to_have_text("succeeded")
+    expect(page.locator(".status-badge").first).to_have_attribute("data-status", "succeeded")
     expect(page.locator("#render-video")).to_be_visible()
 
 

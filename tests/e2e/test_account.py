@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import io
+import json
+import re
 import zipfile
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
-from e2e_helpers import MAIL_TIMEOUT, LiveApp, login_redirect_re, screenshot
+from e2e_helpers import MAIL_TIMEOUT, LiveApp, login_redirect_re, screenshot, url_re
 from factories import clear_rate_limits
+from page_objects import AccountPage
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.e2e
@@ -16,25 +20,24 @@ pytestmark = pytest.mark.e2e
 
 def _open_account(page: Page) -> None:
     page.goto("/account")
-    expect(page.get_by_role("heading", name="Data and privacy")).to_be_visible()
+    expect(page.get_by_role("heading", name="Your data")).to_be_visible()
 
 
 def test_export_and_download_the_zip(page: Page, live_app: LiveApp, sign_in: Callable[..., object],
-                                     email: str) -> None:
+                                     email: str, downloads: Path) -> None:
     sign_in(page, email)
-    _open_account(page)
+    account = AccountPage(page).open()
 
-    page.locator("#request-export").click()
+    saved, names = account.download_export(downloads)  # a click saves the file: the browser's download event
     expect(page.locator("#export-message")).to_contain_text("being prepared")
-    download = page.locator(".export-download").first
-    expect(download).to_be_visible(timeout=60_000)  # the worker built it; the page noticed by itself
     screenshot(page, "20-account-export-ready")
-
-    response = page.request.get(download.get_attribute("href") or "")
-    assert response.status == 200 and response.headers["content-type"] == "application/zip"
-    names = set(zipfile.ZipFile(io.BytesIO(response.body())).namelist())
+    assert saved.filename == f"narrated-studio-export-{datetime.now(UTC):%Y-%m-%d}.zip"
     assert {"profile.json", "tenant.json", "usage.jsonl", "audit.json", "renders.json", "billing.json",
-            "README.txt"} <= names
+            "README.txt"} <= set(names)
+    with zipfile.ZipFile(saved.path) as zf:
+        assert zf.testzip() is None  # every member reads back intact
+        assert json.loads(zf.read("profile.json"))
+    expect(page).to_have_url(url_re("/account"))  # the page stayed where it was (no in-app 404)
     mail = live_app.mail.wait_for(email, timeout=MAIL_TIMEOUT, count=2)
     assert "export is ready" in str(mail["Subject"]).lower()
 
@@ -86,11 +89,16 @@ def test_schedule_and_cancel_deletion(page: Page, live_app: LiveApp, sign_in: Ca
     mail = live_app.mail.wait_for(email, timeout=MAIL_TIMEOUT, count=2)
     assert "will be deleted" in str(mail["Subject"])
 
+    page.goto("/create")  # every page tells whoever signs in that the workspace is about to go
+    expect(page.locator("[data-testid='deletion-notice']")).to_contain_text("scheduled for deletion")
+    _open_account(page)
+
     page.locator("#cancel-deletion").click()
     expect(page.locator("#delete-message")).to_contain_text("Deletion canceled")
     expect(page.locator("#delete-account")).to_be_visible()
     page.reload()
     expect(page.locator("#delete-account")).to_be_visible()  # nothing pending after a reload either
+    expect(page.locator("[data-testid='deletion-notice']")).to_have_count(0)
 
 
 def test_revoke_another_session(page: Page, new_page: Callable[[], Page], live_app: LiveApp,
@@ -111,3 +119,49 @@ def test_revoke_another_session(page: Page, new_page: Callable[[], Page], live_a
 
     other.goto("/create")
     expect(other).to_have_url(login_redirect_re("/create"))
+
+
+def test_replace_key_asks_first_and_says_the_old_one_stopped(page: Page, sign_in: Callable[..., object],
+                                                             email: str) -> None:
+    sign_in(page, email)
+    _open_account(page)
+    page.locator("#new-key-name").fill("Deploy")
+    page.locator("#create-key").click()
+    old = page.locator("#new-key-secret").inner_text().strip()
+    page.get_by_role("button", name="Done").click()
+
+    page.get_by_role("button", name="Replace Deploy").click()
+    expect(page.get_by_role("alertdialog")).to_contain_text("the old one stops working at once")
+    page.get_by_role("button", name="Keep it").click()  # asked first: nothing changed yet
+    assert page.request.get("/api/usage", headers={"X-API-Key": old}).status == 200
+
+    page.get_by_role("button", name="Replace Deploy").click()
+    page.locator("#confirm-rotate").click()
+    notice = page.locator("[data-testid='new-key-notice']")
+    expect(notice).to_contain_text("The old key stopped working.")
+    expect(page.get_by_text("Copy this key now")).to_have_count(1)  # said once
+    new = page.locator("#new-key-secret").inner_text().strip()
+    assert new != old
+    assert page.request.get("/api/usage", headers={"X-API-Key": old}).status == 401
+    assert page.request.get("/api/usage", headers={"X-API-Key": new}).status == 200
+
+
+def test_account_reads_in_plain_words(page: Page, sign_in: Callable[..., object], email: str) -> None:
+    sign_in(page, email)
+    _open_account(page)
+
+    items = page.locator("[data-testid='activity-item']")
+    expect(items.first).to_be_visible()
+    expect(items.filter(has_text=re.compile(r"^Signed in from Headless Chrome on Linux"))).to_have_count(1)
+    expect(items.filter(has_text="auth.")).to_have_count(0)
+    expect(items.first).to_contain_text(re.compile(r"(seconds?|a minute) ago"))
+    expect(page.locator("[data-testid='activity-pager']")).to_have_count(0)  # one page: no pager
+    expect(page.get_by_role("link", name="API reference")).to_have_attribute("href", "/api/docs")
+    expect(page.locator("#backup-status")).to_contain_text("Backups:")  # the owner sees one line
+    for header in page.locator("#sessions th").all():  # every column is named
+        assert header.inner_text().strip() or header.text_content(), "empty table header"
+
+    headings = page.locator("main h2").all_inner_texts()
+    assert headings[-1] == "Danger zone", headings  # last on the page
+    page.locator("#delete-account").click()
+    expect(page.get_by_role("alertdialog")).to_contain_text("deleted for good in 24 hours")

@@ -136,9 +136,9 @@ def test_free_workspace_sees_plans_and_faq(page: Page, sign_in: Callable[..., ob
     expect(page.locator("#billing-message")).to_have_count(0)
     cards = page.locator(".plan-card")
     assert [cards.nth(i).get_attribute("data-plan") for i in range(len(PLAN_IDS))] == PLAN_IDS
-    expect(page.locator(".plan-card[data-plan='free']")).to_contain_text("6 images")
+    expect(page.locator(".plan-card[data-plan='free']")).to_contain_text("Images 6 ·")
     expect(page.locator(".plan-card[data-plan='pro']")).to_contain_text("$29/month")
-    expect(page.locator(".plan-card[data-plan='pro']")).to_contain_text("30 images")
+    expect(page.locator(".plan-card[data-plan='pro']")).to_contain_text("Images 30 ·")
     expect(page.locator(".plan-card[data-plan='enterprise']")).to_contain_text("Unlimited usage")
     expect(page.get_by_role("heading", name="Questions")).to_be_visible()
     for question in ("When am I billed?", "Can I cancel?", "What happens over quota?", "What if a payment fails?"):

@@ -27,6 +27,8 @@ pytestmark = pytest.mark.e2e
 
 SESSION_COOKIE = "sa_session"
 EXPIRED_HEADING = "This link has expired"
+USED_HEADING = "This link was already used"
+UNKNOWN_HEADING = "This link doesn't work"
 
 
 def _open_user_menu(page: Page, address: str) -> None:
@@ -136,8 +138,8 @@ def test_sign_out_everywhere_ends_other_devices(
     expect(other.get_by_role("heading", name="Create a video")).to_have_count(0)
 
 
-def _expect_expired_page(page: Page) -> None:
-    expect(page.get_by_role("heading", name=EXPIRED_HEADING)).to_be_visible()
+def _expect_expired_page(page: Page, heading: str = EXPIRED_HEADING) -> None:
+    expect(page.get_by_role("heading", name=heading)).to_be_visible()
     expect(page.get_by_role("button", name="Send me a new link")).to_be_visible()
     expect(page.locator("#confirm-sign-in")).to_have_count(0)
 
@@ -157,9 +159,10 @@ def test_expired_and_unknown_links_show_the_expired_page(page: Page, live_app: L
     page.get_by_role("button", name="Send me a new link").click()
     expect(page).to_have_url(url_re("/login"))
     expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
+    expect(page.locator("#email")).to_have_value(email)  # the address is kept for the new link
 
     page.goto("/auth/verify?token=this-token-was-never-issued")
-    _expect_expired_page(page)
+    _expect_expired_page(page, UNKNOWN_HEADING)
 
 
 def test_six_digit_code_signs_in(page: Page, live_app: LiveApp, email: str) -> None:
@@ -238,4 +241,4 @@ def test_used_link_cannot_be_used_again(page: Page, sign_in: Callable[..., objec
 
     page.goto(link_of(message))
 
-    _expect_expired_page(page)
+    _expect_expired_page(page, USED_HEADING)  # told apart from an expired link

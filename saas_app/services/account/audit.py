@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
 from saas_app.models import AuditLog
 from saas_app.services.account.views import AuditEventView, AuditPage
+from saas_app.services.auth.tokens import sha256_hex
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,24 @@ def record_event(
     )
     session.add(row)
     return row
+
+
+USER_PURGED = "account.user_purged"  # target: `purged_email_key(email)`, so a later sign-in can be told
+
+
+def purged_email_key(email: str) -> str:
+    """What a purge keeps of an address: a one-way hash, to tell a person who comes back (never the email)."""
+    return sha256_hex(f"purged-user:{email.strip().lower()}")
+
+
+def get_purged_at(*, session: Session, email: str) -> datetime | None:
+    """When the workspace of `email` was deleted for good (the latest time), or None if it never was."""
+    row = session.exec(
+        select(AuditLog).where(col(AuditLog.tenant_id).is_(None), AuditLog.action == USER_PURGED,
+                               AuditLog.target == purged_email_key(email))
+        .order_by(col(AuditLog.created_at).desc())
+    ).first()
+    return row.created_at if row else None
 
 
 def list_events(*, session: Session, tenant_id: str, limit: int = 20, offset: int = 0) -> tuple[list[AuditLog], int]:

@@ -33,7 +33,7 @@ from saas_app.models import (
     User,
     utcnow,
 )
-from saas_app.services.account.audit import RequestContext, record_event
+from saas_app.services.account.audit import USER_PURGED, RequestContext, purged_email_key, record_event
 from saas_app.services.auth import sessions as auth_sessions
 from saas_app.services.auth.sessions import Principal
 from saas_app.services.auth.tokens import sha256_hex
@@ -41,6 +41,7 @@ from saas_app.services.billing import checkout as billing
 from saas_app.services.core import queue
 from saas_app.services.core.errors import BillingError, Forbidden, InvalidInput, NotFound
 from saas_app.services.core.mail import send_email
+from saas_app.services.core.roles import OWNER
 from saas_app.services.core.storage import Area, get_store
 from saas_app.services.renders.files import tenant_prefix
 from saas_app.services.usage import plans, quotas
@@ -55,6 +56,14 @@ def get_deletion(*, session: Session, tenant_id: str) -> AccountDeletion | None:
     return session.get(AccountDeletion, tenant_id)
 
 
+def grace_period_text() -> str:
+    """How long a scheduled deletion waits, in words ("24 hours", "3 days")."""
+    hours = get_settings().DELETION_GRACE_HOURS
+    if hours >= 48 and hours % 24 == 0:
+        return f"{hours // 24} days"
+    return f"{hours} hour{'' if hours == 1 else 's'}"
+
+
 def schedule_deletion(*, session: Session, principal: Principal, confirm_email: str,
                       ctx: RequestContext) -> AccountDeletion:
     """Schedule the tenant's deletion after `DELETION_GRACE_HOURS` and email a cancel link.
@@ -62,7 +71,7 @@ def schedule_deletion(*, session: Session, principal: Principal, confirm_email: 
     Raises:
         Forbidden: Not the owner. InvalidInput: The typed email is not the account's.
     """
-    if principal.role != "owner":
+    if principal.role != OWNER:
         raise Forbidden("Only the workspace owner can delete it.")
     if (confirm_email or "").strip().lower() != principal.email.lower():
         raise InvalidInput("Type your account email exactly to confirm.", field="confirm_email")
@@ -184,6 +193,9 @@ def purge_tenant(*, session: Session, tenant_id: str) -> bool:
         if "tenant_id" in table.c:  # users, sessions, renders, ledger, audit, keys, exports, billing...
             session.exec(delete(table).where(table.c.tenant_id == tenant_id))
     session.exec(delete(Tenant).where(col(Tenant.id) == tenant_id))
+    for email in emails:  # only a hash of each address stays, so a person who signs in again is told
+        record_event(session=session, action=USER_PURGED, ctx=RequestContext(), actor="system",
+                     target=purged_email_key(email))
     record_event(session=session, action="account.purged", ctx=RequestContext(), actor="system",
                  target=sha256_hex(tenant_id)[:16], details={"renders": len(render_ids), "users": len(user_ids)})
     return True

@@ -11,7 +11,7 @@ import logging
 import secrets
 import shutil
 import zipfile
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import redis
@@ -66,7 +66,12 @@ def readme() -> str:
 
 
 EXPORT_MEDIA_TYPE = "application/zip"
-EXPORT_DOWNLOAD_NAME = "narrated-studio-export.zip"
+EXPORT_DOWNLOAD_PREFIX = "narrated-studio-export"
+
+
+def export_download_name(created_at: datetime) -> str:
+    """The name a browser saves an export as: the product and the export's date (UTC)."""
+    return f"{EXPORT_DOWNLOAD_PREFIX}-{created_at:%Y-%m-%d}.zip"
 
 
 def export_path(filename: str) -> Path:
@@ -191,7 +196,7 @@ def _exports() -> ObjectStore:
 
 
 def get_export_file_or_raise(*, session: Session, tenant_id: str, filename: str) -> Download:
-    """The ZIP behind a download link, for its own tenant only (a download named `EXPORT_DOWNLOAD_NAME`).
+    """The ZIP behind a download link, for its own tenant only (saved as `export_download_name`).
 
     Raises:
         NotFound: Unknown, tampered or another tenant's link, or the file is gone (404).
@@ -204,7 +209,8 @@ def get_export_file_or_raise(*, session: Session, tenant_id: str, filename: str)
         raise NotFound("We couldn't find that export.")
     if row.status == ExportStatus.EXPIRED or (row.expires_at is not None and utcnow() >= row.expires_at):
         raise ExportGone("This download link has expired. Request a new export on the account page.")
-    download = _exports().download(key=row.filename, media_type=EXPORT_MEDIA_TYPE, filename=EXPORT_DOWNLOAD_NAME)
+    download = _exports().download(key=row.filename, media_type=EXPORT_MEDIA_TYPE,
+                                  filename=export_download_name(row.created_at))
     if download is None:
         raise NotFound("We couldn't find that export.")
     return download

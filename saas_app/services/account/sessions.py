@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 from sqlmodel import Session, col, select
 
 from saas_app.models import AuthSession, utcnow
+from saas_app.services.account.activity import describe_device
 from saas_app.services.account.audit import RequestContext, record_event
 from saas_app.services.account.views import SessionView
 from saas_app.services.auth.sessions import Principal, revoke_sessions
 from saas_app.services.core.errors import NotFound
-
-_BROWSERS = [("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
-             ("Safari/", "Safari"), ("curl/", "curl"), ("python-httpx", "Python"), ("python-requests", "Python")]
-_SYSTEMS = [("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Windows", "Windows"),
-            ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux")]
-
-
-def describe_device(user_agent: str) -> str:
-    """A short device name from a user agent, e.g. "Chrome on Linux"."""
-    browser = next((name for token, name in _BROWSERS if token in user_agent), "")
-    system = next((name for token, name in _SYSTEMS if token in user_agent), "")
-    if re.search(r"HeadlessChrome", user_agent):
-        browser = "Headless Chrome"
-    if browser and system:
-        return f"{browser} on {system}"
-    return browser or system or "Unknown device"
 
 
 def list_active_sessions(*, session: Session, principal: Principal) -> list[SessionView]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from saas_app import routes
 from saas_app.models import AccountDeletion, AuditLog, DataExport
+from saas_app.services.account.activity import describe_event
 from saas_app.services.account.status import ExportStatus
 from saas_app.services.core.views import IsoDatetime, View
 
@@ -56,6 +57,7 @@ class AuditEventView(View):
     """One row of the workspace's activity log."""
 
     action: str
+    summary: str
     actor: str
     target: str
     ip: str
@@ -64,8 +66,9 @@ class AuditEventView(View):
 
     @classmethod
     def from_row(cls, row: AuditLog) -> AuditEventView:
-        """The view of an audit row."""
-        return cls.model_validate(row)
+        """The view of an audit row, with its action told as a sentence (`summary`)."""
+        return cls(action=row.action, summary=describe_event(row), actor=row.actor, target=row.target, ip=row.ip,
+                   request_id=row.request_id, created_at=row.created_at)
 
 
 class AuditPage(View):

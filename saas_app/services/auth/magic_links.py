@@ -10,7 +10,9 @@ import hashlib
 import hmac
 import html
 import secrets
-from datetime import UTC, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import case, update
@@ -18,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from saas_app import routes
 from saas_app.models import MagicLink, User, utcnow
-from saas_app.services.account.audit import RequestContext, record_event
+from saas_app.services.account.audit import RequestContext, get_purged_at, record_event
 from saas_app.services.auth.tokens import new_secret_token, sha256_hex
 from saas_app.services.core.errors import AuthError, InvalidInput
 from saas_app.services.core.mail import send_email
@@ -178,6 +180,43 @@ def peek_magic_link(*, session: Session, token: str) -> str | None:
     """The address a still-valid link signs in, without consuming it (for the confirm page)."""
     link = _active_link_by_token(session, token)
     return link.email if link else None
+
+
+class LinkState(StrEnum):
+    """What the confirm page says about a sign-in link."""
+
+    VALID = "valid"
+    USED = "used"  # consumed, or replaced by a newer link
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class LinkCheck:
+    """A sign-in link as the confirm page sees it: its state and the address it was for ("" if unknown)."""
+
+    state: LinkState
+    email: str
+    deleted_on: datetime | None = None  # this address had a workspace that was deleted then (a new one starts)
+
+
+def check_magic_link(*, session: Session, token: str) -> LinkCheck:
+    """Tell a valid link from a used, an expired and an unknown one, without consuming it.
+
+    Returns:
+        The link's state and address, so a page can offer a new link to the same address.
+    """
+    if not token or len(token) > 200:
+        return LinkCheck(LinkState.UNKNOWN, "")
+    link = session.exec(select(MagicLink).where(MagicLink.token_hash == sha256_hex(token))).first()
+    if link is None:
+        return LinkCheck(LinkState.UNKNOWN, "")
+    if link.consumed_at is not None:
+        return LinkCheck(LinkState.USED, link.email)
+    if link.expires_at <= utcnow():
+        return LinkCheck(LinkState.EXPIRED, link.email)
+    known = session.exec(select(User.id).where(User.email == link.email)).first() is not None
+    return LinkCheck(LinkState.VALID, link.email, None if known else get_purged_at(session=session, email=link.email))
 
 
 def _consume(session: Session, link_id: str) -> bool:

@@ -31,6 +31,7 @@ from saas_app.services.auth.tokens import (
     sha256_hex,
 )
 from saas_app.services.core.errors import AuthError
+from saas_app.services.core.roles import OWNER
 from saas_app.services.usage.plans import default_plan_id
 from saas_app.settings import get_settings
 
@@ -57,7 +58,7 @@ def get_or_create_user(*, session: Session, email: str, ctx: RequestContext) -> 
                 tenant = Tenant(name=f"{email.split('@')[0]}'s workspace", plan=default_plan_id())
                 session.add(tenant)
                 session.flush()
-                user = User(email=email, tenant_id=tenant.id, role="owner")
+                user = User(email=email, tenant_id=tenant.id, role=OWNER)
                 session.add(user)
                 session.flush()
             record_event(session=session, action="tenant.created", ctx=ctx, tenant_id=tenant.id,

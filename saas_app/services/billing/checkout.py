@@ -25,7 +25,7 @@ from saas_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-NOT_CONFIGURED = "Billing is not configured on this server, so every workspace is on the Free plan."
+NOT_CONFIGURED = "Paid plans aren't available yet: online payment isn't set up, so every workspace is on the Free plan."
 UNREACHABLE = "We couldn't reach our payment provider. Nothing was changed; please try again in a minute."
 
 

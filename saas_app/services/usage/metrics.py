@@ -61,8 +61,8 @@ class Minutes:
     name: str = "minutes"
 
     def short(self, value: float) -> str:
-        """`0.5 min`."""
-        return f"{_num(value)} min"
+        """Shown like `Seconds` (one style for every duration): `30 s`, `2.5 min`."""
+        return Seconds().short(value * 60)
 
     text = short
 
@@ -96,7 +96,6 @@ class Metric:
         quota_setting: The setting holding the base (Free plan) monthly quota.
         charged: The render's "Charged:" line, `{}` being the amount ("{} of narration").
         estimated: The create page's estimate ("about {} of narration").
-        on_plan_card: The plan card's quota line ("{} of video"), or None to leave it off.
         gauge: A level that goes up and down (storage) instead of a monthly count.
     """
 
@@ -106,7 +105,6 @@ class Metric:
     quota_setting: str
     charged: str = "{}"
     estimated: str = "{}"
-    on_plan_card: str | None = None
     gauge: bool = False
 
     def format(self, value: float | None) -> str:
@@ -131,12 +129,11 @@ def _check(metric: Metric) -> None:
 
 
 METRICS: Registry[Metric] = Registry("metric", check=_check)
-IMAGES = METRICS.add(Metric("images_count", "Images", Count("image", "images"), "QUOTA_IMAGES_COUNT",
-                            on_plan_card="{}"))
+IMAGES = METRICS.add(Metric("images_count", "Images", Count("image", "images"), "QUOTA_IMAGES_COUNT"))
 SPEECH = METRICS.add(Metric("tts_seconds", "Speech", Seconds(), "QUOTA_TTS_SECONDS",
                             charged="{} of narration", estimated="about {} of narration"))
 RENDER_MINUTES = METRICS.add(Metric("render_minutes", "Render minutes", Minutes(), "QUOTA_RENDER_MINUTES",
-                                    charged="{} rendered", estimated="{} of rendering", on_plan_card="{} of video"))
+                                    charged="{} rendered", estimated="{} of rendering"))
 STORAGE = METRICS.add(Metric("storage_mb", "Storage", Megabytes(), "QUOTA_STORAGE_MB",
                              charged="{} stored", estimated="up to {} of storage", gauge=True))
 

@@ -46,12 +46,12 @@ def _plan_id(plan: Plan) -> str:
 
 PLANS: Registry[Plan] = Registry("plan", key=_plan_id)
 FREE = PLANS.add(Plan("free", "Free", 0, 1, 1, False,
-                      ("Base monthly quota", "1 render at a time", "720p output", "3 templates")))
+                      ("Base monthly quota", "1 video at a time", "720p output", "3 templates")))
 PLANS.add(Plan("pro", "Pro", 29, 5, 3, True,
-               ("5x the base quota", "3 renders at a time", "1080p output", "Premium templates"),
+               ("5x the base quota", "3 videos at a time", "1080p output", "Premium templates"),
                price_setting="STRIPE_PRICE_PRO"))
 PLANS.add(Plan("enterprise", "Enterprise", 299, None, 10, True,
-               ("Unlimited usage", "10 renders at a time", "1080p output", "Premium templates"),
+               ("Unlimited usage", "10 videos at a time", "1080p output", "Premium templates"),
                price_setting="STRIPE_PRICE_ENTERPRISE"))
 
 

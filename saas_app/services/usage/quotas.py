@@ -225,7 +225,8 @@ def admit(*, session: Session, tenant_id: str, plan_id: str, render_id: str, est
     count, maximum = int(outcome[1]), int(outcome[2])
     eta = 30 * max(1, count - maximum + 1)
     if outcome[0] == "concurrency":
-        raise RateLimited(f"Your plan runs {maximum} render(s) at a time and {count} "
+        videos = f"{maximum} video{'' if maximum == 1 else 's'}"
+        raise RateLimited(f"Your plan makes {videos} at a time and {count} "
                           f"{'is' if count == 1 else 'are'} in progress; upgrade for more.", retry_after=eta)
     raise RateLimited(f"We're very busy right now ({count} renders waiting).", retry_after=eta)
 

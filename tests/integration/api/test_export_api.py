@@ -155,7 +155,9 @@ def test_the_email_links_to_a_download_for_the_owner_only(api: TestClient, mailb
     response = api.get(path, headers=headers)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/zip"
-    assert "attachment" in response.headers["content-disposition"]
+    # Saved as the product and the export's date, not as its random storage name.
+    assert response.headers["content-disposition"] == \
+        f'attachment; filename="narrated-studio-export-{row.created_at:%Y-%m-%d}.zip"'
     assert response.content == export_path(row.filename).read_bytes()
     with zipfile.ZipFile(io.BytesIO(response.content)) as zf:
         assert set(zf.namelist()) == DOCUMENTS  # no renders yet: no media files

@@ -140,7 +140,8 @@ def test_an_export_is_built_from_the_bucket_and_stored_there(api: TestClient, ma
     download = _follow(api, f"/api/account/download-export/{row.filename}", headers)
     assert download.content == stored
     assert download.headers["content-type"] == "application/zip"
-    assert download.headers["content-disposition"] == 'attachment; filename="narrated-studio-export.zip"'
+    assert download.headers["content-disposition"] == \
+        f'attachment; filename="narrated-studio-export-{row.created_at:%Y-%m-%d}.zip"'
     with zipfile.ZipFile(io.BytesIO(download.content)) as zf:
         for key in _keys_of(render):
             assert zf.read(f"renders/{render.id}/{key.rsplit('/', 1)[1]}") == s3.read(key)

@@ -23,6 +23,7 @@ from saas_app.services.usage.metrics import base_quotas
 from saas_app.services.usage.plans import PLANS, Plan, sold_plans
 from saas_app.settings import Settings, get_settings
 from saas_app.state.billing import plan_cards
+from saas_app.state.formatting import plan_quota_text
 
 pytestmark = pytest.mark.db
 
@@ -91,14 +92,14 @@ def test_a_toy_plan_is_sold_limits_usage_and_gets_a_card(api: TestClient, mailbo
     assert first.status_code == 202, first.text  # premium
     assert api.post("/api/renders", json=render_payload(), headers=headers).status_code == 202
     third = api.post("/api/renders", json=render_payload(), headers=headers)
-    assert third.status_code == 429 and "2 render(s) at a time" in third.json()["message"]
+    assert third.status_code == 429 and "makes 2 videos at a time" in third.json()["message"]
 
     # The plan cards: one per plan, in catalogue order, Team's marked current.
     cards = plan_cards("team")
     assert [c["id"] for c in cards] == list(PLANS.names())
     [card] = [c for c in cards if c["id"] == "team"]
     assert card == {"id": "team", "name": "Team", "price": "$99/month",
-                    "quota": f"{base['images_count'] * 10:,} images, {base['render_minutes'] * 10:,} min of video "
-                             "a month",
+                    "quota": plan_quota_text({m: v * 10 for m, v in base.items()}),
                     "features": "10x the base quota · 2 renders at a time · 1080p output", "current": "yes",
                     "sold": "yes"}
+    assert card["quota"].startswith(f"Images {base['images_count'] * 10:,} · ")  # the banner's metric names

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from saas_app.services.renders.status import RenderStatus
 from saas_app.services.usage.metrics import IMAGES
-from saas_app.state.formatting import charge_text, estimate_text, format_amount, plan_quota_text
+from saas_app.state.formatting import (
+    RENDER_STATUS_LABELS,
+    charge_text,
+    estimate_text,
+    format_amount,
+    plan_quota_text,
+)
 
 
 @pytest.mark.parametrize(("count", "text"), [(0, "0 images"), (1, "1 image"), (2, "2 images"), (1500, "1,500 images")])
@@ -33,19 +40,26 @@ def test_a_missing_limit_reads_as_unlimited() -> None:
 @pytest.mark.parametrize(("metric", "value", "text"), [
     ("images_count", 2.0, "2 images"),
     ("tts_seconds", 12.5, "about 12.5 s of narration"),
-    ("render_minutes", 0.5, "0.5 min of rendering"),
+    ("render_minutes", 0.5, "30 s of rendering"),  # one style for every duration
     ("storage_mb", 1.5, "up to 1.5 MB of storage"),
 ])
 def test_the_create_page_estimate_reads_in_words(metric: str, value: float, text: str) -> None:
     assert estimate_text(metric, value) == text
 
 
-def test_a_plan_card_names_its_images_and_video_minutes_or_unlimited() -> None:
+def test_a_plan_card_uses_the_banners_metric_names_or_unlimited() -> None:
     limits = {"images_count": 2500, "tts_seconds": 300000, "render_minutes": 2500, "storage_mb": 500000}
-    assert plan_quota_text(limits) == "2,500 images, 2,500 min of video a month"
+    assert plan_quota_text(limits) == \
+        "Images 2,500 · Speech 5,000 min · Render minutes 2,500 min a month; Storage 488 GB"
     assert plan_quota_text(dict.fromkeys(limits)) == "Unlimited usage"
 
 
 def test_an_unknown_metric_still_reads_as_a_number_and_its_name() -> None:
     assert charge_text("gif_frames", 3.0) == "3 gif_frames"
     assert format_amount("gif_frames", None) == "unlimited"
+
+
+def test_every_render_status_has_a_plain_label() -> None:
+    labels = dict(RENDER_STATUS_LABELS)
+    assert set(labels) == set(RenderStatus)
+    assert labels[RenderStatus.SUCCEEDED] == "Ready" and labels[RenderStatus.RUNNING] == "Rendering…"

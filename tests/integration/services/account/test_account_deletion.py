@@ -66,9 +66,11 @@ from saas_app.models import (
     User,
     utcnow,
 )
+from saas_app.services.account.audit import get_purged_at
 from saas_app.services.account.deletion import purge_due_deletions
 from saas_app.services.account.exports import export_path
 from saas_app.services.auth import principal_cache
+from saas_app.services.auth.magic_links import LinkState, check_magic_link
 from saas_app.services.core.queue import get_queue, purge_job_id
 from saas_app.settings import get_settings
 
@@ -340,8 +342,21 @@ def test_the_deleted_tenants_credentials_stop_and_the_email_starts_afresh(
     assert api.get("/api/usage", headers=_cookie(alice.cookie)).status_code == 401
     assert api.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token}).status_code == 401
 
+    # A new sign-in link says the old workspace was deleted (only a hash of the address was kept).
+    clear_rate_limits(redis_client)
+    before = emails_to(mailbox, ALICE)
+    assert api.post("/api/auth/magic-link/request", json={"email": ALICE}).status_code == 202
+    _, token, _ = link_and_code(newest_email(mailbox, ALICE, before))
+    with Session(get_engine()) as s:
+        check = check_magic_link(session=s, token=token)
+        assert check.state == LinkState.VALID and check.deleted_on is not None
+        assert abs(check.deleted_on - utcnow()) < timedelta(minutes=5)
+        assert get_purged_at(session=s, email="someone-else@example.com") is None
+
     again = sign_in_again(api, mailbox, redis_client, ALICE)
     headers = bearer(again["access_token"])
+    with Session(get_engine()) as s:  # once the address has a workspace again, the link says nothing more
+        assert check_magic_link(session=s, token=token).state == LinkState.USED
     assert again["user"]["tenant_id"] != alice.tenant_id and again["user"]["user_id"] != alice.user_id
     assert again["user"]["plan"] == "free"
     assert api.get("/api/renders", headers=headers).json()["total"] == 0

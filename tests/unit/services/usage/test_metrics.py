@@ -48,6 +48,7 @@ def test_a_new_metric_is_split_into_monthly_or_gauge_at_once() -> None:
     (Seconds(), 42, "42 s", "42 s"),
     (Seconds(), 90, "1.5 min", "1.5 min"),
     (Minutes(), 2.5, "2.5 min", "2.5 min"),
+    (Minutes(), 0.5, "30 s", "30 s"),  # the same style as speech seconds
     (Megabytes(), 0.5, "512 KB", "512 KB"),
     (Megabytes(), 2048, "2 GB", "2 GB"),
 ])

@@ -255,7 +255,7 @@ def test_free_runs_one_render_at_a_time(session: Session) -> None:
     with pytest.raises(RateLimited) as caught:
         _admit(session, tenant.id, "r2", images_count=1.0)
     assert caught.value.retry_after >= 1
-    assert "1 render(s) at a time" in caught.value.message
+    assert "makes 1 video at a time" in caught.value.message
     quotas.release(tenant_id=tenant.id, render_id="r1")
     _admit(session, tenant.id, "r2", images_count=1.0)
 

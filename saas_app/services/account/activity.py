@@ -1,0 +1,58 @@
+"""The activity log in plain words: one sentence per audit action, and devices named from user agents."""
+
+from __future__ import annotations
+
+import re
+
+from saas_app.models import AuditLog
+
+_BROWSERS = [("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
+             ("Safari/", "Safari"), ("curl/", "curl"), ("python-httpx", "Python"), ("python-requests", "Python")]
+_SYSTEMS = [("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Windows", "Windows"),
+            ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux")]
+
+# Every audit action the product records, as a sentence ("{device}": the browser and system it came from).
+SENTENCES: dict[str, str] = {
+    "tenant.created": "Your workspace was created",
+    "auth.link_requested": "A sign-in link was emailed",
+    "auth.signed_in": "Signed in from {device}",
+    "auth.logout": "Signed out on {device}",
+    "auth.logout_all": "Signed out everywhere",
+    "auth.session_revoked": "Signed out another device",
+    "auth.refresh_reuse_detected": "A stolen sign-in was stopped and that device signed out",
+    "render.created": "You created a video",
+    "render.canceled": "You canceled a video",
+    "render.deleted": "You deleted a video",
+    "api_key.created": "You created an API key",
+    "api_key.rotated": "You replaced an API key (the old one stopped working)",
+    "api_key.revoked": "You revoked an API key",
+    "account.export_requested": "You asked for a copy of your data",
+    "account.deletion_scheduled": "You scheduled the workspace's deletion",
+    "account.deletion_canceled": "You canceled the workspace's deletion",
+    "account.purged": "The workspace was deleted",
+    "account.user_purged": "The workspace was deleted",
+    "billing.checkout_started": "You opened checkout to change plan",
+    "billing.portal_opened": "You opened the billing portal",
+}
+_BILLING_EVENT = "Billing updated by Stripe"
+UNKNOWN_DEVICE = "Unknown device"
+
+
+def describe_device(user_agent: str) -> str:
+    """A short device name from a user agent, e.g. "Chrome on Linux"."""
+    browser = next((name for token, name in _BROWSERS if token in user_agent), "")
+    system = next((name for token, name in _SYSTEMS if token in user_agent), "")
+    if re.search(r"HeadlessChrome", user_agent):
+        browser = "Headless Chrome"
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or UNKNOWN_DEVICE
+
+
+def describe_event(row: AuditLog) -> str:
+    """One activity row as a sentence, e.g. "You created a video" or "Signed in from Chrome on Linux"."""
+    template = SENTENCES.get(row.action)
+    if template is None:
+        return _BILLING_EVENT if row.action.startswith("billing.") else row.action.replace("_", " ").capitalize()
+    device = describe_device(row.user_agent)
+    return template.format(device="an unknown device" if device == UNKNOWN_DEVICE else device)
