@@ -132,6 +132,17 @@ class Settings(BaseSettings):
     BACKUPS_CRON: str = "0 3 * * *"  # daily at 03:00 UTC
     BACKUPS_RETENTION_DAYS: int = Field(default=14, ge=1)
 
+    # Observability (docs/operations.md#metrics). /metrics answers only `Authorization: Bearer
+    # <METRICS_TOKEN>` (empty = /metrics is off, 404). App processes and workers write their
+    # series to PROMETHEUS_MULTIPROC_DIR (one shared folder per host, emptied at start-up), so one
+    # scrape sees them all; empty = each process reports only its own.
+    METRICS_TOKEN: str = ""
+    PROMETHEUS_MULTIPROC_DIR: str = str(VAR_DIR / "metrics")
+    SENTRY_DSN: str = ""  # empty = errors are only logged
+    SENTRY_ENVIRONMENT: str = ""  # empty = APP_ENV
+    SENTRY_RELEASE: str = ""  # e.g. the git commit deployed; empty = the app's version
+    LOG_FORMAT: Literal["text", "json"] = "text"
+
     # Rate limits for sign-in email (per address and per client IP).
     RATE_EMAIL_PER_MINUTE: int = 1
     RATE_EMAIL_PER_HOUR: int = 5
@@ -204,6 +215,11 @@ class Settings(BaseSettings):
 def child_process_env(**extra: str) -> dict[str, str]:
     """The environment for a child process (e.g. pg_dump), plus `extra` variables."""
     return {**os.environ, **extra}
+
+
+def set_library_env(name: str, value: str) -> None:
+    """Set a variable that a library reads from the environment by itself (and this process's children)."""
+    os.environ[name] = value
 
 
 @functools.lru_cache(maxsize=1)

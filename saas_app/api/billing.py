@@ -12,6 +12,7 @@ from saas_app.api.schemas import PlanList, RedirectUrl, WebhookReceipt
 from saas_app.services.billing import checkout as billing
 from saas_app.services.billing import webhooks as stripe_webhooks
 from saas_app.services.billing.views import SubscriptionSummary, list_plans
+from saas_app.services.core import observability
 
 router = APIRouter(prefix="/api/billing", tags=["billing"])
 
@@ -49,6 +50,8 @@ async def webhook(request: Request, session: DbSession, ctx: Context) -> Webhook
     """Stripe events, verified over the raw body with STRIPE_WEBHOOK_SECRET."""
     payload = await request.body()
     signature = request.headers.get("stripe-signature", "")
-    result = await run_in_threadpool(stripe_webhooks.handle_webhook, session=session, payload=payload,
-                                     signature=signature, ctx=ctx)
+    with observability.webhook_outcome(payload) as outcome:
+        result = await run_in_threadpool(stripe_webhooks.handle_webhook, session=session, payload=payload,
+                                         signature=signature, ctx=ctx)
+        outcome.append(result)
     return WebhookReceipt(result=result)

@@ -19,6 +19,7 @@ from saas_app.db import session_scope
 from saas_app.services.account.api_keys import authenticate_api_key, looks_like_api_key
 from saas_app.services.account.audit import RequestContext
 from saas_app.services.auth.sessions import Principal, authenticate_access_token, authenticate_browser_session
+from saas_app.services.core import logs
 from saas_app.services.core.errors import AuthError, Forbidden
 from saas_app.settings import get_settings
 
@@ -109,7 +110,14 @@ def get_principal(
     raise AuthError("Sign in to continue.")
 
 
-def get_user_principal(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+def get_logged_principal(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    """`get_principal`, with the caller put on this request's log line (user id or API key prefix)."""
+    logs.bind_principal(tenant_id=principal.tenant_id, user_id=principal.user_id,
+                        key_prefix=principal.actor if principal.via == "api_key" else "")
+    return principal
+
+
+def get_user_principal(principal: Annotated[Principal, Depends(get_logged_principal)]) -> Principal:
     """A signed-in person (not an API key): for account, billing and sign-out routes.
 
     Raises:
@@ -122,5 +130,5 @@ def get_user_principal(principal: Annotated[Principal, Depends(get_principal)]) 
 
 DbSession = Annotated[Session, Depends(get_db)]
 Context = Annotated[RequestContext, Depends(get_context)]
-CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(get_logged_principal)]
 UserPrincipal = Annotated[Principal, Depends(get_user_principal)]

@@ -20,9 +20,10 @@ from saas_app import routes
 from saas_app.models import MagicLink, User, utcnow
 from saas_app.services.account.audit import RequestContext, record_event
 from saas_app.services.auth.tokens import new_secret_token, sha256_hex
-from saas_app.services.core.errors import AuthError, InvalidInput
+from saas_app.services.core import observability
+from saas_app.services.core.errors import AuthError, InvalidInput, RateLimited, ServiceUnavailable
 from saas_app.services.core.mail import send_email
-from saas_app.services.core.rate_limit import Limit, Window, check_limits, ensure_windows
+from saas_app.services.core.rate_limit import Limit, Window, check_limits, ensure_windows, refund_hit
 from saas_app.settings import get_settings
 
 MAX_CODE_ATTEMPTS = 5
@@ -114,12 +115,22 @@ def request_magic_link(*, session: Session, email: str, next_path: str | None, c
         InvalidInput: Bad address.
         RateLimited: Over one email per minute or five per hour for the address, or
             twenty requests per hour from the IP.
-        ServiceUnavailable: Redis or SMTP is down (nothing is stored).
+        ServiceUnavailable: Redis or SMTP is down (nothing is stored, no limit used up).
     """
-    address = normalize_email(email)
+    try:
+        address = normalize_email(email)
+    except InvalidInput:
+        observability.count_sign_in_request("invalid")
+        raise
     settings = get_settings()
     ensure_windows(restore=lambda: _restored_windows(session))
-    check_limits(limits=_limits(address, ctx.ip), message="Too many sign-in emails. Please wait before asking again.")
+    limits = _limits(address, ctx.ip)
+    try:
+        check_limits(limits=limits, message="Too many sign-in emails. Please wait before asking again.",
+                     rule="sign_in_email")
+    except RateLimited:
+        observability.count_sign_in_request("rate_limited")
+        raise
     now = utcnow()
     session.exec(
         update(MagicLink)
@@ -142,7 +153,13 @@ def request_magic_link(*, session: Session, email: str, next_path: str | None, c
     session.flush()
     link = routes.absolute(routes.verify_link(token))
     text, body = _email_bodies(link=link, code=code, ttl=ttl)
-    send_email(to=address, subject=f"Your sign-in link (code {code})", text=text, html=body)
+    try:
+        send_email(to=address, subject=f"Your sign-in link (code {code})", text=text, html=body)
+    except ServiceUnavailable:
+        refund_hit(limits=limits)  # nothing was sent: the attempt must not count against the user
+        observability.count_sign_in_request("mail_failed")
+        raise
+    observability.count_sign_in_request("sent")
 
 
 def _active_link_by_token(session: Session, token: str) -> MagicLink | None:
@@ -177,7 +194,9 @@ def consume_link_token(*, session: Session, token: str) -> MagicLink:
         AuthError: Unknown, expired, superseded or already used.
     """
     link = _active_link_by_token(session, token)
-    if link is None or not _consume(session, link.id):
+    ok = link is not None and _consume(session, link.id)
+    observability.count_sign_in_verification(method="link", ok=ok)
+    if link is None or not ok:
         raise AuthError(LINK_INVALID, code="link_invalid")
     return link
 
@@ -189,6 +208,16 @@ def consume_link_code(*, session: Session, email: str, code: str) -> MagicLink:
         InvalidInput: The code is not six digits.
         AuthError: Wrong, expired or voided code.
     """
+    try:
+        link = _consume_code(session=session, email=email, code=code)
+    except (AuthError, InvalidInput):
+        observability.count_sign_in_verification(method="code", ok=False)
+        raise
+    observability.count_sign_in_verification(method="code", ok=True)
+    return link
+
+
+def _consume_code(*, session: Session, email: str, code: str) -> MagicLink:
     address = normalize_email(email)
     code = (code or "").strip().replace(" ", "")
     if len(code) != 6 or not code.isdigit():

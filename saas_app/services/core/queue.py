@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from typing import Any
 
 from redis import Redis
 from rq import Queue
@@ -16,6 +17,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from saas_app.services.core import logs
 from saas_app.settings import get_settings
 
 RENDERS = "renders"
@@ -55,9 +57,17 @@ def get_rq_connection() -> Redis:
     return _connection_for(get_settings().REDIS_URL)
 
 
+class TracedQueue(Queue):
+    """An RQ queue whose jobs carry the id of the request that queued them (`meta["request_id"]`)."""
+
+    def create_job(self, *args: Any, **kwargs: Any) -> Job:
+        kwargs["meta"] = {**logs.job_meta(), **(kwargs.get("meta") or {})}
+        return super().create_job(*args, **kwargs)
+
+
 def get_queue(name: str = DEFAULT) -> Queue:
     """The named queue, with the JSON serializer."""
-    return Queue(name, connection=get_rq_connection(), serializer=JSONSerializer)
+    return TracedQueue(name, connection=get_rq_connection(), serializer=JSONSerializer)
 
 
 def delete_jobs(job_ids: Iterable[str], *, keep: str | None = None) -> int:

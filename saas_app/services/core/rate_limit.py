@@ -13,6 +13,7 @@ from typing import cast
 
 import redis
 
+from saas_app.services.core import observability
 from saas_app.services.core.errors import RateLimited, ServiceUnavailable
 from saas_app.services.core.redis_client import get_redis
 
@@ -36,6 +37,13 @@ end
 return 0
 """
 
+
+# Never below zero, and a window that expired meanwhile is not brought back.
+_REFUND_SCRIPT = """
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then redis.call('DECR', KEYS[1]) end
+return 0
+"""
 
 RESTORED_KEY = "rl-windows:restored"
 _RESTORE_LOCK = "rl-windows:restore-lock"
@@ -85,12 +93,13 @@ class Limit:
     window: int
 
 
-def check_limits(*, limits: list[Limit], message: str) -> None:
+def check_limits(*, limits: list[Limit], message: str, rule: str) -> None:
     """Count one hit against every limit, or raise `RateLimited` and count none.
 
     Args:
         limits: The windows to count against (keys are prefixed with `rl:`).
         message: What to tell the user when limited.
+        rule: The name refusals are counted under (`narrated_rate_limit_refusals_total{rule}`).
 
     Raises:
         RateLimited: With `retry_after` set to the longest wait among exceeded limits.
@@ -105,4 +114,19 @@ def check_limits(*, limits: list[Limit], message: str) -> None:
     except redis.RedisError as exc:
         raise ServiceUnavailable("This service is briefly unavailable. Please try again.") from exc
     if wait > 0:
+        observability.count_rate_limited(rule)
         raise RateLimited(message, retry_after=wait)
+
+
+def refund_hit(*, limits: list[Limit]) -> None:
+    """Take back the hit `check_limits` just counted (the work it guarded could not be done).
+
+    Best effort: when Redis is unreachable the hit stays counted (it expires with its window).
+    """
+    try:
+        with get_redis().pipeline() as pipe:
+            for lim in limits:
+                pipe.eval(_REFUND_SCRIPT, 1, f"rl:{lim.key}")
+            pipe.execute()
+    except redis.RedisError:
+        pass
