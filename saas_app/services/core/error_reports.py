@@ -1,8 +1,9 @@
 """Error reports to Sentry (optional: only when `SENTRY_DSN` is set), with no personal data.
 
 The FastAPI and RQ integrations report unhandled errors of requests and jobs, tagged with the
-release and environment. `scrub` runs on every event before it leaves the process: email
-addresses, tokens, API keys, cookies and secrets are replaced, wherever they appear.
+release and environment. Stack frames carry no local variables (they hold request headers and
+bodies); `scrub` runs on every event before it leaves the process: email addresses, tokens, API
+keys, cookies and secrets are replaced, wherever they appear.
 """
 
 from __future__ import annotations
@@ -82,6 +83,6 @@ def init_error_reports() -> bool:
         dsn=settings.SENTRY_DSN, release=release(),
         environment=settings.SENTRY_ENVIRONMENT or settings.APP_ENV.value,
         integrations=[StarletteIntegration(), FastApiIntegration(), RqIntegration()],
-        send_default_pii=False, before_send=scrub, traces_sample_rate=0.0,
+        include_local_variables=False, before_send=scrub, traces_sample_rate=0.0,
     )
     return True
