@@ -207,6 +207,14 @@ class Settings(BaseSettings):
         return origins
 
     @property
+    def metrics_dir(self) -> Path | None:
+        """PROMETHEUS_MULTIPROC_DIR as a path (a relative one is under the project root); None when empty."""
+        if not self.PROMETHEUS_MULTIPROC_DIR:
+            return None
+        path = Path(self.PROMETHEUS_MULTIPROC_DIR)
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+    @property
     def is_sqlite(self) -> bool:
         """True when the database is a SQLite file."""
         return self.DATABASE_URL.startswith("sqlite")

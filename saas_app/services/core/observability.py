@@ -8,8 +8,8 @@ base units in the name (`_seconds`), counters end in `_total`. The gauges read a
 Multiprocess mode: with `PROMETHEUS_MULTIPROC_DIR` set, every process (app processes, the
 worker and each forked work-horse) writes its values to memory-mapped files in that folder,
 and a scrape of any app process adds them up, so renders counted by a worker show on the
-app's `/metrics`. The folder must be emptied when the host's processes start (`make run` and
-the deploy entrypoint do); see docs/operations.md#metrics.
+app's `/metrics`. The folder must be emptied when the host's processes start (`make run` does;
+containers share an emptyDir or tmpfs volume); see docs/operations.md#metrics.
 """
 
 from __future__ import annotations
@@ -23,18 +23,14 @@ from prometheus_client import Counter, Histogram, values
 
 from saas_app.services.core.errors import InvalidInput, InvalidSignature
 from saas_app.services.core.outcomes import Outcome
-from saas_app.settings import PROJECT_ROOT, get_settings, set_library_env
+from saas_app.settings import get_settings, set_library_env
 
 NAMESPACE = "narrated"
 
 
 def multiprocess_dir() -> Path | None:
     """The folder processes share their series in, or None (each process reports its own)."""
-    raw = get_settings().PROMETHEUS_MULTIPROC_DIR
-    if not raw:
-        return None
-    path = Path(raw)
-    return path if path.is_absolute() else PROJECT_ROOT / path
+    return get_settings().metrics_dir
 
 
 def _enable_multiprocess() -> None:
@@ -44,14 +40,6 @@ def _enable_multiprocess() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     set_library_env("PROMETHEUS_MULTIPROC_DIR", str(folder))  # prometheus_client reads it there
     values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
-
-
-def reset_multiprocess_dir() -> None:
-    """Empty the shared folder (call once per host before its processes start)."""
-    folder = multiprocess_dir()
-    if folder is not None and folder.is_dir():
-        for path in folder.glob("*.db"):
-            path.unlink(missing_ok=True)
 
 
 _enable_multiprocess()
