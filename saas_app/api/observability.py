@@ -58,8 +58,9 @@ class RequestContextMiddleware:
                              seconds=time.monotonic() - started)
 
 
-@router.get(routes.METRICS, responses={200: {"content": {metrics_scrape.CONTENT_TYPE: {}},
-                                             "description": "Prometheus text format."}, **errors(401, 404)})
+@router.get(routes.METRICS, response_class=Response, responses={
+    200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+          "description": "Every series in the Prometheus text format (version 0.0.4)."}, **errors(401, 404)})
 async def metrics(request: Request) -> Response:
     """Every series of this host's app processes and workers (needs `Authorization: Bearer <METRICS_TOKEN>`)."""
     if not metrics_scrape.metrics_enabled():

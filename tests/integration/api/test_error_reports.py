@@ -5,26 +5,22 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
 import threading
 import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
-import sentry_sdk
-from fastapi.routing import APIRoute
-from fastapi.testclient import TestClient
-from shared_helpers import SettingsOverride
+from error_report_probe import API_KEY, COOKIE, EMAIL, JWT
 
-from saas_app.api.app import create_api
-from saas_app.services.core.error_reports import REDACTED, init_error_reports, scrub
+from saas_app.dev import processes
+from saas_app.services.core.error_reports import REDACTED, scrub
+from saas_app.settings import PROJECT_ROOT
 
-pytestmark = pytest.mark.db
-# Built at run time, so Sentry's source context (the lines around each frame) cannot contain them.
-EMAIL = "victim.person" + "@example.com"
-API_KEY = "nsk_live_" + "0123456789abcdefABCDEF0123456789"
-COOKIE = "secret-" + "cookie-value"
-JWT = ".".join(["eyJhbGciOiJIUzI1NiJ9", "eyJzdWIiOiIxMjM0In0", "c2lnbmF0dXJlLWJ5dGVz"])
+HERE = Path(__file__).resolve().parent
 
 
 class Inbox(ThreadingHTTPServer):
@@ -61,15 +57,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def fake_sentry(app_settings: SettingsOverride) -> Iterator[Inbox]:
+def fake_sentry() -> Iterator[Inbox]:
     inbox = Inbox()
     thread = threading.Thread(target=inbox.serve_forever, daemon=True)
     thread.start()
-    app_settings.set(SENTRY_DSN=f"http://publickey@127.0.0.1:{inbox.server_port}/42",
-                     SENTRY_RELEASE="narrated-studio@test-1", SENTRY_ENVIRONMENT="chaos-test")
     yield inbox
-    sentry_sdk.get_client().close()
-    sentry_sdk.init()  # no DSN: reporting off again for the rest of the run
     inbox.shutdown()
 
 
@@ -86,18 +78,13 @@ def _events(inbox: Inbox) -> list[dict]:
 def test_an_unhandled_error_is_reported_with_release_and_environment_and_no_personal_data(
     fake_sentry: Inbox,
 ) -> None:
-    assert init_error_reports()
-    api = create_api()
-
-    def explode() -> None:
-        raise RuntimeError(f"could not render for {EMAIL} with key {API_KEY} and token {JWT}")
-
-    api.router.routes.insert(0, APIRoute("/api/test-explode", explode, methods=["GET"]))
-    with TestClient(api, raise_server_exceptions=False) as client:
-        answer = client.get("/api/test-explode", headers={"Authorization": f"Bearer {API_KEY}",
-                                                           "Cookie": f"sa_session={COOKIE}"})
-    assert answer.status_code == 500 and answer.json()["error"] == "internal_error"
-    sentry_sdk.flush(timeout=10)
+    env = processes.project_env({"SENTRY_DSN": f"http://publickey@127.0.0.1:{fake_sentry.server_port}/42",
+                                 "SENTRY_RELEASE": "narrated-studio@test-1", "SENTRY_ENVIRONMENT": "chaos-test",
+                                 "PYTHONPATH": os.pathsep.join([str(HERE), str(PROJECT_ROOT)])})
+    probe = subprocess.run([processes.PYTHON, "-m", "error_report_probe"], cwd=PROJECT_ROOT, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    assert probe.stdout.split() == ["500", "internal_error"]  # the user still gets the plain 500
     assert fake_sentry.arrived.wait(10), "no event reached the local Sentry endpoint"
 
     [event] = _events(fake_sentry)
