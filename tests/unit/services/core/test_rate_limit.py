@@ -74,3 +74,27 @@ def test_unreachable_redis_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None
         check_limits(limits=[Limit("t:x", 5, 60)], message=MESSAGE, rule="test")
     assert caught.value.status_code == 503
     assert "try again" in caught.value.message.lower()
+
+
+def test_a_refunded_hit_is_given_back_in_every_window_and_never_below_zero(redis_client: redis.Redis) -> None:
+    tight, loose = Limit("t:tight", 1, 60), Limit("t:loose", 5, 3600)
+    check_limits(limits=[tight, loose], message=MESSAGE, rule="test")
+    rate_limit.refund_hit(limits=[tight, loose])
+    assert (redis_client.get("rl:t:tight"), redis_client.get("rl:t:loose")) == ("0", "0")
+    check_limits(limits=[tight, loose], message=MESSAGE, rule="test")  # the one allowed hit is there again
+    rate_limit.refund_hit(limits=[tight, loose])
+    rate_limit.refund_hit(limits=[tight, loose])
+    assert redis_client.get("rl:t:tight") == "0" and not redis_client.exists("rl:t:none")
+    rate_limit.refund_hit(limits=[Limit("t:none", 1, 60)])  # an expired window is not brought back
+    assert not redis_client.exists("rl:t:none")
+
+
+def test_a_refusal_is_counted_under_its_rule(redis_client: redis.Redis) -> None:
+    from saas_app.services.core.observability import RATE_LIMIT_REFUSALS
+
+    before = RATE_LIMIT_REFUSALS.labels(rule="unit_rule")._value.get()
+    limit = Limit("t:rule", 1, 60)
+    check_limits(limits=[limit], message=MESSAGE, rule="unit_rule")
+    with pytest.raises(RateLimited):
+        check_limits(limits=[limit], message=MESSAGE, rule="unit_rule")
+    assert RATE_LIMIT_REFUSALS.labels(rule="unit_rule")._value.get() == before + 1
