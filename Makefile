@@ -59,10 +59,11 @@ lint: venv
 
 # PostgreSQL is checked first so a missing server fails in seconds, not after the suite. The first pass
 # uses it too: the scale-out test (tests/e2e/test_scale_out.py) runs its cluster on a database of its own.
+# The chaos suite (tests/chaos) runs once, in the first pass: it starts its own Redis and PostgreSQL.
 test: lint venv bun chromium
 	@$(PY) -m saas_app.dev.dbcheck '$(PG_TEST_URL)'
 	PG_TEST_URL='$(PG_TEST_URL)' $(PY) -m pytest -q
-	TEST_DATABASE_URL='$(PG_TEST_URL)' $(PY) -m pytest -q -m db
+	TEST_DATABASE_URL='$(PG_TEST_URL)' $(PY) -m pytest -q -m 'db and not chaos'
 
 # Rebuild the Redis usage counters from the SQL ledger (after a Redis data loss).
 reconcile: venv

@@ -36,6 +36,7 @@ API_RENDER_THUMBNAIL = "/api/renders/{render_id}/thumbnail"
 API_RENDER_FILE = "/api/renders/{render_id}/files/{key}"
 API_EXPORT_DOWNLOAD = "/api/account/download-export/{filename}"
 API_BILLING_WEBHOOK = "/api/billing/webhook"  # registered in Stripe's dashboard
+METRICS = "/metrics"  # Prometheus scrapes it with `Authorization: Bearer <METRICS_TOKEN>`
 
 # After signing in, never return to these (sign-in pages, or the API).
 NO_RETURN_PREFIXES = (LOGIN, "/auth/", API_PREFIX)

@@ -29,7 +29,7 @@ from saas_app.state.session import SessionState
 from saas_app.state.usage import UsageState
 
 app = rx.App(
-    api_transformer=create_api(),
+    api_transformer=create_api(main=True),
     head_components=[rx.el.meta(name="color-scheme", content="light")],
     stylesheets=[routes.STYLESHEET],
 )

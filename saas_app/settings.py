@@ -148,6 +148,17 @@ class Settings(BaseSettings):
     BACKUPS_CRON: str = "0 3 * * *"  # daily at 03:00 UTC
     BACKUPS_RETENTION_DAYS: int = Field(default=14, ge=1)
 
+    # Observability (docs/operations.md#metrics). /metrics answers only `Authorization: Bearer
+    # <METRICS_TOKEN>` (empty = /metrics is off, 404). App processes and workers write their
+    # series to PROMETHEUS_MULTIPROC_DIR (one shared folder per host, emptied at start-up), so one
+    # scrape sees them all; empty = each process reports only its own.
+    METRICS_TOKEN: str = ""
+    PROMETHEUS_MULTIPROC_DIR: str = str(VAR_DIR / "metrics")
+    SENTRY_DSN: str = ""  # empty = errors are only logged
+    SENTRY_ENVIRONMENT: str = ""  # empty = APP_ENV
+    SENTRY_RELEASE: str = ""  # e.g. the git commit deployed; empty = the app's version
+    LOG_FORMAT: Literal["text", "json"] = "text"
+
     # Rate limits for sign-in email. Per address they stay strict (they protect each inbox); per
     # client IP the default leaves room for everyone behind one shared address (an office, a school).
     RATE_EMAIL_PER_MINUTE: int = Field(default=1, ge=1)
@@ -220,6 +231,14 @@ class Settings(BaseSettings):
         return max(1, os.cpu_count() or 1) if self.REFLEX_REDIS_URL else 1
 
     @property
+    def metrics_dir(self) -> Path | None:
+        """PROMETHEUS_MULTIPROC_DIR as a path (a relative one is under the project root); None when empty."""
+        if not self.PROMETHEUS_MULTIPROC_DIR:
+            return None
+        path = Path(self.PROMETHEUS_MULTIPROC_DIR)
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+    @property
     def is_sqlite(self) -> bool:
         """True when the database is a SQLite file."""
         return self.DATABASE_URL.startswith("sqlite")
@@ -240,6 +259,11 @@ def export_web_workers(settings: Settings) -> None:
 def child_process_env(**extra: str) -> dict[str, str]:
     """The environment for a child process (e.g. pg_dump), plus `extra` variables."""
     return {**os.environ, **extra}
+
+
+def set_library_env(name: str, value: str) -> None:
+    """Set a variable that a library reads from the environment by itself (and this process's children)."""
+    os.environ[name] = value
 
 
 @functools.lru_cache(maxsize=1)

@@ -74,6 +74,12 @@ os.environ.update({
     "USAGE_LOG_DIR": str(RUN_DIR / "usage"),
     "EXPORT_DIR": str(RUN_DIR / "exports"),
     "BACKUP_DIR": str(RUN_DIR / "backups"),
+    # Every process of the run (this one, the workers and app processes it starts) adds up its
+    # Prometheus series here, as the processes of one host do in production.
+    "PROMETHEUS_MULTIPROC_DIR": str(RUN_DIR / "metrics"),
+    "METRICS_TOKEN": "",
+    "SENTRY_DSN": "",
+    "LOG_FORMAT": "text",
 })
 if _TEST_SERVER_URL:
     os.environ["DATABASE_URL"] = create_test_database(_TEST_SERVER_URL)

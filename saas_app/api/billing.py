@@ -12,6 +12,7 @@ from saas_app.api.schemas import PlanList, RedirectUrl, WebhookReceipt
 from saas_app.services.billing import checkout as billing
 from saas_app.services.billing import webhooks as stripe_webhooks
 from saas_app.services.billing.views import SubscriptionSummary, list_plans
+from saas_app.services.core import observability
 
 router = APIRouter(route_class=ApiRoute, prefix="/api/billing", tags=["billing"])
 
@@ -48,5 +49,7 @@ def subscription(principal: UserPrincipal, session: DbSession) -> SubscriptionSu
 def webhook(request: Request, payload: RawBody, session: DbSession, ctx: Context) -> WebhookReceipt:
     """Stripe events, verified over the raw body with STRIPE_WEBHOOK_SECRET."""
     signature = request.headers.get("stripe-signature", "")
-    result = stripe_webhooks.handle_webhook(session=session, payload=payload, signature=signature, ctx=ctx)
+    with observability.webhook_outcome(payload) as outcome:
+        result = stripe_webhooks.handle_webhook(session=session, payload=payload, signature=signature, ctx=ctx)
+        outcome.append(result)
     return WebhookReceipt(result=result)

@@ -23,6 +23,7 @@ from saas_app.db import new_session, session_scope
 from saas_app.services.account.api_keys import authenticate_api_key, looks_like_api_key
 from saas_app.services.account.audit import RequestContext
 from saas_app.services.auth.sessions import Principal, authenticate_access_token, authenticate_browser_session
+from saas_app.services.core import logs
 from saas_app.services.core.errors import AuthError, Forbidden
 from saas_app.settings import get_settings
 
@@ -145,7 +146,14 @@ def authenticate(kind: str, credential: str) -> Principal:
     return principal
 
 
-async def get_user_principal(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+async def get_logged_principal(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    """`get_principal`, with the caller put on this request's log line (user id or API key prefix)."""
+    logs.bind_principal(tenant_id=principal.tenant_id, user_id=principal.user_id,
+                        key_prefix=principal.actor if principal.via == "api_key" else "")
+    return principal
+
+
+async def get_user_principal(principal: Annotated[Principal, Depends(get_logged_principal)]) -> Principal:
     """A signed-in person (not an API key): for account, billing and sign-out routes.
 
     Raises:
@@ -159,5 +167,5 @@ async def get_user_principal(principal: Annotated[Principal, Depends(get_princip
 RawBody = Annotated[bytes, Depends(read_body)]
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
 Context = Annotated[RequestContext, Depends(get_context)]
-CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(get_logged_principal)]
 UserPrincipal = Annotated[Principal, Depends(get_user_principal)]

@@ -11,6 +11,7 @@ supervisord dies, so nothing outlives `make run`.
 from __future__ import annotations
 
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -136,6 +137,9 @@ def supervisor_env(settings: Settings) -> dict[str, str]:
     _migrate(settings)
     run_dir = Path(settings.RUN_DIR).resolve()
     (run_dir / "log").mkdir(parents=True, exist_ok=True)
+    if settings.metrics_dir is not None:  # the processes about to start count from zero together
+        shutil.rmtree(settings.metrics_dir, ignore_errors=True)
+        settings.metrics_dir.mkdir(parents=True, exist_ok=True)
     return procs.project_env({
         **redis_program, **_mail_program(settings),
         "NS_RUN_DIR": str(run_dir), "NS_PROJECT_ROOT": str(PROJECT_ROOT), "NS_PORT": str(settings.PORT),

@@ -8,6 +8,8 @@ from saas_app.db import session_scope
 from saas_app.models import DataExport, utcnow
 from saas_app.services.account import deletion, exports
 from saas_app.services.account.status import ExportStatus
+from saas_app.services.core import observability
+from saas_app.services.core.outcomes import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +25,11 @@ def build_export_job(export_id: str) -> str:
     """
     try:
         with session_scope() as session:
-            return exports.build_export(session=session, export_id=export_id).status
+            status = exports.build_export(session=session, export_id=export_id).status
+        observability.count_account_job(kind="export", outcome=Outcome.SUCCEEDED)
+        return status
     except Exception:
+        observability.count_account_job(kind="export", outcome=Outcome.FAILED)
         log.exception("export %s failed", export_id)
         with session_scope() as session:
             row = session.get(DataExport, export_id)
@@ -43,8 +48,15 @@ def purge_tenant_job(tenant_id: str) -> bool:
     Returns:
         Whether anything was purged.
     """
-    with session_scope() as session:
-        pending = deletion.get_deletion(session=session, tenant_id=tenant_id)
-        if pending is None or pending.scheduled_for > utcnow():
-            return False
-        return deletion.purge_tenant(session=session, tenant_id=tenant_id)
+    try:
+        with session_scope() as session:
+            pending = deletion.get_deletion(session=session, tenant_id=tenant_id)
+            if pending is None or pending.scheduled_for > utcnow():
+                observability.count_account_job(kind="deletion", outcome=Outcome.SKIPPED)
+                return False
+            purged = deletion.purge_tenant(session=session, tenant_id=tenant_id)
+    except Exception:
+        observability.count_account_job(kind="deletion", outcome=Outcome.FAILED)
+        raise
+    observability.count_account_job(kind="deletion", outcome=Outcome.SUCCEEDED if purged else Outcome.SKIPPED)
+    return purged

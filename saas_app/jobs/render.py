@@ -10,7 +10,7 @@ import redis
 from rq import get_current_job
 from rq.job import Job
 
-from saas_app.services.core import queue
+from saas_app.services.core import logs, queue
 from saas_app.services.renders import pipeline
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,8 @@ def run_render_job(render_id: str, tenant_id: str, user_id: str) -> str:
         The render's final status.
     """
     job = get_current_job()
+    logs.bind(request_id=str(job.meta.get("request_id", "")) if job else "", tenant_id=tenant_id, user=user_id,
+              job_id=job.id if job else "")
     retries_left = (job.retries_left or 0) if job else 0
     log.info("render %s for tenant %s by %s (retries left %s)", render_id, tenant_id, user_id, retries_left)
     return pipeline.run_render(render_id=render_id, retries_left=retries_left)

@@ -23,6 +23,8 @@ from saas_app.dev.guard import die_with_parent
 from saas_app.jobs.maintenance import start_clock
 from saas_app.jobs.render import on_work_horse_killed
 from saas_app.jobs.worker_class import RenderWorker, install_fork_guard, release_inherited_sockets
+from saas_app.services.core.error_reports import init_error_reports
+from saas_app.services.core.logs import configure_logging
 from saas_app.services.core.queue import QUEUE_NAMES, get_rq_connection
 from saas_app.services.renders.files import drop_abandoned_work_folders
 from saas_app.services.renders.submission import requeue_orphaned_renders
@@ -35,7 +37,8 @@ def main() -> None:
     If Redis goes away at a moment RQ does not retry by itself (e.g. as a job ends), the
     worker waits for Redis and starts again instead of exiting.
     """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging()
+    init_error_reports()
     install_fork_guard()
     os.register_at_fork(after_in_child=_after_fork_in_child)
     _recover()

@@ -22,7 +22,8 @@ from saas_app import routes
 from saas_app.models import MagicLink, User, utcnow
 from saas_app.services.account.audit import RequestContext, get_purged_at, record_event
 from saas_app.services.auth.tokens import new_secret_token, sha256_hex
-from saas_app.services.core.errors import AuthError, InvalidInput
+from saas_app.services.core import observability
+from saas_app.services.core.errors import AuthError, InvalidInput, RateLimited, ServiceUnavailable
 from saas_app.services.core.mail import send_email
 from saas_app.services.core.rate_limit import Limit, Window, check_limits, ensure_windows, refund_limits
 from saas_app.settings import get_settings
@@ -127,17 +128,29 @@ def request_magic_link(*, session: Session, email: str, next_path: str | None, c
         InvalidInput: Bad address.
         RateLimited: Over one email per minute or five per hour for the address, or
             twenty requests per hour from the IP.
-        ServiceUnavailable: Redis or SMTP is down (nothing is stored).
+        ServiceUnavailable: Redis or SMTP is down (nothing is stored, no limit used up).
     """
-    address = normalize_email(email)
+    try:
+        address = normalize_email(email)
+    except InvalidInput:
+        observability.count_sign_in_request("invalid")
+        raise
     ensure_windows(restore=lambda: _restored_windows(session))
     limits = _limits(address, ctx.ip)
-    check_limits(limits=limits, message="Too many sign-in emails. Please wait before asking again.")
+    try:
+        check_limits(limits=limits, message="Too many sign-in emails. Please wait before asking again.",
+                     rule="sign_in_email")
+    except RateLimited:
+        observability.count_sign_in_request("rate_limited")
+        raise
     try:
         _store_and_send(session, address=address, next_path=next_path, ctx=ctx)
-    except Exception:
+    except Exception as exc:
         refund_limits(limits=limits)  # nothing was sent: the attempt must not use up the person's limits
+        if isinstance(exc, ServiceUnavailable):
+            observability.count_sign_in_request("mail_failed")
         raise
+    observability.count_sign_in_request("sent")
 
 
 def _store_and_send(session: Session, *, address: str, next_path: str | None, ctx: RequestContext) -> None:
@@ -236,7 +249,9 @@ def consume_link_token(*, session: Session, token: str) -> MagicLink:
         AuthError: Unknown, expired, superseded or already used.
     """
     link = _active_link_by_token(session, token)
-    if link is None or not _consume(session, link.id):
+    ok = link is not None and _consume(session, link.id)
+    observability.count_sign_in_verification(method="link", ok=ok)
+    if link is None or not ok:
         raise AuthError(LINK_INVALID, code="link_invalid")
     return link
 
@@ -248,6 +263,16 @@ def consume_link_code(*, session: Session, email: str, code: str) -> MagicLink:
         InvalidInput: The code is not six digits.
         AuthError: Wrong, expired or voided code.
     """
+    try:
+        link = _consume_code(session=session, email=email, code=code)
+    except (AuthError, InvalidInput):
+        observability.count_sign_in_verification(method="code", ok=False)
+        raise
+    observability.count_sign_in_verification(method="code", ok=True)
+    return link
+
+
+def _consume_code(*, session: Session, email: str, code: str) -> MagicLink:
     address = normalize_email(email)
     code = (code or "").strip().replace(" ", "")
     if len(code) != 6 or not code.isdigit():

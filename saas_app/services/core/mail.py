@@ -7,6 +7,7 @@ import smtplib
 from email.message import EmailMessage
 from email.utils import make_msgid
 
+from saas_app.services.core import observability
 from saas_app.services.core.errors import ServiceUnavailable
 from saas_app.settings import get_settings
 
@@ -36,6 +37,8 @@ def send_email(*, to: str, subject: str, text: str, html: str) -> None:
                 smtp.login(settings.SMTP_USER, settings.SMTP_PASSWORD)
             smtp.send_message(msg)
     except (OSError, smtplib.SMTPException) as exc:
+        observability.count_email(sent=False)
         log.error("SMTP send to %s:%s failed: %s", host, settings.SMTP_PORT, exc)
         raise ServiceUnavailable("We couldn't send the email right now.",
                                  retry_after=60) from exc
+    observability.count_email(sent=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from redis import Redis
 from rq import Queue
@@ -18,6 +19,7 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
+from saas_app.services.core import logs
 from saas_app.settings import get_settings
 
 RENDERS = "renders"
@@ -57,9 +59,17 @@ def get_rq_connection() -> Redis:
     return _connection_for(get_settings().REDIS_URL)
 
 
+class TracedQueue(Queue):
+    """An RQ queue whose jobs carry the id of the request that queued them (`meta["request_id"]`)."""
+
+    def create_job(self, *args: Any, **kwargs: Any) -> Job:
+        kwargs["meta"] = {**logs.job_meta(), **(kwargs.get("meta") or {})}
+        return super().create_job(*args, **kwargs)
+
+
 def get_queue(name: str = DEFAULT) -> Queue:
     """The named queue, with the JSON serializer."""
-    return Queue(name, connection=get_rq_connection(), serializer=JSONSerializer)
+    return TracedQueue(name, connection=get_rq_connection(), serializer=JSONSerializer)
 
 
 def delete_jobs(job_ids: Iterable[str], *, keep: str | None = None) -> int:

@@ -14,6 +14,7 @@ from typing import cast
 
 import redis
 
+from saas_app.services.core import observability
 from saas_app.services.core.errors import RateLimited, ServiceUnavailable
 from saas_app.services.core.redis_client import get_redis
 
@@ -95,12 +96,13 @@ class Limit:
     window: int
 
 
-def check_limits(*, limits: list[Limit], message: str) -> None:
+def check_limits(*, limits: list[Limit], message: str, rule: str) -> None:
     """Count one hit against every limit, or raise `RateLimited` and count none.
 
     Args:
         limits: The windows to count against (keys are prefixed with `rl:`).
         message: What to tell the user when limited.
+        rule: The name refusals are counted under (`narrated_rate_limit_refusals_total{rule}`).
 
     Raises:
         RateLimited: With `retry_after` set to the longest wait among exceeded limits.
@@ -115,6 +117,7 @@ def check_limits(*, limits: list[Limit], message: str) -> None:
     except redis.RedisError as exc:
         raise ServiceUnavailable("This service is briefly unavailable.") from exc
     if wait > 0:
+        observability.count_rate_limited(rule)
         raise RateLimited(message, retry_after=wait)
 
 

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from saas_app.db import session_scope
 from saas_app.models import Render, RenderStep, utcnow
 from saas_app.services.account import purge_fence
+from saas_app.services.core import logs, observability
 from saas_app.services.renders import files, reservation
 from saas_app.services.renders.files import kept_bytes, render_dir
 from saas_app.services.renders.status import RenderStatus, StepStatus
@@ -29,6 +30,7 @@ from saas_app.services.renders.steps.registry import STEPS
 from saas_app.services.usage import ledger, quotas
 from saas_app.services.usage.metering import publish_usage, storage_mb
 from saas_app.services.usage.metrics import STORAGE
+from saas_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 GENERIC_FAILURE = "Something went wrong while making this video."
@@ -71,18 +73,21 @@ def _set_step(step_id: int, **values: Any) -> None:
             s.add(step)
 
 
-def _watch(ctx: RenderContext, step_id: int) -> None:
-    """Give the context a progress reporter and a cancel check that touch the database sparingly."""
+def _watch(ctx: RenderContext, step_id: int, step: Step) -> None:
+    """Give the context a progress reporter and a cancel check that touch the database sparingly.
+    Both stop the step (a transient `StepError`) once it has run for `RENDER_STEP_TIMEOUT_SECONDS`."""
     state = {"reported": 0.0, "checked": 0.0, "stop": False}
+    timeout = get_settings().RENDER_STEP_TIMEOUT_SECONDS
+    deadline = time.monotonic() + timeout
 
     def report(progress: float) -> None:
-        now = time.monotonic()
+        now = _check_deadline(deadline, step, timeout)
         if now - state["reported"] >= WATCH_SECONDS or progress >= 1:
             state["reported"] = now
             _set_step(step_id, progress=round(progress, 3))
 
     def canceled() -> bool:
-        now = time.monotonic()
+        now = _check_deadline(deadline, step, timeout)
         if not state["stop"] and now - state["checked"] >= WATCH_SECONDS:
             state["checked"] = now
             with session_scope() as s:
@@ -93,6 +98,14 @@ def _watch(ctx: RenderContext, step_id: int) -> None:
         return bool(state["stop"])
 
     ctx.report, ctx.canceled = report, canceled
+
+
+def _check_deadline(deadline: float, step: Step, timeout: int) -> float:
+    now = time.monotonic()
+    if now > deadline:
+        raise StepError(f"The {step.label.lower()} step did not finish within {timeout} seconds and was stopped.",
+                        transient=True)
+    return now
 
 
 def _charge(ctx: RenderContext, step: Step, step_id: int, amounts: dict[str, float], detail: str,
@@ -142,10 +155,11 @@ def _run_step(ctx: RenderContext, step_id: int, name: str, status: str) -> None:
         return
     _check_purge_fence(ctx.tenant_id)
     _set_step(step_id, status=StepStatus.RUNNING, progress=0.0, started_at=utcnow(), detail="")
-    _watch(ctx, step_id)
-    result = step.run(ctx)
-    _check_purge_fence(ctx.tenant_id)
-    files.store_kept_files(tenant_id=ctx.tenant_id, render_id=ctx.render_id, kept=step.keeps)
+    _watch(ctx, step_id, step)
+    with logs.step_span(render_id=ctx.render_id, step=step.name, canceled=RenderCanceled):
+        result = step.run(ctx)
+        _check_purge_fence(ctx.tenant_id)
+        files.store_kept_files(tenant_id=ctx.tenant_id, render_id=ctx.render_id, kept=step.keeps)
     _charge(ctx, step, step_id, result.amounts, result.detail, result.render_updates)
 
 
@@ -226,6 +240,7 @@ def _mark(render_id: str, status: RenderStatus, error: str = "") -> None:
             return
         render.status, render.error, render.finished_at = status, error, utcnow()
         s.add(render)
+        observability.count_render(status)
         ended = StepStatus.FAILED if status == RenderStatus.FAILED else StepStatus.CANCELED
         for step in s.exec(select(RenderStep).where(RenderStep.render_id == render_id)).all():
             if step.status in StepStatus.ACTIVE:

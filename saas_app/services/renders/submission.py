@@ -16,7 +16,7 @@ from sqlmodel import Session, col, func, select
 from saas_app.models import Render, RenderStep, utcnow
 from saas_app.services.account.audit import RequestContext, record_event
 from saas_app.services.auth.sessions import Principal
-from saas_app.services.core import queue
+from saas_app.services.core import observability, queue
 from saas_app.services.core.errors import Conflict, InsufficientStorage, NotFound, ServiceUnavailable
 from saas_app.services.renders.files import delete_render_files
 from saas_app.services.renders.input import RenderInput, estimate_usage
@@ -158,6 +158,7 @@ def cancel_render(*, session: Session, principal: Principal, render_id: str, ctx
     record_event(session=session, action="render.canceled", ctx=ctx, tenant_id=principal.tenant_id,
                  user_id=principal.user_id, actor=principal.actor_name, target=render.id)
     session.commit()
+    observability.count_render(RenderStatus.CANCELED)
     try:
         Job.fetch(queue.render_job_id(render.id), connection=queue.get_rq_connection()).cancel()
     except (NoSuchJobError, InvalidJobOperation, redis.RedisError) as exc:

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from saas_app import routes
 from saas_app.models import Render, UsageRecord, utcnow
+from saas_app.services.core import observability
 from saas_app.services.core.errors import QuotaExceeded, RateLimited, ServiceUnavailable
 from saas_app.services.core.redis_client import get_redis
 from saas_app.services.renders.status import RenderStatus
@@ -211,7 +212,9 @@ def admit(*, session: Session, tenant_id: str, plan_id: str, render_id: str, est
             outcome = run()
     except redis.RedisError as exc:
         log.warning("admission refused, redis unavailable: %s", exc)
+        observability.count_admission("unavailable")
         raise ServiceUnavailable(REDIS_DOWN, retry_after=10) from exc
+    _count_admission(outcome, estimate)
     if outcome[0] == "ok":
         return
     if outcome[0] == "not_ready":
@@ -229,6 +232,13 @@ def admit(*, session: Session, tenant_id: str, plan_id: str, render_id: str, est
         raise RateLimited(f"Your plan makes {videos} at a time and {count} "
                           f"{'is' if count == 1 else 'are'} in progress; upgrade for more.", retry_after=eta)
     raise RateLimited(f"We're very busy right now ({count} renders waiting).", retry_after=eta)
+
+
+def _count_admission(outcome: list[str], estimate: dict[str, float]) -> None:
+    kind = {"ok": "admitted", "quota": "quota_exceeded", "concurrency": "concurrency",
+            "not_ready": "unavailable"}.get(outcome[0], "queue_full")
+    metrics = tuple(estimate) if kind == "admitted" else (outcome[1],) if kind == "quota_exceeded" else ()
+    observability.count_admission(kind, metrics)
 
 
 def release_ended(*, session: Session, render_ids: Iterable[str], ended_before: datetime | None = None) -> int:
@@ -263,6 +273,15 @@ def release_all_ended(*, session: Session, grace: timedelta = timedelta(minutes=
     pass runs it once a minute; the worker releases as a render ends, so that is all it finds)."""
     return release_ended(session=session, render_ids=cast(set[str], get_redis().smembers(GLOBAL_ACTIVE)),
                          ended_before=utcnow() - grace)
+
+
+def reservations_held() -> int:
+    """How many renders hold a reservation now (admitted and not yet wound up), across tenants.
+
+    Raises:
+        redis.RedisError: Redis cannot be reached.
+    """
+    return int(cast(int, get_redis().scard(GLOBAL_ACTIVE)))
 
 
 def release(*, tenant_id: str, render_id: str) -> None:

@@ -64,7 +64,8 @@ def test_a_submission_is_admitted_and_queued(api: TestClient, mailbox: MailCatch
     assert queued_render_jobs() == [job.id]
     assert job.func_name == queue.RENDER_JOB
     assert list(job.args) == [body["id"], me["tenant_id"], me["user_id"]]
-    assert job.meta == {"tenant_id": me["tenant_id"], "user_id": me["user_id"]}
+    assert job.meta == {"tenant_id": me["tenant_id"], "user_id": me["user_id"],
+                        "request_id": response.headers["X-Request-ID"]}  # the submission's, for the logs
     assert job.timeout == get_settings().RENDER_JOB_TIMEOUT_SECONDS
     assert job.result_ttl and job.failure_ttl
     assert job.get_status() == JobStatus.QUEUED

@@ -119,7 +119,7 @@ def start_stack(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
             "SMTP_HOST": "", "SMTP_PORT": str(smtp_port), "MAIL_DIR": str(mail_dir),
             "STORAGE_DIR": str(tmp_path / "storage"), "USAGE_LOG_DIR": str(tmp_path / "usage"),
             "EXPORT_DIR": str(tmp_path / "exports"), "BACKUP_DIR": str(tmp_path / "backups"),
-            "WORKER_SHUTDOWN_GRACE_SECONDS": "3", **extra,
+            "WORKER_SHUTDOWN_GRACE_SECONDS": "3", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), **extra,
         })
         proc = subprocess.Popen([processes.PYTHON, "-m", "saas_app.dev.run"], cwd=processes.PROJECT_ROOT, env=env,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

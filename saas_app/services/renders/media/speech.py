@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import logging
 import threading
 import wave
 from dataclasses import dataclass
@@ -36,9 +37,20 @@ VOICES: dict[str, str] = {
     "nl": "Dutch",
 }
 
+log = logging.getLogger(__name__)
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
 _lock = threading.Lock()
 _chunks: list[bytes] = []
+
+
+ENGINE = "espeak-ng"
+FALLBACK_ENGINE = "timed-silence"  # when espeak-ng cannot be loaded: silence as long as the text takes to read
+_READING_WORDS_PER_MINUTE = 150
+_FALLBACK_RATE = 16000
+
+
+class EngineUnavailable(RuntimeError):
+    """espeak-ng's library or data could not be loaded."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,7 @@ class SpeechResult:
     seconds: float
     voice: str
     fell_back: bool
+    engine: str = ENGINE
 
 
 def _collect_samples(wav: ctypes._Pointer[ctypes.c_short], numsamples: int, _events: int | None) -> int:
@@ -60,8 +73,15 @@ def _collect_samples(wav: ctypes._Pointer[ctypes.c_short], numsamples: int, _eve
 _on_samples = _CALLBACK(_collect_samples)  # module-level: the C library keeps calling it
 
 
-@functools.lru_cache(maxsize=1)
 def _engine() -> tuple[ctypes.CDLL, int]:
+    try:
+        return _load_engine()
+    except (OSError, RuntimeError) as exc:
+        raise EngineUnavailable(f"espeak-ng is unavailable: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=1)
+def _load_engine() -> tuple[ctypes.CDLL, int]:
     lib = ctypes.CDLL(espeakng_loader.get_library_path())
     lib.espeak_Initialize.restype = ctypes.c_int
     lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
@@ -88,11 +108,25 @@ def voice_or_default(voice: str | None) -> tuple[str, bool]:
 def synthesize(*, text: str, voice: str | None, out_path: Path, words_per_minute: int = 170) -> SpeechResult:
     """Speak `text` into a WAV file at `out_path`.
 
-    An unknown voice (or one espeak-ng cannot load) falls back to English and says so.
+    An unknown voice (or one espeak-ng cannot load) falls back to English and says so. When
+    espeak-ng itself cannot be loaded, the second engine writes silence as long as the text
+    takes to read (`engine` says which one spoke).
 
     Returns:
-        The WAV path, its real duration in seconds, the voice used and whether it fell back.
+        The WAV path, its real duration in seconds, the voice used, whether it fell back and the engine.
     """
+    try:
+        return _speak(text=text, voice=voice, out_path=out_path, words_per_minute=words_per_minute)
+    except EngineUnavailable as exc:
+        log.error("%s; using %s", exc, FALLBACK_ENGINE)
+        words = max(1, len(text.split()))
+        pcm = bytes(2 * int(_FALLBACK_RATE * (0.5 + words * 60 / _READING_WORDS_PER_MINUTE)))
+        _write_wav(out_path, pcm, _FALLBACK_RATE)
+        return SpeechResult(path=out_path, seconds=len(pcm) / 2 / _FALLBACK_RATE, voice="", fell_back=True,
+                            engine=FALLBACK_ENGINE)
+
+
+def _speak(*, text: str, voice: str | None, out_path: Path, words_per_minute: int) -> SpeechResult:
     chosen, fell_back = voice_or_default(voice)
     with _lock:
         lib, rate = _engine()
@@ -106,6 +140,11 @@ def synthesize(*, text: str, voice: str | None, out_path: Path, words_per_minute
         lib.espeak_Synchronize()
         pcm = b"".join(_chunks)
         _chunks.clear()
+    _write_wav(out_path, pcm, rate)
+    return SpeechResult(path=out_path, seconds=len(pcm) / 2 / rate, voice=chosen, fell_back=fell_back)
+
+
+def _write_wav(out_path: Path, pcm: bytes, rate: int) -> None:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_suffix(".tmp.wav")
     with wave.open(str(tmp), "wb") as wav:
@@ -114,4 +153,3 @@ def synthesize(*, text: str, voice: str | None, out_path: Path, words_per_minute
         wav.setframerate(rate)
         wav.writeframes(pcm)
     tmp.replace(out_path)
-    return SpeechResult(path=out_path, seconds=len(pcm) / 2 / rate, voice=chosen, fell_back=fell_back)

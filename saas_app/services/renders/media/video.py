@@ -40,6 +40,13 @@ class FfmpegFailed(RuntimeError):
     """ffmpeg exited with an error (the message holds the tail of its log)."""
 
 
+class FfmpegDiskFull(FfmpegFailed):
+    """ffmpeg could not write its output: the disk (or the file size limit) is full."""
+
+
+_DISK_FULL = ("No space left on device", "File too large", "Disk quota exceeded")
+
+
 @dataclass(frozen=True)
 class Scene:
     """One scene's inputs."""
@@ -132,7 +139,9 @@ def run_ffmpeg(
         if proc.poll() is None:
             _kill(proc)
     if code != 0:
-        raise FfmpegFailed(f"ffmpeg exited with {code}: {''.join(errors)[-500:]}")
+        log = "".join(errors)
+        failure = FfmpegDiskFull if any(marker in log for marker in _DISK_FULL) else FfmpegFailed
+        raise failure(f"ffmpeg exited with {code}: {log[-500:]}")
 
 
 def _report(lines: queue.Queue[str], total_seconds: float, on_progress: Callable[[float], None] | None) -> None:
@@ -148,13 +157,20 @@ def encode_video(
     *, scenes: list[Scene], out_path: Path, timeout: float,
     on_progress: Callable[[float], None] | None = None, should_cancel: Callable[[], bool] | None = None,
 ) -> Path:
-    """Encode the scenes into an MP4 at `out_path` (written atomically)."""
+    """Encode the scenes into an MP4 at `out_path` (written atomically: a failed run leaves no file).
+
+    Raises:
+        FfmpegTimeout, FfmpegCanceled, FfmpegDiskFull, FfmpegFailed.
+    """
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_suffix(f".tmp.{os.getpid()}.mp4")  # per attempt: a dead attempt never shares it
     total = sum(s.seconds for s in scenes)
-    run_ffmpeg(build_command(scenes, tmp), total_seconds=total, timeout=timeout,
-               on_progress=on_progress, should_cancel=should_cancel)
-    tmp.replace(out_path)
+    try:
+        run_ffmpeg(build_command(scenes, tmp), total_seconds=total, timeout=timeout,
+                   on_progress=on_progress, should_cancel=should_cancel)
+        tmp.replace(out_path)
+    finally:  # whatever stopped it (a full disk, the timeout, a cancel), no partial file is left
+        tmp.unlink(missing_ok=True)
     return out_path
 
 

@@ -65,23 +65,33 @@ def _work_files(ctx: RenderContext) -> list[Path]:
 
 
 def _run(ctx: RenderContext) -> StepResult:
-    durations: list[float] = []
-    fell_back, used_voice = False, ctx.voice
+    results: list[speech.SpeechResult] = []
     for i, scene in enumerate(ctx.scenes):
         if ctx.canceled():
             raise RenderCanceled()
-        result = speech.synthesize(text=scene.get("narration") or scene["text"], voice=ctx.voice,
-                                   out_path=wav_path(ctx, i))
-        durations.append(result.seconds)
-        fell_back, used_voice = fell_back or result.fell_back, result.voice
+        results.append(speech.synthesize(text=scene.get("narration") or scene["text"], voice=ctx.voice,
+                                         out_path=wav_path(ctx, i)))
         ctx.report((i + 1) / len(ctx.scenes))
-        if sum(durations) > ctx.reserved.get(SPEECH.name, math.inf):
+        if sum(r.seconds for r in results) > ctx.reserved.get(SPEECH.name, math.inf):
             break  # already past the reservation: the pipeline charges what it has left and stops
-    manifest = {"durations": durations, "voice": used_voice, "fell_back": fell_back}
+    durations = [r.seconds for r in results]
+    spoken = sum(r.seconds for r in results if r.engine == speech.ENGINE)  # silence is not charged
+    manifest = {"durations": durations, "voice": results[-1].voice, "fell_back": any(r.fell_back for r in results),
+                "engines": sorted({r.engine for r in results})}
     (ctx.work / MANIFEST).write_text(json.dumps(manifest))
-    note = f"Voice '{ctx.voice}' is not available; English was used." if fell_back else ""
-    return StepResult({SPEECH.name: round(sum(durations), 3)}, detail=f"{sum(durations):.1f} s of narration",
+    note = _note(ctx, results)
+    return StepResult({SPEECH.name: round(spoken, 3)}, detail=f"{spoken:.1f} s of narration",
                       render_updates={"notes": note} if note else {})
+
+
+def _note(ctx: RenderContext, results: list[speech.SpeechResult]) -> str:
+    """What the render page says about a fallback (the engine, or the voice)."""
+    if any(r.engine != speech.ENGINE for r in results):
+        return ("The speech engine was unavailable, so this video has no narration; "
+                "its scenes are timed to their text and no speech was charged.")
+    if any(r.fell_back for r in results):
+        return f"Voice '{ctx.voice}' is not available; English was used."
+    return ""
 
 
 STEP = Step("speech", "Narration", _run, charges=(SPEECH.name,), estimate=_estimate, work_files=_work_files)

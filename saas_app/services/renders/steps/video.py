@@ -27,6 +27,9 @@ _MB_PER_MINUTE = {"720p": 2.0, "1080p": 3.5}
 _THUMBNAIL_MB = 0.1
 
 
+DISK_FULL = "The server ran out of disk space while making the video."
+
+
 def _estimate(request: RenderInput) -> dict[str, float]:
     minutes = ceil_minutes(speech.estimate_seconds(request))
     storage = math.ceil(minutes * _MB_PER_MINUTE[request.resolution] * 1000 + _THUMBNAIL_MB * 1000) / 1000
@@ -44,6 +47,9 @@ def _run(ctx: RenderContext) -> StepResult:
         raise RenderCanceled() from exc
     except video.FfmpegTimeout as exc:
         raise StepError("Rendering the video took too long and was stopped.", transient=True) from exc
+    except video.FfmpegDiskFull as exc:
+        log.error("disk full while encoding %s: %s", ctx.render_id, exc)
+        raise StepError(DISK_FULL, transient=False) from exc
     except video.FfmpegFailed as exc:
         log.error("ffmpeg failed for %s: %s", ctx.render_id, exc)
         raise StepError("The video encoder failed.", transient=True) from exc
