@@ -156,6 +156,8 @@ class Render(SQLModel, table=True):
     template: str = Field(default="aurora", max_length=32)
     voice: str = Field(default="en", max_length=32)
     resolution: str = Field(default="720p", max_length=8)
+    # The format, captions and music chosen (`RenderInput.options`).
+    options_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
     status: str = Field(default=RenderStatus.QUEUED, max_length=16, index=True)
     error: str = Field(default="", max_length=500)
     notes: str = Field(default="", max_length=500)

@@ -6,7 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from saas_app.services.renders.formats import Aspect
+from saas_app.services.renders.media.captions import CaptionStyle
 from saas_app.services.renders.media.images import DEFAULT_TEMPLATE, TEMPLATES
+from saas_app.services.renders.media.music import BEDS, NONE
 from saas_app.services.renders.media.speech import DEFAULT_VOICE
 from saas_app.services.renders.steps.registry import STEPS
 from saas_app.services.usage.metrics import METRICS
@@ -27,7 +30,7 @@ class SceneInput(BaseModel):
 
 
 class RenderInput(BaseModel):
-    """A render request: topic, 1-20 scenes, template, voice, resolution."""
+    """A render request: topic, 1-20 scenes, template, voice, resolution, format, captions and music."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -36,6 +39,23 @@ class RenderInput(BaseModel):
     template: str = Field(default=DEFAULT_TEMPLATE, max_length=32)
     voice: str = Field(default=DEFAULT_VOICE, max_length=32)
     resolution: Literal["720p", "1080p"] = "720p"
+    aspect: Aspect = Aspect.LANDSCAPE
+    captions: CaptionStyle = CaptionStyle.OFF
+    music: str = Field(default=NONE, max_length=32)
+    music_volume: int = Field(default=30, ge=0, le=100, description="Music level in percent (ducked under speech)")
+
+    @field_validator("music")
+    @classmethod
+    def _known_music(cls, value: str) -> str:
+        if value not in (NONE, *BEDS):
+            raise ValueError(f"unknown music; choose one of: {', '.join((NONE, *BEDS))}")
+        return value
+
+    @property
+    def options(self) -> dict[str, str | int]:
+        """The format, caption and music choices, as stored on the render (`Render.options_json`)."""
+        return {"aspect": self.aspect.value, "captions": self.captions.value, "music": self.music,
+                "music_volume": self.music_volume}
 
     @field_validator("template")
     @classmethod

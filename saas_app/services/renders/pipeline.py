@@ -43,6 +43,7 @@ def _context(render: Render) -> RenderContext:
         render_id=render.id, tenant_id=render.tenant_id, user_id=render.user_id, topic=render.topic,
         scenes=json.loads(render.scenes_json), template=render.template, voice=render.voice,
         resolution=render.resolution, folder=render_dir(render.tenant_id, render.id),
+        options=json.loads(render.options_json or "{}"),
     )
 
 

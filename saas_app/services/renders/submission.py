@@ -82,7 +82,8 @@ def create_render(*, session: Session, principal: Principal, request: RenderInpu
     render = Render(
         tenant_id=principal.tenant_id, user_id=principal.user_id, topic=request.topic,
         scenes_json=json.dumps([s.model_dump() for s in request.scenes]), template=request.template,
-        voice=request.voice, resolution=request.resolution, estimate_json=json.dumps(estimate),
+        voice=request.voice, resolution=request.resolution, options_json=json.dumps(request.options),
+        estimate_json=json.dumps(estimate),
         period=ledger.period_of(),
     )
     session.add(render)

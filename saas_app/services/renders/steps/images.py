@@ -31,7 +31,8 @@ def _run(ctx: RenderContext) -> StepResult:
         if ctx.canceled():
             raise RenderCanceled()
         images.render_scene_image(topic=ctx.topic, text=scene["text"], index=i, total=len(ctx.scenes),
-                                  template_id=ctx.template, resolution=ctx.resolution, out_path=png_path(ctx, i))
+                                  template_id=ctx.template, resolution=ctx.resolution, out_path=png_path(ctx, i),
+                                  aspect=ctx.aspect)
         ctx.report((i + 1) / len(ctx.scenes))
     count = float(len(ctx.scenes))
     return StepResult({IMAGES.name: count}, detail=IMAGES.text(count))

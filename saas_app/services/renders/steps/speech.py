@@ -22,7 +22,9 @@ _SECONDS_PER_DIGIT = 0.5
 _SECONDS_PER_SYMBOL = 0.35
 _SECONDS_PER_OTHER = 1.0  # emoji and other non-letter characters outside ASCII
 _SECONDS_PER_SCENE = 0.6
-MANIFEST = "speech.json"  # durations of the scenes' narration, read by the video step
+# Per scene: its narration's duration and its words' [text, start, end] (seconds from the scene's
+# start), read by the captions, music and video steps.
+MANIFEST = "speech.json"
 
 
 def _scene_seconds(text: str) -> float:
@@ -61,6 +63,7 @@ def _work_files(ctx: RenderContext) -> list[Path]:
 
 def _run(ctx: RenderContext) -> StepResult:
     durations: list[float] = []
+    words: list[list[list[str | float]]] = []
     fell_back, used_voice = False, ctx.voice
     for i, scene in enumerate(ctx.scenes):
         if ctx.canceled():
@@ -68,9 +71,10 @@ def _run(ctx: RenderContext) -> StepResult:
         result = speech.synthesize(text=scene.get("narration") or scene["text"], voice=ctx.voice,
                                    out_path=wav_path(ctx, i))
         durations.append(result.seconds)
+        words.append([[w.text, w.start, w.end] for w in result.words])
         fell_back, used_voice = fell_back or result.fell_back, result.voice
         ctx.report((i + 1) / len(ctx.scenes))
-    manifest = {"durations": durations, "voice": used_voice, "fell_back": fell_back}
+    manifest = {"durations": durations, "words": words, "voice": used_voice, "fell_back": fell_back}
     (ctx.work / MANIFEST).write_text(json.dumps(manifest))
     note = f"Voice '{ctx.voice}' is not available; English was used." if fell_back else ""
     return StepResult({SPEECH.name: round(sum(durations), 3)}, detail=f"{sum(durations):.1f} s of narration",
