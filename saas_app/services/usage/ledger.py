@@ -65,8 +65,11 @@ def record_usage(
     """Insert one ledger row per metric (ignored when the event key already exists).
 
     Returns:
-        The ledger rows for these event keys (new or pre-existing).
+        The ledger rows for these event keys (new or pre-existing); none for no amounts (a step
+        that charges nothing).
     """
+    if not amounts:
+        return []
     now = utcnow()
     keys = {m: event_key(render_id, step, m) for m in amounts}
     _insert_ignore(session, [
