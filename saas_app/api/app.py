@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from saas_app import routes
-from saas_app.api import account, auth, billing, health, renders
+from saas_app.api import account, assets, auth, billing, health, renders
 from saas_app.api.errors import (
     ANY_METHOD,
     ErrorBody,
@@ -71,7 +71,7 @@ def create_api() -> FastAPI:
     api.add_exception_handler(HTTPException, http_error)
     api.add_exception_handler(Exception, _unexpected)
 
-    for module in (health, auth, renders, billing, account):
+    for module in (health, auth, renders, assets, billing, account):
         api.include_router(module.router)
     api.add_route(routes.API_ANY, no_such_endpoint, methods=list(ANY_METHOD), include_in_schema=False)
     api.add_middleware(RequestIdMiddleware)

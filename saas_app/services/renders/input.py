@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from saas_app.services.renders.formats import Aspect
 from saas_app.services.renders.media.captions import CaptionStyle
 from saas_app.services.renders.media.images import DEFAULT_TEMPLATE, TEMPLATES
-from saas_app.services.renders.media.music import BEDS, NONE
+from saas_app.services.renders.media.music import BEDS, NONE, UPLOADED
 from saas_app.services.renders.media.speech import DEFAULT_VOICE
 from saas_app.services.renders.steps.registry import STEPS
 from saas_app.services.usage.metrics import METRICS
@@ -22,6 +22,8 @@ class SceneInput(BaseModel):
 
     text: str = Field(min_length=1, max_length=300)
     narration: str | None = Field(default=None, max_length=1000)
+    image: str | None = Field(default=None, max_length=32,
+                              description="An image asset's id: shown in this scene instead of a title card")
 
     @property
     def spoken(self) -> str:
@@ -43,6 +45,8 @@ class RenderInput(BaseModel):
     captions: CaptionStyle = CaptionStyle.OFF
     music: str = Field(default=NONE, max_length=32)
     music_volume: int = Field(default=30, ge=0, le=100, description="Music level in percent (ducked under speech)")
+    music_asset: str | None = Field(default=None, max_length=32,
+                                    description="A music asset's id: played instead of a built-in bed")
 
     @field_validator("music")
     @classmethod
@@ -54,8 +58,8 @@ class RenderInput(BaseModel):
     @property
     def options(self) -> dict[str, str | int]:
         """The format, caption and music choices, as stored on the render (`Render.options_json`)."""
-        return {"aspect": self.aspect.value, "captions": self.captions.value, "music": self.music,
-                "music_volume": self.music_volume}
+        return {"aspect": self.aspect.value, "captions": self.captions.value,
+                "music": UPLOADED if self.music_asset else self.music, "music_volume": self.music_volume}
 
     @field_validator("template")
     @classmethod

@@ -70,12 +70,30 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, ma
     return lines
 
 
+def fit_cover(source: Path, size: tuple[int, int], focus: tuple[float, float] = (0.5, 0.5)) -> Image.Image:
+    """The image scaled to cover `size` and cropped around `focus` (x, y as fractions of its width
+    and height), so the focal point stays in view whatever the format."""
+    width, height = size
+    with Image.open(source) as opened:
+        picture = opened.convert("RGB")
+    scale = max(width / picture.width, height / picture.height)
+    scaled = picture.resize((max(width, round(picture.width * scale)), max(height, round(picture.height * scale))),
+                            Image.Resampling.LANCZOS)
+    left = min(max(0, round(scaled.width * focus[0] - width / 2)), scaled.width - width)
+    top = min(max(0, round(scaled.height * focus[1] - height / 2)), scaled.height - height)
+    return scaled.crop((left, top, left + width, top + height))
+
+
+_PHOTO_SHADE = 0.3  # darkens an uploaded image under the text, so white text reads on any photo
+
+
 def render_scene_image(
     *, topic: str, text: str, index: int, total: int, template_id: str, resolution: str, out_path: Path,
-    aspect: str = DEFAULT_ASPECT,
+    aspect: str = DEFAULT_ASPECT, background: Path | None = None, focus: tuple[float, float] = (0.5, 0.5),
 ) -> Path:
     """Draw one scene: topic as a header, the scene text wrapped and centred, a progress mark,
-    all inside the format's safe area and above its caption band.
+    all inside the format's safe area and above its caption band, on the template's gradient or
+    on `background` (an uploaded image, fitted around `focus` and shaded).
 
     Returns:
         The PNG path (written atomically).
@@ -84,7 +102,12 @@ def render_scene_image(
     width, height = frame_size(resolution, aspect)
     safe = safe_area(aspect)
     scale = min(width, height) / 720
-    image = _gradient((width, height), template.top, template.bottom)
+    if background is None:
+        image = _gradient((width, height), template.top, template.bottom)
+    else:
+        image = Image.blend(fit_cover(background, (width, height), focus), Image.new("RGB", (width, height)),
+                            _PHOTO_SHADE)
+        template = TEMPLATES["noir"]  # light text on the shaded photo
     draw = ImageDraw.Draw(image)
     left, top = int(width * safe.left), int(height * safe.top)
     right, bottom = width - int(width * safe.right), height - int(height * (safe.bottom + CAPTION_BAND))

@@ -15,6 +15,7 @@ from pathlib import Path
 from saas_app.services.renders.media.video import ffmpeg_exe
 
 NONE = "none"
+UPLOADED = "upload"  # the render plays a track from the workspace's asset library
 SAMPLE_RATE = 44100
 BED_SECONDS = 16  # each bed loops seamlessly: every expression repeats within 16 s
 

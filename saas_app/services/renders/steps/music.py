@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from saas_app.services.core.storage import Area, get_store
 from saas_app.services.renders.media import music
 from saas_app.services.renders.steps import speech
 from saas_app.services.renders.steps.base import RenderCanceled, RenderContext, Step, StepError, StepResult
@@ -45,7 +47,7 @@ def _run(ctx: RenderContext) -> StepResult:
     durations = json.loads((ctx.work / speech.MANIFEST).read_text())["durations"]
     volume = int(ctx.options.get("music_volume", 30)) / 100
     try:
-        music.duck_under(bed=music.bed_path(str(ctx.options["music"])),
+        music.duck_under(bed=_source(ctx),
                          narration=[speech.wav_path(ctx, i) for i in range(len(durations))],
                          seconds=sum(durations), volume=volume, out_path=path,
                          timeout=get_settings().RENDER_STEP_TIMEOUT_SECONDS)
@@ -55,7 +57,23 @@ def _run(ctx: RenderContext) -> StepResult:
         log.error("music for %s failed: %s", ctx.render_id, exc)
         raise StepError("The background music could not be made.", transient=True) from exc
     ctx.report(1.0)
-    return StepResult({}, detail=f"{music.BEDS[str(ctx.options['music'])].name} at {round(volume * 100)}%")
+    bed = music.BEDS.get(str(ctx.options["music"]))
+    return StepResult({}, detail=f"{bed.name if bed else 'Your music'} at {round(volume * 100)}%")
+
+
+def _source(ctx: RenderContext) -> Path:
+    """The bed's file, or the uploaded track copied from the store into the work folder."""
+    if ctx.options["music"] != music.UPLOADED:
+        return music.bed_path(str(ctx.options["music"]))
+    path = ctx.work / "music_upload"
+    ctx.work.mkdir(parents=True, exist_ok=True)
+    try:
+        with get_store(Area.RENDERS).open(key=str(ctx.options["music_key"])) as source, path.open("wb") as target:
+            shutil.copyfileobj(source, target)
+    except FileNotFoundError as exc:
+        raise StepError("The music chosen for this video was deleted from your library; please choose another.",
+                        transient=False) from exc
+    return path
 
 
 STEP = Step("music", "Music", _run, charges=(), estimate=_estimate, work_files=_work_files)
