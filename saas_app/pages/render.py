@@ -49,7 +49,13 @@ def _result() -> rx.Component:
             rx.hstack(
                 rx.el.a(rx.button(rx.icon("download", size=16), "Download MP4", color_scheme="violet"),
                         href=RenderState.video_url, download="", id="download-link"),
-                rx.text(RenderState.duration, color=MUTED), align="center", spacing="3",
+                rx.cond(RenderState.has_captions, rx.hstack(
+                    rx.el.a(rx.button(rx.icon("captions", size=16), "Captions .srt", variant="soft"),
+                            href=RenderState.captions_srt_url, download="", id="captions-srt-link"),
+                    rx.el.a(rx.button(rx.icon("captions", size=16), "Captions .vtt", variant="soft"),
+                            href=RenderState.captions_vtt_url, download="", id="captions-vtt-link"),
+                    spacing="2")),
+                rx.text(RenderState.duration, color=MUTED), align="center", spacing="3", wrap="wrap",
             ),
             spacing="3", width="100%",
         ),
