@@ -10,7 +10,7 @@ from saas_app import routes
 from saas_app.services.auth.sessions import Principal
 from saas_app.services.core.errors import AppError, NotFound
 from saas_app.services.renders import submission as renders
-from saas_app.services.renders.status import RenderStatus
+from saas_app.services.renders.status import RenderStatus, StepStatus
 from saas_app.services.renders.views import RenderDetail, get_render_detail
 from saas_app.state.formatting import charge_text, format_date, format_duration
 from saas_app.state.usage import UsageState
@@ -57,7 +57,7 @@ class RenderState(UsageState):
 
     def _show(self, render: RenderDetail) -> None:
         self.has_captions = render.status == RenderStatus.SUCCEEDED and any(
-            s.name == "captions" and s.status == "done" for s in render.steps)
+            s.name == "captions" and s.status == StepStatus.DONE for s in render.steps)
         self.topic, self.status = render.topic, render.status
         self.error, self.notes = render.error or "", render.notes or ""
         self.created = format_date(render.created_at)

@@ -152,3 +152,23 @@ def test_a_vertical_render_shows_the_uploaded_image_serves_captions_and_plays_mu
         subs = pysubs2.SSAFile.from_string(served.text, format_=fmt)
         assert " ".join(e.plaintext for e in subs) == "Red things first. Then a title card."
         assert subs[-1].end / 1000 == pytest.approx(info.seconds, abs=0.25)
+
+
+def test_an_upload_over_the_storage_quota_answers_402_and_keeps_nothing(api: TestClient, mailbox: MailCatcher,
+                                                                       app_settings) -> None:  # type: ignore[no-untyped-def]
+    app_settings.set(QUOTA_STORAGE_MB=0)
+    headers, me = sign_in_headers(api, mailbox, ALICE)
+    status, body = _upload(api, headers, _image())
+    assert status == 402 and body["error"] == "quota_exceeded" and body["metric"] == "storage_mb", body
+    assert api.get(routes.API_ASSETS, headers=headers).json()["total"] == 0
+    assert ledger_totals(me["tenant_id"]).get("storage_mb", 0) == 0
+
+
+def test_a_queued_render_whose_image_was_deleted_fails_in_plain_words(api: TestClient, mailbox: MailCatcher) -> None:
+    headers, _ = sign_in_headers(api, mailbox, ALICE)
+    _, image = _upload(api, headers, _image())
+    created = submit_render(api, headers, scenes=[{"text": "Gone soon.", "image": image["id"]}])
+    assert api.delete(routes.API_ASSET.format(asset_id=image["id"]), headers=headers).status_code == 200
+    assert pipeline.run_render(render_id=created["id"], retries_left=3) == "failed"  # no retry can bring it back
+    detail = api.get(f"/api/renders/{created['id']}", headers=headers).json()
+    assert "image chosen for scene 1 was deleted" in detail["error"]
