@@ -172,3 +172,16 @@ def test_a_queued_render_whose_image_was_deleted_fails_in_plain_words(api: TestC
     assert pipeline.run_render(render_id=created["id"], retries_left=3) == "failed"  # no retry can bring it back
     detail = api.get(f"/api/renders/{created['id']}", headers=headers).json()
     assert "image chosen for scene 1 was deleted" in detail["error"]
+
+
+def test_an_mp3_upload_is_decoded_and_kept_as_music(api: TestClient, mailbox: MailCatcher, tmp_path: Path) -> None:
+    mp3 = tmp_path / "tune.mp3"
+    subprocess.run([video.ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "sine=frequency=440:duration=2", "-c:a", "libmp3lame", str(mp3)], check=True)
+    headers, _ = sign_in_headers(api, mailbox, ALICE)
+    status, track = _upload(api, headers, mp3.read_bytes(), "tune.mp3", "music")
+    assert status == 201, track
+    assert (track["kind"], track["media_type"]) == ("music", "audio/mpeg")
+    assert track["seconds"] == pytest.approx(2.0, abs=0.1)
+    listed = api.get(routes.API_ASSETS, headers=headers, params={"kind": "music"}).json()
+    assert [a["id"] for a in listed["assets"]] == [track["id"]] and listed["total"] == 1
