@@ -25,13 +25,14 @@ ASS = "captions.ass"  # in the work folder, only when captions are burned in
 # Worst case per word: a cue of its own in both files (number, two clocks, arrows, blank lines).
 _BYTES_PER_CUE = 2 * 40
 _HEADER_BYTES = 16
+_TEXT_COPIES = 6  # the text once in .srt, and in .vtt up to 5 bytes a character ("&" is "&amp;")
 
 
 def _estimate(request: RenderInput) -> dict[str, float]:
     size = _HEADER_BYTES
     for scene in request.scenes:
         words = re.findall(r"\S+", scene.spoken)
-        size += 2 * len(scene.spoken.encode("utf-8")) + _BYTES_PER_CUE * len(words)
+        size += _TEXT_COPIES * len(scene.spoken.encode("utf-8")) + _BYTES_PER_CUE * len(words)
     return {STORAGE.name: math.ceil(size / BYTES_PER_MB * 1e6) / 1e6}
 
 
