@@ -156,6 +156,8 @@ class Render(SQLModel, table=True):
     template: str = Field(default="aurora", max_length=32)
     voice: str = Field(default="en", max_length=32)
     resolution: str = Field(default="720p", max_length=8)
+    # The format, captions and music chosen (`RenderInput.options`).
+    options_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
     status: str = Field(default=RenderStatus.QUEUED, max_length=16, index=True)
     error: str = Field(default="", max_length=500)
     notes: str = Field(default="", max_length=500)
@@ -168,6 +170,27 @@ class Render(SQLModel, table=True):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     deleted_at: datetime | None = None
+
+
+class Asset(SQLModel, table=True):
+    """A file a workspace uploaded for its renders (a scene image or a music track), in the object store."""
+
+    __table_args__ = (Index("ix_asset_tenant_created", "tenant_id", "created_at"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=32)
+    user_id: str = Field(foreign_key="user.id", max_length=32)
+    kind: str = Field(max_length=8)  # AssetKind
+    name: str = Field(max_length=120)  # the uploaded file's name, as shown
+    filename: str = Field(max_length=48)  # in the store, under `{tenant_id}/assets/`
+    media_type: str = Field(max_length=32)
+    size_bytes: int = 0
+    width: int = 0
+    height: int = 0
+    seconds: float = 0.0
+    focus_x: float = 0.5  # the point a crop keeps in view, as fractions of width and height
+    focus_y: float = 0.5
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class RenderStep(SQLModel, table=True):

@@ -35,6 +35,9 @@ API_RENDER_VIDEO = "/api/renders/{render_id}/video"
 API_RENDER_THUMBNAIL = "/api/renders/{render_id}/thumbnail"
 API_RENDER_FILE = "/api/renders/{render_id}/files/{key}"
 API_EXPORT_DOWNLOAD = "/api/account/download-export/{filename}"
+API_ASSETS = "/api/assets"
+API_ASSET = "/api/assets/{asset_id}"
+API_ASSET_FILE = "/api/assets/{asset_id}/file"
 API_BILLING_WEBHOOK = "/api/billing/webhook"  # registered in Stripe's dashboard
 METRICS = "/metrics"  # Prometheus scrapes it with `Authorization: Bearer <METRICS_TOKEN>`
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from saas_app.components.render_options import render_options_panel, scene_image_picker
 from saas_app.components.theme import BRAND, DANGER, MUTED
 from saas_app.state.create import MAX_SCENES, CreateState
 
@@ -41,6 +42,7 @@ def _scene(scene: rx.Var, index: rx.Var) -> rx.Component:
                          placeholder="What the narrator says (defaults to the on-screen text)", width="100%",
                          on_change=lambda v: CreateState.set_scene_field(index, "narration", v)),
             _field_error("scenes." + index.to_string() + ".narration"),
+            scene_image_picker(scene, index),
             spacing="2", width="100%",
         ),
         width="100%", class_name="scene-card",
@@ -96,6 +98,7 @@ def create_page() -> rx.Component:
             _picker("Resolution", "resolution", CreateState.resolution, CreateState.resolution_options),
             spacing="4", wrap="wrap",
         ),
+        render_options_panel(),
         rx.heading("Scenes", size="5", as_="h2", margin_top="0.5em"),
         _field_error("scenes"),
         rx.foreach(CreateState.scenes, _scene),

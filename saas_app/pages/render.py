@@ -49,7 +49,13 @@ def _result() -> rx.Component:
             rx.hstack(
                 rx.el.a(rx.button(rx.icon("download", size=16), "Download MP4", color_scheme="violet"),
                         href=RenderState.video_url, download="", id="download-link"),
-                rx.text(RenderState.duration, color=MUTED), align="center", spacing="3",
+                rx.cond(RenderState.has_captions, rx.hstack(
+                    *[rx.button(rx.icon("captions", size=16), f"Captions .{ext}", variant="soft",
+                                id=f"captions-{ext}-link", on_click=rx.download(  # a real download, not a route
+                                    url=url, filename=RenderState.render_id + f"-captions.{ext}"))
+                      for ext, url in (("srt", RenderState.captions_srt_url), ("vtt", RenderState.captions_vtt_url))],
+                    spacing="2")),
+                rx.text(RenderState.duration, color=MUTED), align="center", spacing="3", wrap="wrap",
             ),
             spacing="3", width="100%",
         ),

@@ -15,6 +15,7 @@ from saas_app.services.renders.media.speech import VOICES
 from saas_app.services.usage.entitlements import PREMIUM_RESOLUTIONS
 from saas_app.services.usage.plans import first_premium_plan
 from saas_app.state.formatting import estimate_text
+from saas_app.state.render_options import RenderOptions
 from saas_app.state.usage import UsageState
 
 MAX_SCENES = 20
@@ -22,10 +23,10 @@ _FIELD_LABELS = {"topic": "Topic", "text": "Scene text", "narration": "Narration
 
 
 def _blank_scene() -> dict[str, str]:
-    return {"text": "", "narration": ""}
+    return {"text": "", "narration": "", "image": ""}
 
 
-class CreateState(UsageState):
+class CreateState(RenderOptions, UsageState):
     """Form values are display strings; ids and rules stay in the services."""
 
     topic: str = ""
@@ -50,11 +51,12 @@ class CreateState(UsageState):
     voice_options: list[dict[str, str]] = [{"id": k, "label": v} for k, v in VOICES.items()]
 
     def _request_scenes(self) -> list[dict]:
-        return [{"text": s["text"], "narration": s["narration"] or None} for s in self.scenes]
+        return [{"text": s["text"], "narration": s["narration"] or None, "image": s.get("image") or None}
+                for s in self.scenes]
 
     def _request(self) -> RenderInput:
         return RenderInput(topic=self.topic, scenes=self._request_scenes(), template=self.template, voice=self.voice,
-                           resolution=self.resolution)
+                           resolution=self.resolution, **self._render_options())
 
     def _changed(self) -> None:
         self.form_error, self.upgrade_hint = "", False

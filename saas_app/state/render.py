@@ -10,7 +10,7 @@ from saas_app import routes
 from saas_app.services.auth.sessions import Principal
 from saas_app.services.core.errors import AppError, NotFound
 from saas_app.services.renders import submission as renders
-from saas_app.services.renders.status import RenderStatus
+from saas_app.services.renders.status import RenderStatus, StepStatus
 from saas_app.services.renders.views import RenderDetail, get_render_detail
 from saas_app.state.formatting import charge_text, format_date, format_duration
 from saas_app.state.usage import UsageState
@@ -33,6 +33,7 @@ class RenderState(UsageState):
     not_found: bool = False
     following: bool = False
     action_message: str = ""
+    has_captions: bool = False
 
     @rx.var
     def finished(self) -> bool:
@@ -44,7 +45,19 @@ class RenderState(UsageState):
         """Where the player streams from (tenant-checked by the API)."""
         return routes.render_video(self.render_id) if self.status == RenderStatus.SUCCEEDED else ""
 
+    @rx.var
+    def captions_srt_url(self) -> str:
+        """The captions as SubRip (a download)."""
+        return routes.render_file(self.render_id, "srt") if self.has_captions else ""
+
+    @rx.var
+    def captions_vtt_url(self) -> str:
+        """The captions as WebVTT (a download)."""
+        return routes.render_file(self.render_id, "vtt") if self.has_captions else ""
+
     def _show(self, render: RenderDetail) -> None:
+        self.has_captions = render.status == RenderStatus.SUCCEEDED and any(
+            s.name == "captions" and s.status == StepStatus.DONE for s in render.steps)
         self.topic, self.status = render.topic, render.status
         self.error, self.notes = render.error or "", render.notes or ""
         self.created = format_date(render.created_at)

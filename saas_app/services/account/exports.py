@@ -18,10 +18,22 @@ import redis
 from sqlmodel import Session, col, select
 
 from saas_app import routes
-from saas_app.models import AuditLog, DataExport, Render, Subscription, Tenant, UsageRecord, User, iso_or_none, utcnow
+from saas_app.models import (
+    Asset,
+    AuditLog,
+    DataExport,
+    Render,
+    Subscription,
+    Tenant,
+    UsageRecord,
+    User,
+    iso_or_none,
+    utcnow,
+)
 from saas_app.services.account.audit import RequestContext, record_event
 from saas_app.services.account.status import ExportStatus
 from saas_app.services.account.views import ExportView
+from saas_app.services.assets import library
 from saas_app.services.auth.sessions import Principal
 from saas_app.services.core import queue
 from saas_app.services.core.errors import ExportGone, NotFound, RateLimited, ServiceUnavailable
@@ -45,6 +57,8 @@ usage.jsonl    The usage ledger: one line per metered step (metric, amount, mont
 audit.json     The audit log of your workspace: who did what, when, from where.
 renders.json   Every video's metadata: topic, scenes, template, voice, status, times.
 renders/       The video files themselves: renders/<id>/{files}.
+assets.json    Your asset library: the images and music you uploaded (name, type, size, focal point).
+assets/        The uploaded files themselves (images as stored: without their metadata).
 billing.json   Your plan and subscription as known to us (Stripe ids, status, renewal).
 README.txt     This file.
 
@@ -148,6 +162,19 @@ def _add_render_files(zf: zipfile.ZipFile, session: Session, tenant_id: str) -> 
                 continue
 
 
+def _add_assets(zf: zipfile.ZipFile, session: Session, tenant_id: str) -> None:
+    """The asset library's list and files."""
+    store, assets = get_store(Area.RENDERS), session.exec(select(Asset).where(Asset.tenant_id == tenant_id)).all()
+    zf.writestr("assets.json", json.dumps([library.view(a).model_dump() for a in assets], indent=2, sort_keys=True))
+    for asset in assets:
+        try:
+            with store.open(key=library.asset_key(tenant_id, asset.filename)) as source, \
+                    zf.open(f"assets/{asset.filename}", "w", force_zip64=True) as target:
+                shutil.copyfileobj(source, target, 1024 * 1024)
+        except FileNotFoundError:
+            continue
+
+
 def _write_zip(path: Path, session: Session, tenant: Tenant, user: User) -> None:
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, doc in _documents(session, tenant, user).items():
@@ -158,6 +185,7 @@ def _write_zip(path: Path, session: Session, tenant: Tenant, user: User) -> None
             "event_key": u.event_key, "metric": u.metric, "amount": u.amount, "period": u.period,
             "render_id": u.render_id, "created_at": iso_or_none(u.created_at)}, sort_keys=True) + "\n" for u in ledger))
         _add_render_files(zf, session, tenant.id)
+        _add_assets(zf, session, tenant.id)
         zf.writestr("README.txt", readme())
 
 

@@ -8,7 +8,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationInfo, field_validator
 
 from saas_app.services.core.validation import OptionalUserText, UserText
+from saas_app.services.renders.formats import Aspect
+from saas_app.services.renders.media.captions import CaptionStyle
 from saas_app.services.renders.media.images import DEFAULT_TEMPLATE, RESOLUTIONS, TEMPLATES
+from saas_app.services.renders.media.music import BEDS, NONE, UPLOADED
 from saas_app.services.renders.media.speech import DEFAULT_VOICE, VOICES
 from saas_app.services.renders.steps.registry import STEPS
 from saas_app.services.usage.metrics import METRICS
@@ -17,6 +20,7 @@ DEFAULT_RESOLUTION = "720p"
 # The choices a request may name, each from its registry: field -> allowed values.
 CHOICES: dict[str, tuple[str, ...]] = {
     "template": tuple(TEMPLATES), "voice": tuple(VOICES), "resolution": tuple(RESOLUTIONS),
+    "music": (NONE, *BEDS),
 }
 
 
@@ -45,6 +49,8 @@ class SceneInput(BaseModel):
 
     text: UserText = Field(min_length=1, max_length=300)
     narration: OptionalUserText = Field(default=None, max_length=1000)
+    image: str | None = Field(default=None, max_length=32,
+                              description="An image asset's id: shown in this scene instead of a title card")
 
     @property
     def spoken(self) -> str:
@@ -53,7 +59,8 @@ class SceneInput(BaseModel):
 
 
 class RenderInput(BaseModel):
-    """A render request: topic, 1-20 scenes, template, voice, resolution (each choice from its registry)."""
+    """A render request: topic, 1-20 scenes, template, voice, resolution (each choice from its registry),
+    format, captions and music."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -62,8 +69,20 @@ class RenderInput(BaseModel):
     template: str = _choice_field("template", DEFAULT_TEMPLATE)
     voice: str = _choice_field("voice", DEFAULT_VOICE)
     resolution: str = _choice_field("resolution", DEFAULT_RESOLUTION)
+    aspect: Aspect = Aspect.LANDSCAPE
+    captions: CaptionStyle = CaptionStyle.OFF
+    music: str = _choice_field("music", NONE)
+    music_volume: int = Field(default=30, ge=0, le=100, description="Music level in percent (ducked under speech)")
+    music_asset: str | None = Field(default=None, max_length=32,
+                                    description="A music asset's id: played instead of a built-in bed")
 
-    @field_validator("template", "voice", "resolution", mode="before")
+    @property
+    def options(self) -> dict[str, str | int]:
+        """The format, caption and music choices, as stored on the render (`Render.options_json`)."""
+        return {"aspect": self.aspect.value, "captions": self.captions.value,
+                "music": UPLOADED if self.music_asset else self.music, "music_volume": self.music_volume}
+
+    @field_validator("template", "voice", "resolution", "music", mode="before")
     @classmethod
     def _known_choice(cls, value: object, info: ValidationInfo) -> str:
         name = str(info.field_name)

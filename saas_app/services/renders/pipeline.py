@@ -61,6 +61,7 @@ def _context(render: Render) -> RenderContext:
         scenes=json.loads(render.scenes_json), template=render.template, voice=render.voice,
         resolution=render.resolution, folder=render_dir(render.tenant_id, render.id),
         reserved=json.loads(render.estimate_json or "{}"),
+        options=json.loads(render.options_json or "{}"),
     )
 
 

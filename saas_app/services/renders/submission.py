@@ -15,6 +15,7 @@ from sqlmodel import Session, col, func, select
 
 from saas_app.models import Render, RenderStep, utcnow
 from saas_app.services.account.audit import RequestContext, record_event
+from saas_app.services.assets.library import resolve_render_assets
 from saas_app.services.auth.sessions import Principal
 from saas_app.services.core import observability, queue
 from saas_app.services.core.errors import Conflict, InsufficientStorage, NotFound, ServiceUnavailable
@@ -73,16 +74,19 @@ def create_render(*, session: Session, principal: Principal, request: RenderInpu
 
     Raises:
         PlanRequired: A premium option on a plan without it (402).
+        InvalidInput: An image or music id not in the workspace's library (422).
         QuotaExceeded: Over quota (402). RateLimited: concurrency or queue full (429).
         InsufficientStorage: Low disk (507). ServiceUnavailable: Redis down (503).
     """
     require_feature(plan_id=principal.plan, resolution=request.resolution, template=request.template)
+    scenes, options = resolve_render_assets(session=session, tenant_id=principal.tenant_id, request=request)
     _check_disk()
     estimate = estimate_usage(request)
     render = Render(
         tenant_id=principal.tenant_id, user_id=principal.user_id, topic=request.topic,
-        scenes_json=json.dumps([s.model_dump() for s in request.scenes]), template=request.template,
-        voice=request.voice, resolution=request.resolution, estimate_json=json.dumps(estimate),
+        scenes_json=json.dumps(scenes), template=request.template,
+        voice=request.voice, resolution=request.resolution, options_json=json.dumps(options),
+        estimate_json=json.dumps(estimate),
         period=ledger.period_of(),
     )
     session.add(render)

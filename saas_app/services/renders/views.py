@@ -39,6 +39,16 @@ class SceneView(View):
 
     text: str
     narration: str | None = None
+    image: str | None = None
+
+
+class OptionsView(View):
+    """The format, captions and music a render was made with."""
+
+    aspect: str = "16:9"
+    captions: str = "off"
+    music: str = "none"
+    music_volume: int = 30
 
 
 class RenderSummary(View):
@@ -60,6 +70,7 @@ class RenderDetail(RenderSummary):
     """The full form: steps, usage charged per metric, the admission estimate, error and notes."""
 
     voice: str
+    options: OptionsView
     scenes_detail: list[SceneView]
     steps: list[StepView]
     usage: dict[str, float]
@@ -139,6 +150,7 @@ def describe_render(*, session: Session, render: Render) -> RenderDetail:
     ]
     return RenderDetail(
         **summarize_render(render).model_dump(), voice=render.voice, scenes_detail=json.loads(render.scenes_json),
+        options=OptionsView.model_validate(json.loads(render.options_json or "{}")),
         steps=steps, usage=charged, estimate=json.loads(render.estimate_json or "{}"),
         error=render.error or None, notes=render.notes or None, started_at=render.started_at,
         size_bytes=render.size_bytes, attempts=render.attempts,

@@ -65,10 +65,35 @@ def record_usage(
     """Insert one ledger row per metric (ignored when the event key already exists).
 
     Returns:
+        The ledger rows for these event keys (new or pre-existing); none for no amounts (a step
+        that charges nothing).
+    """
+    keys = {m: event_key(render_id, step, m) for m in amounts}
+    return _record(session, tenant_id, user_id, render_id, keys, amounts)
+
+
+def asset_event_key(asset_id: str, action: str, metric: str) -> str:
+    """The unique key of what an uploaded asset's upload or deletion ("upload", "delete") counts."""
+    return f"asset:{asset_id}:{action}:{metric}"
+
+
+def record_asset_usage(
+    *, session: Session, tenant_id: str, user_id: str | None, asset_id: str, action: str, amounts: dict[str, float],
+) -> list[UsageRecord]:
+    """Insert the ledger rows of an asset's upload or deletion (no render; once per event key).
+
+    Returns:
         The ledger rows for these event keys (new or pre-existing).
     """
+    keys = {m: asset_event_key(asset_id, action, m) for m in amounts}
+    return _record(session, tenant_id, user_id, None, keys, amounts)
+
+
+def _record(session: Session, tenant_id: str, user_id: str | None, render_id: str | None, keys: dict[str, str],
+            amounts: dict[str, float]) -> list[UsageRecord]:
+    if not amounts:
+        return []
     now = utcnow()
-    keys = {m: event_key(render_id, step, m) for m in amounts}
     _insert_ignore(session, [
         {"tenant_id": tenant_id, "user_id": user_id, "render_id": render_id, "metric": m, "amount": float(a),
          "period": period_of(now), "event_key": keys[m], "created_at": now}

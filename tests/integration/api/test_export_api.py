@@ -23,11 +23,13 @@ from factories import (
     text_part,
 )
 from fastapi.testclient import TestClient
+from PIL import Image
 from rq.job import Job
 from rq.serializers import JSONSerializer
 from shared_helpers import SettingsOverride
 from sqlmodel import Session, col, select
 
+from saas_app import routes
 from saas_app.db import get_engine
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.jobs.account import build_export_job
@@ -43,7 +45,8 @@ pytestmark = [pytest.mark.db, pytest.mark.usefixtures("account_dirs")]
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
 
-DOCUMENTS = {"profile.json", "tenant.json", "usage.jsonl", "audit.json", "renders.json", "billing.json", "README.txt"}
+DOCUMENTS = {"profile.json", "tenant.json", "usage.jsonl", "audit.json", "renders.json", "billing.json", "assets.json",
+             "README.txt"}
 # The golden schema: the keys of each JSON object (lists: of each item).
 GOLDEN = {
     "profile.json": {"user_id", "email", "role", "created_at", "last_login_at"},
@@ -236,3 +239,18 @@ def test_one_export_per_hour_per_tenant(api: TestClient, mailbox: MailCatcher) -
     assert late.status_code == 429 and 1 <= int(late.headers["Retry-After"]) <= 61
     _set_export(first, created_at=utcnow() - timedelta(minutes=61))
     _request_export(api, headers)
+
+
+def test_the_export_holds_the_asset_library(api: TestClient, mailbox: MailCatcher) -> None:
+    headers, user = sign_in_headers(api, mailbox, ALICE)
+    image = io.BytesIO()
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(image, format="PNG")
+    uploaded = api.post(routes.API_ASSETS, headers=headers, files={"file": ("leaf.png", image.getvalue())})
+    assert uploaded.status_code == 201, uploaded.text
+    asset = uploaded.json()
+    row = _build(_request_export(api, headers))
+    with zipfile.ZipFile(export_path(row.filename)) as zf:
+        stored = api.get(routes.API_ASSET_FILE.format(asset_id=asset["id"]), headers=headers).content
+        assert zf.read(f"assets/{asset['id']}.png") == stored
+        assert [(a["id"], a["name"], a["kind"]) for a in json.loads(zf.read("assets.json"))] == [
+            (asset["id"], "leaf.png", "image")]

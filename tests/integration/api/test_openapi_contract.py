@@ -138,15 +138,17 @@ def test_account_and_billing_operations_refuse_api_keys(api: TestClient, spec: d
 def test_every_body_that_is_unreadable_or_invalid_is_refused_in_the_error_shape(
     api: TestClient, spec: dict, session: Session,
 ) -> None:
-    with_body = [(m, p) for m, p, op in operations(spec) if "requestBody" in op]
+    with_body = [(m, p, "multipart/form-data" in op["requestBody"]["content"])
+                 for m, p, op in operations(spec) if "requestBody" in op]
     assert len(with_body) >= 8
-    for method, path in with_body:
+    for method, path, multipart in with_body:  # a JSON body, or a multipart form (uploads)
         headers = _user_headers(session)
-        unreadable = api.request(method.upper(), _url(path), content=b"\xff\xfe{",
-                                 headers={**headers, "Content-Type": "application/json"})
+        unreadable = api.request(method.upper(), _url(path), content=b"\xff\xfe{", headers={
+            **headers, "Content-Type": "multipart/form-data; boundary=x" if multipart else "application/json"})
         assert unreadable.status_code == 400, (method, path, unreadable.text)
         assert _error(unreadable).error == "bad_request"
-        invalid = api.request(method.upper(), _url(path), json={"unexpected": 1}, headers=headers)
+        invalid = (api.request(method.upper(), _url(path), files={"unexpected": ("u.txt", b"1")}, headers=headers)
+                   if multipart else api.request(method.upper(), _url(path), json={"unexpected": 1}, headers=headers))
         assert invalid.status_code == 422, (method, path, invalid.text)
         refused = _error(invalid)
         assert refused.error == "validation_error" and refused.fields, (method, path, invalid.text)

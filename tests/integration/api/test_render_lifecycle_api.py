@@ -32,7 +32,7 @@ from saas_app.models import User
 from saas_app.services.renders import pipeline
 from saas_app.services.renders.files import render_dir
 from saas_app.services.renders.input import RenderInput, estimate_usage
-from saas_app.services.renders.steps.registry import STEPS, kept_files
+from saas_app.services.renders.steps.registry import STEPS, kept_files, metrics_charged
 from saas_app.services.usage.ledger import period_of, usage_log_path
 from saas_app.services.usage.metrics import METRICS, monthly_names
 
@@ -182,7 +182,8 @@ def test_a_finished_render_shows_steps_usage_and_serves_files(api: TestClient, m
 
     log_lines = [json.loads(line) for line in
                  usage_log_path(me["tenant_id"], period_of()).read_text().splitlines()]
-    assert sorted(line["metric"] for line in log_lines) == sorted(METRICS.names())
+    assert sorted(line["metric"] for line in log_lines) == sorted(  # one line per step and metric it charges
+        metric for step in STEPS for metric in metrics_charged(step))
     assert len({line["event_key"] for line in log_lines}) == len(log_lines)
 
     cancel = api.post(f"/api/renders/{created['id']}/cancel", headers=headers)

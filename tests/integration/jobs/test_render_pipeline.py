@@ -109,7 +109,9 @@ def test_three_scene_render_makes_a_narrated_mp4_and_meters_each_step_once(
     assert charged[("images", "images_count")] == 3
     assert load_steps(render_id)["images"].detail == "3 images"
     assert charged[("video", "render_minutes")] == ceil_minutes(render.duration_seconds)
-    assert charged[("video", "storage_mb")] == pytest.approx(render.size_bytes / 1048576, abs=1e-5)
+    stored = sum(amount for (_step, metric), amount in charged.items() if metric == "storage_mb")
+    assert stored == pytest.approx(render.size_bytes / 1048576, abs=1e-5)  # every kept file, once
+    assert (folder / "captions.srt").stat().st_size > 0 and (folder / "captions.vtt").stat().st_size > 0
     assert {s.name: s.status for s in load_steps(render_id).values()} == dict.fromkeys(STEPS.names(), "done")
     _assert_metered_once(redis_client, render)
 

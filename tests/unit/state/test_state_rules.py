@@ -18,7 +18,8 @@ def _states() -> list[type[rx.State]]:
     for path in sorted(STATE_DIR.glob("*.py")):
         module = importlib.import_module(f"saas_app.state.{path.stem}")
         found += [obj for obj in vars(module).values()
-                  if isinstance(obj, type) and issubclass(obj, rx.State) and obj.__module__ == module.__name__]
+                  if isinstance(obj, type) and issubclass(obj, rx.State) and obj.__module__ == module.__name__
+                  and not getattr(obj, "_mixin", False)]  # a mixin's handlers are checked on the states taking it
     return found
 
 

@@ -1,4 +1,6 @@
-"""Scene images (16:9) drawn with Pillow from a visual template."""
+"""Scene images (title cards) drawn with Pillow from a visual template, in any of the formats
+of `renders/formats.py`: the layout keeps to the format's safe area and leaves the caption band
+(just above the bottom safe margin) free."""
 
 from __future__ import annotations
 
@@ -8,7 +10,11 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-RESOLUTIONS: dict[str, tuple[int, int]] = {"720p": (1280, 720), "1080p": (1920, 1080)}
+from saas_app.services.renders.formats import DEFAULT_ASPECT, SHORT_SIDE, frame_size, safe_area
+
+RESOLUTIONS = SHORT_SIDE  # the resolutions offered, by name
+
+CAPTION_BAND = 0.16  # the frame's height kept free for captions, above the bottom safe margin
 
 
 @dataclass(frozen=True)
@@ -64,34 +70,64 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, ma
     return lines
 
 
+def fit_cover(source: Path, size: tuple[int, int], focus: tuple[float, float] = (0.5, 0.5)) -> Image.Image:
+    """The image scaled to cover `size` and cropped around `focus` (x, y as fractions of its width
+    and height), so the focal point stays in view whatever the format."""
+    width, height = size
+    with Image.open(source) as opened:
+        picture = opened.convert("RGB")
+    scale = max(width / picture.width, height / picture.height)
+    scaled = picture.resize((max(width, round(picture.width * scale)), max(height, round(picture.height * scale))),
+                            Image.Resampling.LANCZOS)
+    left = min(max(0, round(scaled.width * focus[0] - width / 2)), scaled.width - width)
+    top = min(max(0, round(scaled.height * focus[1] - height / 2)), scaled.height - height)
+    return scaled.crop((left, top, left + width, top + height))
+
+
+_PHOTO_SHADE = 0.3  # darkens an uploaded image under the text, so white text reads on any photo
+
+
 def render_scene_image(
-    *, topic: str, text: str, index: int, total: int, template_id: str, resolution: str, out_path: Path
+    *, topic: str, text: str, index: int, total: int, template_id: str, resolution: str, out_path: Path,
+    aspect: str = DEFAULT_ASPECT, background: Path | None = None, focus: tuple[float, float] = (0.5, 0.5),
 ) -> Path:
-    """Draw one scene: topic as a header, the scene text wrapped and centred, a progress mark.
+    """Draw one scene: topic as a header, the scene text wrapped and centred, a progress mark,
+    all inside the format's safe area and above its caption band, on the template's gradient or
+    on `background` (an uploaded image, fitted around `focus` and shaded).
 
     Returns:
         The PNG path (written atomically).
     """
     template = TEMPLATES.get(template_id, TEMPLATES[DEFAULT_TEMPLATE])
-    size = RESOLUTIONS[resolution]
-    width, height = size
-    scale = width / 1280
-    image = _gradient(size, template.top, template.bottom)
+    width, height = frame_size(resolution, aspect)
+    safe = safe_area(aspect)
+    scale = min(width, height) / 720
+    if background is None:
+        image = _gradient((width, height), template.top, template.bottom)
+    else:
+        image = Image.blend(fit_cover(background, (width, height), focus), Image.new("RGB", (width, height)),
+                            _PHOTO_SHADE)
+        template = TEMPLATES["noir"]  # light text on the shaded photo
     draw = ImageDraw.Draw(image)
-    margin = int(80 * scale)
+    left, top = int(width * safe.left), int(height * safe.top)
+    right, bottom = width - int(width * safe.right), height - int(height * (safe.bottom + CAPTION_BAND))
     title_font = ImageFont.load_default(size=int(34 * scale))
     body_font = ImageFont.load_default(size=int(52 * scale))
-    assert isinstance(body_font, ImageFont.FreeTypeFont)  # Pillow's wheels ship FreeType
+    assert isinstance(body_font, ImageFont.FreeTypeFont) and isinstance(title_font, ImageFont.FreeTypeFont)
     small_font = ImageFont.load_default(size=int(24 * scale))
-    draw.rectangle([margin, margin, margin + int(90 * scale), margin + int(8 * scale)], fill=template.accent)
-    draw.text((margin, margin + int(24 * scale)), topic, font=title_font, fill=template.title_color)
-    lines = _wrap(draw, text, body_font, width - 2 * margin)[:7]
+    draw.rectangle([left, top, left + int(90 * scale), top + int(8 * scale)], fill=template.accent)
+    header = _wrap(draw, topic, title_font, right - left - int(90 * scale))[:2]
+    for n, line in enumerate(header):
+        draw.text((left, top + int((24 + 42 * n) * scale)), line, font=title_font, fill=template.title_color)
+    body_top = top + int((24 + 42 * len(header) + 30) * scale)
     line_height = int(body_font.size * 1.3)
-    y = (height - line_height * len(lines)) // 2 + int(30 * scale)
+    max_lines = max(1, (bottom - body_top) // line_height)
+    lines = _wrap(draw, text, body_font, right - left)[:max_lines]
+    y = body_top + (bottom - body_top - line_height * len(lines)) // 2
     for line in lines:
-        draw.text((margin, y), line, font=body_font, fill=template.text_color)
+        draw.text((left, y), line, font=body_font, fill=template.text_color)
         y += line_height
-    draw.text((margin, height - margin), f"{index + 1} / {total}", font=small_font, fill=template.text_color)
+    draw.text((right - int(70 * scale), top), f"{index + 1} / {total}", font=small_font, fill=template.text_color)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_suffix(".tmp.png")
     image.save(tmp, format="PNG", compress_level=1)
@@ -103,7 +139,7 @@ def make_thumbnail(*, source: Path, out_path: Path, width: int = 480) -> Path:
     """A JPEG thumbnail of a scene image."""
     with Image.open(source) as image:
         thumb = image.convert("RGB")
-        thumb.thumbnail((width, width * 9 // 16))
+        thumb.thumbnail((width, width))  # the longer side is `width`, whatever the format
         tmp = out_path.with_suffix(".tmp.jpg")
         thumb.save(tmp, format="JPEG", quality=85)
     tmp.replace(out_path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import logging
+import re
 import threading
 import wave
 from dataclasses import dataclass
@@ -38,9 +39,31 @@ VOICES: dict[str, str] = {
 }
 
 log = logging.getLogger(__name__)
-_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+_EVENT_LIST_TERMINATED = 0
+_EVENT_WORD = 1
+
+
+class _Event(ctypes.Structure):
+    """espeak_EVENT (speak_lib.h): what the library says happened at a point of the audio."""
+
+    _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint), ("text_position", ctypes.c_int),
+                ("length", ctypes.c_int), ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
+                ("user_data", ctypes.c_void_p), ("id", ctypes.c_char * 8)]
+
+
+_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
 _lock = threading.Lock()
 _chunks: list[bytes] = []
+_words: list[tuple[int, int]] = []  # (character index in the text, sample the word starts at)
+
+
+@dataclass(frozen=True)
+class WordTiming:
+    """One spoken word: its text as written and when it is said, in seconds from the clip's start."""
+
+    text: str
+    start: float
+    end: float
 
 
 ENGINE = "espeak-ng"
@@ -62,12 +85,42 @@ class SpeechResult:
     voice: str
     fell_back: bool
     engine: str = ENGINE
+    words: tuple[WordTiming, ...] = ()
 
 
-def _collect_samples(wav: ctypes._Pointer[ctypes.c_short], numsamples: int, _events: int | None) -> int:
+def _collect_samples(wav: ctypes._Pointer[ctypes.c_short], numsamples: int,
+                     events: ctypes._Pointer[_Event]) -> int:
     if numsamples > 0 and wav:
         _chunks.append(ctypes.string_at(wav, numsamples * 2))
+    i = 0
+    while events and events[i].type != _EVENT_LIST_TERMINATED:
+        if events[i].type == _EVENT_WORD:  # text_position counts characters from 1
+            _words.append((events[i].text_position - 1, events[i].sample))
+        i += 1
     return 0
+
+
+def word_timings(text: str, events: list[tuple[int, int]], rate: int, seconds: float) -> tuple[WordTiming, ...]:
+    """The words of `text` (runs of non-space) with the time espeak-ng starts each one.
+
+    A word starts at its first word event (espeak-ng may report more than one, e.g. for the
+    digits of a number); a word without an event starts with the one before it. Each word ends
+    where the next one starts; the last ends with the audio (`seconds`).
+    """
+    spans = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", text)]
+    starts: dict[int, float] = {}
+    for position, sample in events:
+        index = next((i for i, (a, b, _w) in enumerate(spans) if position < b), None)
+        if index is not None and index not in starts:
+            starts[index] = min(seconds, sample / rate)
+    timed: list[tuple[str, float]] = []
+    last = 0.0
+    for i, (_a, _b, word) in enumerate(spans):
+        last = max(last, starts.get(i, last))
+        timed.append((word, last))
+    ends = [start for _w, start in timed[1:]] + [seconds]
+    return tuple(WordTiming(word, round(start, 3), round(end, 3))
+                 for (word, start), end in zip(timed, ends, strict=True))
 
 
 _on_samples = _CALLBACK(_collect_samples)  # module-level: the C library keeps calling it
@@ -113,7 +166,8 @@ def synthesize(*, text: str, voice: str | None, out_path: Path, words_per_minute
     takes to read (`engine` says which one spoke).
 
     Returns:
-        The WAV path, its real duration in seconds, the voice used, whether it fell back and the engine.
+        The WAV path, its real duration in seconds, the voice used, whether it fell back, the engine,
+        and when each word of `text` is spoken (from espeak-ng's word events, in seconds).
     """
     try:
         return _speak(text=text, voice=voice, out_path=out_path, words_per_minute=words_per_minute)
@@ -135,13 +189,16 @@ def _speak(*, text: str, voice: str | None, out_path: Path, words_per_minute: in
             lib.espeak_SetVoiceByName(DEFAULT_VOICE.encode())
         lib.espeak_SetParameter(_RATE, words_per_minute, 0)
         _chunks.clear()
+        _words.clear()
         data = text.encode("utf-8") + b"\0"
         lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
         lib.espeak_Synchronize()
-        pcm = b"".join(_chunks)
+        pcm, events = b"".join(_chunks), list(_words)
         _chunks.clear()
     _write_wav(out_path, pcm, rate)
-    return SpeechResult(path=out_path, seconds=len(pcm) / 2 / rate, voice=chosen, fell_back=fell_back)
+    seconds = len(pcm) / 2 / rate
+    return SpeechResult(path=out_path, seconds=seconds, voice=chosen, fell_back=fell_back,
+                        words=word_timings(text, events, rate, seconds))
 
 
 def _write_wav(out_path: Path, pcm: bytes, rate: int) -> None:

@@ -61,8 +61,15 @@ def ffmpeg_exe() -> str:
     return get_settings().FFMPEG_BINARY or imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def build_command(scenes: list[Scene], out_path: Path) -> list[str]:
-    """The ffmpeg argument list that encodes `scenes` into `out_path`."""
+def _filter_path(path: Path) -> str:
+    """A path as a quoted filter option value (`:` and `'` escaped)."""
+    return "'" + str(path).replace("\\", "/").replace("'", "\\'").replace(":", "\\:") + "'"
+
+
+def build_command(scenes: list[Scene], out_path: Path, *, captions: Path | None = None,
+                  music: Path | None = None) -> list[str]:
+    """The ffmpeg argument list that encodes `scenes` into `out_path`, burning in the ASS
+    `captions` and mixing the (already ducked) `music` under the narration when given."""
     args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1"]
     chains, pairs = [], []
     for i, scene in enumerate(scenes):
@@ -73,8 +80,16 @@ def build_command(scenes: list[Scene], out_path: Path) -> list[str]:
         chains.append(f"[{2 * i}:v]format=yuv420p,tpad=stop_mode=clone:stop_duration={hold:.3f}[s{i}]")
         pairs.append(f"[s{i}][{2 * i + 1}:a]")
     graph = ";".join(chains) + ";" + "".join(pairs) + f"concat=n={len(scenes)}:v=1:a=1[v][a]"
+    video_out, audio_out = "[v]", "[a]"
+    if captions is not None:
+        graph += f";[v]ass=filename={_filter_path(captions)}[vc]"
+        video_out = "[vc]"
+    if music is not None:
+        args += ["-i", str(music)]
+        graph += f";[a][{2 * len(scenes)}:a]amix=inputs=2:duration=first:normalize=0[am]"
+        audio_out = "[am]"
     args += [
-        "-filter_complex", graph, "-map", "[v]", "-map", "[a]",
+        "-filter_complex", graph, "-map", video_out, "-map", audio_out,
         "-c:v", "libx264", "-preset", "veryfast", "-tune", "stillimage", "-crf", "26", "-r", str(FPS),
         "-c:a", "aac", "-b:a", "96k", "-ar", "44100", "-movflags", "+faststart", str(out_path),
     ]
@@ -154,10 +169,11 @@ def _report(lines: queue.Queue[str], total_seconds: float, on_progress: Callable
 
 
 def encode_video(
-    *, scenes: list[Scene], out_path: Path, timeout: float,
+    *, scenes: list[Scene], out_path: Path, timeout: float, captions: Path | None = None, music: Path | None = None,
     on_progress: Callable[[float], None] | None = None, should_cancel: Callable[[], bool] | None = None,
 ) -> Path:
-    """Encode the scenes into an MP4 at `out_path` (written atomically: a failed run leaves no file).
+    """Encode the scenes into an MP4 at `out_path` (written atomically: a failed run leaves no file), with
+    burned-in `captions` (an ASS script) and mixed-in `music` (a WAV) when given.
 
     Raises:
         FfmpegTimeout, FfmpegCanceled, FfmpegDiskFull, FfmpegFailed.
@@ -166,8 +182,8 @@ def encode_video(
     tmp = out_path.with_suffix(f".tmp.{os.getpid()}.mp4")  # per attempt: a dead attempt never shares it
     total = sum(s.seconds for s in scenes)
     try:
-        run_ffmpeg(build_command(scenes, tmp), total_seconds=total, timeout=timeout,
-                   on_progress=on_progress, should_cancel=should_cancel)
+        run_ffmpeg(build_command(scenes, tmp, captions=captions, music=music), total_seconds=total,
+                   timeout=timeout, on_progress=on_progress, should_cancel=should_cancel)
         tmp.replace(out_path)
     finally:  # whatever stopped it (a full disk, the timeout, a cancel), no partial file is left
         tmp.unlink(missing_ok=True)
@@ -186,14 +202,18 @@ class MediaInfo:
     has_audio: bool
     video_codec: str
     audio_codec: str
+    width: int = 0
+    height: int = 0
 
 
 def probe(path: Path) -> MediaInfo:
-    """Duration and streams of a media file (parsed from `ffmpeg -i`; the wheel has no ffprobe)."""
+    """Duration, streams and frame size of a media file (parsed from `ffmpeg -i`; the wheel has no ffprobe)."""
     out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
     match = _DURATION.search(out)
     seconds = int(match[1]) * 3600 + int(match[2]) * 60 + float(match[3]) if match else 0.0
     video = re.search(r"Stream #.*Video: (\w+)", out)
     audio = re.search(r"Stream #.*Audio: (\w+)", out)
+    size = re.search(r"Stream #.*Video: .*?, (\d+)x(\d+)", out)
     return MediaInfo(seconds=seconds, has_video=bool(video), has_audio=bool(audio),
-                     video_codec=video[1] if video else "", audio_codec=audio[1] if audio else "")
+                     video_codec=video[1] if video else "", audio_codec=audio[1] if audio else "",
+                     width=int(size[1]) if size else 0, height=int(size[2]) if size else 0)

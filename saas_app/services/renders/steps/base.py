@@ -49,9 +49,15 @@ class RenderContext:
     voice: str
     resolution: str
     folder: Path
+    options: dict[str, Any] = field(default_factory=dict)  # format, captions, music (`RenderInput.options`)
     report: Callable[[float], None] = lambda _p: None
     canceled: Callable[[], bool] = lambda: False
     reserved: dict[str, float] = field(default_factory=dict)  # what admission reserved, per metric
+
+    @property
+    def aspect(self) -> str:
+        """The video's aspect ratio ("16:9" for renders made before formats existed)."""
+        return str(self.options.get("aspect", "16:9"))
 
     @property
     def work(self) -> Path:

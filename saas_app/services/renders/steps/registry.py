@@ -8,7 +8,7 @@ read `STEPS`. Adding a metered step is one module beside this one plus one line 
 from __future__ import annotations
 
 from saas_app.services.core.registry import Registry
-from saas_app.services.renders.steps import images, speech, video
+from saas_app.services.renders.steps import captions, images, music, speech, video
 from saas_app.services.renders.steps.base import KeptFile, Step
 from saas_app.services.usage.metrics import METRICS, STORAGE
 
@@ -30,6 +30,8 @@ def _check(step: Step) -> None:
 STEPS: Registry[Step] = Registry("step", check=_check)
 STEPS.add(speech.STEP)
 STEPS.add(images.STEP)
+STEPS.add(captions.STEP)
+STEPS.add(music.STEP)
 STEPS.add(video.STEP)
 
 

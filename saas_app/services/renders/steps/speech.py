@@ -28,7 +28,9 @@ _SECONDS_PER_DIGIT = 0.8  # measured up to 0.61 (ten-digit numbers in Portuguese
 _SECONDS_PER_SYMBOL = 0.35
 _SECONDS_PER_OTHER = 2.0  # emoji and other non-letter characters outside ASCII
 _SECONDS_PER_SCENE = 0.6
-MANIFEST = "speech.json"  # durations of the scenes' narration, read by the video step
+# Per scene: its narration's duration and its words' [text, start, end] (seconds from the scene's
+# start), read by the captions, music and video steps.
+MANIFEST = "speech.json"
 
 
 def _char_seconds(char: str) -> float:
@@ -77,7 +79,8 @@ def _run(ctx: RenderContext) -> StepResult:
     durations = [r.seconds for r in results]
     spoken = sum(r.seconds for r in results if r.engine == speech.ENGINE)  # silence is not charged
     manifest = {"durations": durations, "voice": results[-1].voice, "fell_back": any(r.fell_back for r in results),
-                "engines": sorted({r.engine for r in results})}
+                "engines": sorted({r.engine for r in results}),
+                "words": [[[w.text, w.start, w.end] for w in r.words] for r in results]}
     (ctx.work / MANIFEST).write_text(json.dumps(manifest))
     note = _note(ctx, results)
     return StepResult({SPEECH.name: round(spoken, 3)}, detail=f"{spoken:.1f} s of narration",

@@ -1,4 +1,5 @@
-"""The video step: stills and narration into an MP4 and a thumbnail, charged in render minutes
+"""The video step: stills and narration (with burned-in captions and ducked music, when the
+captions and music steps made them) into an MP4 and a thumbnail, charged in render minutes
 (and, as for every kept file, in storage)."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import math
 from typing import TYPE_CHECKING
 
 from saas_app.services.renders.media import images, video
-from saas_app.services.renders.steps import speech
+from saas_app.services.renders.steps import captions, music, speech
 from saas_app.services.renders.steps.base import KeptFile, RenderCanceled, RenderContext, Step, StepError, StepResult
 from saas_app.services.renders.steps.images import png_path
 from saas_app.services.usage.metering import ceil_minutes
@@ -42,6 +43,7 @@ def _run(ctx: RenderContext) -> StepResult:
     out = ctx.folder / VIDEO.filename
     try:
         video.encode_video(scenes=scenes, out_path=out, timeout=get_settings().RENDER_STEP_TIMEOUT_SECONDS,
+                           captions=captions.ass_path(ctx), music=music.track_path(ctx),
                            on_progress=ctx.report, should_cancel=ctx.canceled)
     except video.FfmpegCanceled as exc:
         raise RenderCanceled() from exc

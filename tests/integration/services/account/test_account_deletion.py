@@ -10,6 +10,7 @@ pseudonymous audit row, and must not change a byte of B.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -37,6 +38,7 @@ from factories import (
     text_part,
 )
 from fastapi.testclient import TestClient
+from PIL import Image
 from shared_helpers import SettingsOverride
 from sqlmodel import Session, col, select
 from stripe_server import (  # noqa: F401  (stripe_server is the session fixture)
@@ -49,6 +51,7 @@ from stripe_server import (  # noqa: F401  (stripe_server is the session fixture
     stripe_server,
 )
 
+from saas_app import routes
 from saas_app.db import get_engine
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.jobs.account import build_export_job, purge_tenant_job
@@ -169,6 +172,10 @@ def _own_everything(api: TestClient, smtp: MailCatcher, rc: redis.Redis, stripe_
 
     finished_render(api, headers, topic=f"Finished for {email}")
     submit_render(api, headers, topic="Still queued")  # holds a reservation and an RQ job
+    image = io.BytesIO()
+    Image.new("RGB", (32, 32), (200, 0, 0)).save(image, format="PNG")  # an asset in the library
+    uploaded = api.post(routes.API_ASSETS, headers=headers, files={"file": ("own.png", image.getvalue())})
+    assert uploaded.status_code == 201, uploaded.text
     key = create_api_key(api, headers, "Everything key")["key"]
     assert api.get("/api/usage", headers=api_key_headers(key)).status_code == 200
     export = api.post("/api/account/export", headers=headers)

@@ -237,3 +237,25 @@ def test_the_estimate_covers_every_script_in_every_voice(script: str, voice: str
     estimate = estimate_usage(request)
     assert estimate["tts_seconds"] >= real, f"reserved {estimate['tts_seconds']} s, spoke {real:.2f} s"
     assert estimate["render_minutes"] * 60 >= real
+def test_format_captions_and_music_default_to_a_plain_landscape_video() -> None:
+    request = RenderInput(topic="Cats", scenes=[{"text": "Cats purr."}])
+    assert request.options == {"aspect": "16:9", "captions": "off", "music": "none", "music_volume": 30}
+
+
+def test_format_captions_and_music_are_stored_as_options() -> None:
+    request = RenderInput(**render_payload(aspect="9:16", captions="words", music="pulse", music_volume=80))
+    assert request.options == {"aspect": "9:16", "captions": "words", "music": "pulse", "music_volume": 80}
+    uploaded = RenderInput(**render_payload(music="calm", music_asset="a" * 32))
+    assert uploaded.options["music"] == "upload"  # an uploaded track wins over a bed
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("aspect", "4:3"), ("captions", "karaoke"), ("music", "jazz"), ("music_volume", 101), ("music_volume", -1),
+    ("music_asset", "x" * 33),
+])
+def test_unknown_formats_caption_styles_music_and_volumes_are_refused(field: str, value: object) -> None:
+    assert (field,) in _errors(**{field: value})
+
+
+def test_a_scene_image_id_is_at_most_32_characters() -> None:
+    assert ("scenes", 0, "image") in _errors(scenes=[_scene(image="i" * 33)])

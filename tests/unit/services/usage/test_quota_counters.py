@@ -212,3 +212,12 @@ def test_the_usage_ledger_is_counted_once_per_event(session: Session) -> None:
     count = len(session.exec(select(UsageRecord).where(UsageRecord.tenant_id == tenant.id)).all())
     assert count == 1
     assert ledger.sum_usage(session=session, tenant_id=tenant.id, period=period_of())["tts_seconds"] == 4.0
+
+
+def test_a_step_that_charges_nothing_records_no_ledger_row(session: Session) -> None:
+    """A step without charges of its own (e.g. the music step) leaves the ledger as it was."""
+    tenant = make_tenant(session)
+    rows = ledger.record_usage(session=session, tenant_id=tenant.id, user_id=None, render_id="r1",
+                               step="music", amounts={})
+    session.commit()
+    assert rows == [] and not session.exec(select(UsageRecord).where(UsageRecord.tenant_id == tenant.id)).all()
