@@ -20,10 +20,11 @@ from sqlmodel import col, select
 
 from saas_app.db import session_scope
 from saas_app.models import Render, RenderStep, utcnow
-from saas_app.services.renders import files
+from saas_app.services.renders import charging, files
+from saas_app.services.renders.changes import note_render_change
 from saas_app.services.renders.files import kept_bytes, render_dir
 from saas_app.services.renders.status import RenderStatus, StepStatus
-from saas_app.services.renders.steps.base import RenderCanceled, RenderContext, Step, StepError
+from saas_app.services.renders.steps.base import RenderCanceled, RenderContext, Step, StepError, StepResult
 from saas_app.services.renders.steps.registry import STEPS
 from saas_app.services.usage import ledger, quotas
 from saas_app.services.usage.metering import publish_usage, storage_mb
@@ -64,6 +65,7 @@ def _watch(ctx: RenderContext, step_id: int) -> None:
         if now - state["reported"] >= WATCH_SECONDS or progress >= 1:
             state["reported"] = now
             _set_step(step_id, progress=round(progress, 3))
+            note_render_change(ctx.tenant_id)
 
     def canceled() -> bool:
         now = time.monotonic()
@@ -78,27 +80,35 @@ def _watch(ctx: RenderContext, step_id: int) -> None:
     ctx.report, ctx.canceled = report, canceled
 
 
-def _charge(ctx: RenderContext, step: Step, step_id: int, amounts: dict[str, float], detail: str,
-            render_updates: dict[str, Any]) -> None:
-    """Record a finished step's charges, mark it done and publish the charges (each exactly once)."""
-    size_bytes = None
+def _charge(ctx: RenderContext, step: Step, step_id: int, result: StepResult, *, last: bool) -> None:
+    """Record a finished step's charges and mark it done (the last step: the render succeeded), each
+    exactly once; a render that ended meanwhile is not charged for it (`charging.claim_step_charge`).
+
+    Raises:
+        RenderCanceled: The render ended while the step ran; what the step kept is deleted.
+    """
+    amounts, size_bytes = result.amounts, None
     if step.keeps:  # what a step keeps is charged as storage, by the size it takes
         amounts = {**amounts, STORAGE.name: storage_mb(kept_bytes(ctx.folder, step.keeps))}
         size_bytes = files.stored_bytes(tenant_id=ctx.tenant_id, render_id=ctx.render_id)
     with session_scope() as s:
+        if not charging.claim_step_charge(session=s, render_id=ctx.render_id, step_id=step_id,
+                                          detail=result.detail, last=last):
+            s.rollback()
+            files.delete_kept_files(tenant_id=ctx.tenant_id, render_id=ctx.render_id, kept=step.keeps)
+            raise RenderCanceled()
         rows = ledger.record_usage(session=s, tenant_id=ctx.tenant_id, user_id=ctx.user_id,
                                    render_id=ctx.render_id, step=step.name, amounts=amounts)
-        row = s.get(RenderStep, step_id)
         render = s.get(Render, ctx.render_id)
-        assert row is not None and render is not None
-        row.status, row.progress, row.finished_at, row.detail = StepStatus.DONE, 1.0, utcnow(), detail
-        for key, value in render_updates.items():
+        assert render is not None
+        for key, value in result.render_updates.items():
             setattr(render, key, value)
         if size_bytes is not None:
             render.size_bytes = size_bytes
-        s.add_all([row, render])
+        s.add(render)
         s.commit()
         publish_usage(session=s, rows=rows)
+    note_render_change(ctx.tenant_id)
 
 
 def _done(ctx: RenderContext, step: Step) -> bool:
@@ -108,17 +118,18 @@ def _done(ctx: RenderContext, step: Step) -> bool:
         tenant_id=ctx.tenant_id, render_id=ctx.render_id, kept=step.keeps)
 
 
-def _run_step(ctx: RenderContext, step_id: int, name: str, status: str) -> None:
+def _run_step(ctx: RenderContext, step_id: int, name: str, status: str, *, last: bool) -> None:
     step = STEPS.find(name)
     if step is None:
         raise StepError(f"This server has no '{name}' step.", transient=False)
     if status == StepStatus.DONE and _done(ctx, step):
         return
     _set_step(step_id, status=StepStatus.RUNNING, progress=0.0, started_at=utcnow(), detail="")
+    note_render_change(ctx.tenant_id)
     _watch(ctx, step_id)
     result = step.run(ctx)
     files.store_kept_files(tenant_id=ctx.tenant_id, render_id=ctx.render_id, kept=step.keeps)
-    _charge(ctx, step, step_id, result.amounts, result.detail, result.render_updates)
+    _charge(ctx, step, step_id, result, last=last)
 
 
 def _start(render_id: str) -> tuple[RenderContext, list[tuple[int, str, str]]] | None:
@@ -132,7 +143,9 @@ def _start(render_id: str) -> tuple[RenderContext, list[tuple[int, str, str]]] |
         s.add(render)
         rows = s.exec(select(RenderStep.id, RenderStep.name, RenderStep.status)
                       .where(RenderStep.render_id == render_id).order_by(col(RenderStep.position))).all()
-        return _context(render), [(int(i or 0), name, status) for i, name, status in rows]
+        started = _context(render), [(int(i or 0), name, status) for i, name, status in rows]
+    note_render_change(started[0].tenant_id)
+    return started
 
 
 def run_render(*, render_id: str, retries_left: int) -> str:
@@ -154,8 +167,8 @@ def run_render(*, render_id: str, retries_left: int) -> str:
         return _status(render_id)
     ctx, rows = started
     try:
-        for step_id, name, status in rows:
-            _run_step(ctx, step_id, name, status)
+        for number, (step_id, name, status) in enumerate(rows, start=1):
+            _run_step(ctx, step_id, name, status, last=number == len(rows))
     except RenderCanceled:
         log.info("render %s canceled", render_id)
     except Exception as exc:  # every failure ends as a plain message or a retry
@@ -168,7 +181,7 @@ def run_render(*, render_id: str, retries_left: int) -> str:
         fail_render(render_id=render_id, message=message)
         return RenderStatus.FAILED
     else:
-        _mark(render_id, RenderStatus.SUCCEEDED)
+        _mark(render_id, RenderStatus.SUCCEEDED)  # already so, unless every step was done before this job
     finish_render(render_id=render_id)
     return _status(render_id)
 
@@ -199,6 +212,10 @@ def _mark_retrying(render_id: str, message: str) -> None:
         if render is not None and render.status not in RenderStatus.TERMINAL:
             render.status, render.notes = RenderStatus.QUEUED, f"Retrying after a problem: {message}"
             s.add(render)
+            tenant_id = render.tenant_id
+        else:
+            return
+    note_render_change(tenant_id)
 
 
 def fail_render(*, render_id: str, message: str) -> None:
@@ -216,6 +233,7 @@ def finish_render(*, render_id: str) -> None:
         publish_usage(session=s, rows=ledger.list_render_rows(session=s, render_id=render_id))
         tenant_id = render.tenant_id
     files.drop_work_files(tenant_id=tenant_id, render_id=render_id)
+    note_render_change(tenant_id)
     try:  # last, so a released reservation means the render is fully wound up
         quotas.release(tenant_id=tenant_id, render_id=render_id)
     except redis.RedisError as exc:

@@ -18,6 +18,7 @@ from saas_app.services.account.audit import RequestContext, record_event
 from saas_app.services.auth.sessions import Principal
 from saas_app.services.core import queue
 from saas_app.services.core.errors import Conflict, InsufficientStorage, NotFound, ServiceUnavailable
+from saas_app.services.renders.changes import note_render_change
 from saas_app.services.renders.files import delete_render_files
 from saas_app.services.renders.input import RenderInput, estimate_usage
 from saas_app.services.renders.status import RenderStatus, StepStatus
@@ -95,6 +96,7 @@ def create_render(*, session: Session, principal: Principal, request: RenderInpu
                      user_id=principal.user_id, actor=principal.actor_name, target=render.id)
         session.commit()
         _enqueue(render)
+        note_render_change(render.tenant_id)
     except redis.RedisError as exc:
         render.status, render.finished_at = RenderStatus.FAILED, utcnow()
         render.error = "Could not be queued; nothing was charged."
@@ -146,6 +148,7 @@ def cancel_render(*, session: Session, principal: Principal, render_id: str, ctx
         NotFound: Not this tenant's render. Conflict: already finished.
     """
     render = get_render_or_raise(session=session, tenant_id=principal.tenant_id, render_id=render_id)
+    session.refresh(render, with_for_update=True)  # a worker marking it succeeded meanwhile wins
     if render.status in RenderStatus.TERMINAL:
         raise Conflict(f"This render has already {render.status}.")
     was_queued = render.status == RenderStatus.QUEUED
@@ -164,6 +167,7 @@ def cancel_render(*, session: Session, principal: Principal, render_id: str, ctx
         log.info("cancel of job for %s: %s", render.id, exc)
     if was_queued:  # a running job releases when it stops, after its last charge
         _release_quietly(render)
+    note_render_change(render.tenant_id)
     return render
 
 
@@ -188,6 +192,7 @@ def delete_render(*, session: Session, principal: Principal, render_id: str, ctx
                  user_id=principal.user_id, actor=principal.actor_name, target=render.id)
     session.commit()
     publish_usage(session=session, rows=rows)
+    note_render_change(render.tenant_id)
 
 
 def requeue_orphaned_renders(*, session: Session) -> int:
