@@ -78,7 +78,7 @@ def test_a_finished_render_keeps_its_files_in_the_bucket_only(api: TestClient, m
 
     thumbnail = _follow(api, f"/api/renders/{render.id}/thumbnail", headers)
     assert thumbnail.status_code == 200 and thumbnail.headers["content-type"] == "image/jpeg"
-    assert thumbnail.headers["content-disposition"] == 'inline; filename="stored-far-away-thumbnail.jpg"'  # shown inline
+    assert thumbnail.headers["content-disposition"] == 'inline; filename="stored-far-away-thumbnail.jpg"'
     assert thumbnail.content[:2] == b"\xff\xd8"
 
 

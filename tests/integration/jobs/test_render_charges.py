@@ -94,7 +94,8 @@ def late_step(session: Session, principal: Principal) -> Iterator[Step]:
             renders.cancel_render(session=other, principal=principal, render_id=ctx.render_id, ctx=CTX)
         return StepResult({IMAGES.name: 1.0}, detail="made")
 
-    step = Step("late", "Late", run, charges=(IMAGES.name,), estimate=lambda _r: {IMAGES.name: 1.0, STORAGE.name: 0.01}, keeps=(LATE,))
+    step = Step("late", "Late", run, charges=(IMAGES.name,), keeps=(LATE,),
+                estimate=lambda _r: {IMAGES.name: 1.0, STORAGE.name: 0.01})
     with STEPS.extended(step):
         yield step
 
