@@ -158,7 +158,8 @@ def expect_no_horizontal_overflow(page: Page) -> None:
         const over = [...document.querySelectorAll('body *')].filter(e => {
             const r = e.getBoundingClientRect();
             return r.width > 0 && (r.right > width + 1 || r.left < -1) && getComputedStyle(e).position !== 'fixed';
-        }).map(e => `${e.tagName.toLowerCase()}#${e.id}.${[...e.classList].join('.')} ${Math.round(e.getBoundingClientRect().right)}`);
+        }).map(e => `${e.tagName.toLowerCase()}#${e.id}.${[...e.classList].join('.')} `
+                    + `${Math.round(e.getBoundingClientRect().right)}`);
         return {scroll: document.documentElement.scrollWidth - width, over: over.slice(0, 10)};
     }""")
     assert wide["scroll"] <= 0 and not wide["over"], wide
