@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from saas_app.services.usage.metrics import IMAGES
-from saas_app.state.formatting import charge_text, estimate_text, format_amount, plan_quota_text
+from saas_app.state.formatting import (
+    charge_text,
+    estimate_text,
+    format_amount,
+    format_duration,
+    format_elapsed,
+    plan_quota_text,
+)
 
 
 @pytest.mark.parametrize(("count", "text"), [(0, "0 images"), (1, "1 image"), (2, "2 images"), (1500, "1,500 images")])
@@ -49,3 +56,13 @@ def test_a_plan_card_names_its_images_and_video_minutes_or_unlimited() -> None:
 def test_an_unknown_metric_still_reads_as_a_number_and_its_name() -> None:
     assert charge_text("gif_frames", 3.0) == "3 gif_frames"
     assert format_amount("gif_frames", None) == "unlimited"
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(8.9, "0:08"), (9.0, "0:09"), (65.2, "1:05"), (0.4, "0:00")])
+def test_a_duration_counts_whole_seconds_as_the_player_does(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(4.2, "4 s"), (0.2, "1 s"), (65, "1 min 5 s"), (120, "2 min")])
+def test_elapsed_time_reads_in_minutes_and_seconds(seconds: float, text: str) -> None:
+    assert format_elapsed(seconds) == text
