@@ -94,7 +94,7 @@ def library_page() -> rx.Component:
                 rx.vstack(
                     rx.grid(rx.foreach(LibraryState.items, _card), columns=rx.breakpoints(initial="1", sm="2", md="3"),
                             spacing="4", width="100%"),
-                    _pager(), spacing="4", width="100%",
+                    rx.cond(LibraryState.page_count > 1, _pager()), spacing="4", width="100%",
                 ),
             ),
         ),

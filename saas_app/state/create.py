@@ -23,10 +23,10 @@ from saas_app.state.usage import UsageState
 MAX_SCENES = 20
 DRAFT_KEY = "narrated_studio_create_draft"  # the browser's localStorage key of the unsent form
 _FORM_FIELDS = ("topic", "scenes", "template", "voice", "resolution")
-# Focus the newest scene's text once it is on the page (it appears with the next render).
-_FOCUS_SCENE_JS = ("(function f(n){{const e=document.getElementById('scene-text-{index}');"
-                   "if(e){{e.focus();e.scrollIntoView({{block:'center'}});}}"
-                   "else if(n>0){{requestAnimationFrame(()=>f(n-1));}}}})(60)")
+# Focus an element of a scene once the page shows it (a new scene appears with the next render).
+_FOCUS_JS = ("(function f(n){{const e=document.getElementById('{target}');"
+             "if(e&&!e.disabled){{e.focus();e.scrollIntoView({{block:'center'}});}}"
+             "else if(n>0){{requestAnimationFrame(()=>f(n-1));}}}})(60)")
 # After a refused submit: bring the error into view and move focus to it.
 _FOCUS_ERROR_JS = ("requestAnimationFrame(()=>{const e=document.getElementById('form-error-box');"
                    "if(e){e.scrollIntoView({block:'center'});e.focus();}})")
@@ -161,7 +161,7 @@ class CreateState(UsageState):
         if len(self.scenes) < MAX_SCENES:
             self.scenes.append(_blank_scene())
             self._changed()
-            return rx.call_script(_FOCUS_SCENE_JS.format(index=len(self.scenes) - 1))
+            return rx.call_script(_FOCUS_JS.format(target=f"scene-text-{len(self.scenes) - 1}"))
         return None
 
     @rx.event
@@ -180,6 +180,10 @@ class CreateState(UsageState):
             self.scenes[index], self.scenes[target] = self.scenes[target], self.scenes[index]
             self.errors = {}
             self._changed()
+            at_end = target in (0, len(self.scenes) - 1)  # its arrow that way is disabled there: focus the other
+            direction = ("down" if delta < 0 else "up") if at_end else ("up" if delta < 0 else "down")
+            return rx.call_script(_FOCUS_JS.format(target=f"move-{direction}-{target}"))
+        return None
 
     @rx.event
     def set_option(self, name: str, value: str):

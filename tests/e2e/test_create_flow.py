@@ -30,7 +30,7 @@ def test_the_estimate_shows_what_is_left_per_metric_as_you_type(page: Page, sign
     expect(page.get_by_test_id("create-blocked")).to_have_count(0)
 
 
-def test_add_scene_moves_focus_to_the_new_scene(page: Page, sign_in: Callable[..., object], email: str) -> None:
+def test_focus_moves_to_a_new_scene_and_follows_a_moved_one(page: Page, sign_in: Callable[..., object], email: str) -> None:
     sign_in(page, email)
     page.get_by_test_id("add-scene").click()
     expect(page.locator("#scene-text-1")).to_be_focused()
@@ -38,6 +38,14 @@ def test_add_scene_moves_focus_to_the_new_scene(page: Page, sign_in: Callable[..
     expect(page.locator("#scene-text-1")).to_have_value("Typed straight away")
     page.get_by_test_id("add-scene").click()
     expect(page.locator("#scene-text-2")).to_be_focused()
+
+    page.locator("#scene-text-0").fill("First")
+    page.get_by_role("button", name="Move scene 1 down").click()  # focus follows the moved scene
+    expect(page.locator("#scene-text-1")).to_have_value("First")
+    expect(page.get_by_role("button", name="Move scene 2 down")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#scene-text-2")).to_have_value("First")
+    expect(page.get_by_role("button", name="Move scene 3 up")).to_be_focused()  # at the end: its other arrow
 
 
 def test_a_draft_survives_a_reload_and_a_new_tab(page: Page, sign_in: Callable[..., object], email: str) -> None:
