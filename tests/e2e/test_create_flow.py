@@ -30,7 +30,8 @@ def test_the_estimate_shows_what_is_left_per_metric_as_you_type(page: Page, sign
     expect(page.get_by_test_id("create-blocked")).to_have_count(0)
 
 
-def test_focus_moves_to_a_new_scene_and_follows_a_moved_one(page: Page, sign_in: Callable[..., object], email: str) -> None:
+def test_focus_moves_to_a_new_scene_and_follows_a_moved_one(page: Page, sign_in: Callable[..., object],
+                                                             email: str) -> None:
     sign_in(page, email)
     page.get_by_test_id("add-scene").click()
     expect(page.locator("#scene-text-1")).to_be_focused()
