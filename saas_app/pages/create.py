@@ -10,9 +10,10 @@ from saas_app.state.create import MAX_SCENES, CreateState
 INPUT_DEBOUNCE_MS = 50  # typing reaches the estimate within ~100 ms (Reflex's default debounce is 300 ms)
 
 
-def _field_error(key: str) -> rx.Component:
+def _field_error(key: str | rx.Var) -> rx.Component:
     message = CreateState.errors.get(key, "")
-    return rx.cond(message != "", rx.text(message, color=DANGER, size="2", role="alert"))
+    return rx.cond(message != "", rx.text(message, color=DANGER, size="2", role="alert",
+                                          data_testid="field-error-" + key))
 
 
 def _scene(scene: rx.Var, index: rx.Var) -> rx.Component:
@@ -32,7 +33,7 @@ def _scene(scene: rx.Var, index: rx.Var) -> rx.Component:
                                id="move-down-" + index.to_string(), data_testid="move-scene-down"),
                 rx.icon_button(rx.icon("trash-2", size=16), on_click=CreateState.remove_scene(index),
                                variant="soft", color_scheme="red", disabled=CreateState.scenes.length() == 1,
-                               aria_label="Remove scene " + number.to_string()),
+                               aria_label="Remove scene " + number.to_string(), data_testid="remove-scene"),
                 width="100%", align="center",
             ),
             rx.el.label("On-screen text", html_for="scene-text-" + index.to_string(), font_weight="500"),

@@ -48,7 +48,7 @@ def _confirm_dialog() -> rx.Component:
                 "“", LibraryState.confirm_topic, "” and its files will be deleted. This cannot be undone."),
             rx.hstack(
                 rx.alert_dialog.cancel(rx.button("Keep it", variant="soft", color_scheme="gray",
-                                                 on_click=LibraryState.close_confirm)),
+                                                 on_click=LibraryState.close_confirm, data_testid="keep-video")),
                 rx.alert_dialog.action(rx.button("Delete", color_scheme="red", on_click=LibraryState.confirm_delete,
                                                  id="confirm-delete", data_testid="confirm-delete")),
                 spacing="3", justify="end", margin_top="1em",
@@ -61,10 +61,11 @@ def _confirm_dialog() -> rx.Component:
 def _pager() -> rx.Component:
     return rx.hstack(
         rx.button("Previous", on_click=LibraryState.go_to(LibraryState.page - 1), disabled=LibraryState.page == 0,
-                  variant="soft", color_scheme="gray"),
+                  variant="soft", color_scheme="gray", data_testid="library-previous"),
         rx.text("Page ", LibraryState.page + 1, " of ", LibraryState.page_count, size="2", color=MUTED),
         rx.button("Next", on_click=LibraryState.go_to(LibraryState.page + 1),
-                  disabled=LibraryState.page + 1 >= LibraryState.page_count, variant="soft", color_scheme="gray"),
+                  disabled=LibraryState.page + 1 >= LibraryState.page_count, variant="soft", color_scheme="gray",
+                  data_testid="library-next"),
         align="center", spacing="3",
     )
 
@@ -76,7 +77,8 @@ def library_page() -> rx.Component:
                   rx.link(rx.button(rx.icon("plus", size=16), "New video", color_scheme="violet"), href=routes.CREATE,
                           data_testid="library-new-video"),
                   width="100%", align="center"),
-        rx.cond(LibraryState.message != "", rx.text(LibraryState.message, color=MUTED, role="status")),
+        rx.cond(LibraryState.message != "", rx.text(LibraryState.message, color=MUTED, role="status",
+                                                    data_testid="library-message")),
         rx.cond(
             ~LibraryState.loaded,
             rx.center(rx.spinner(), width="100%", padding="3em"),
