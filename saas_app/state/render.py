@@ -39,7 +39,6 @@ class RenderState(UsageState):
     not_found: bool = False
     action_message: str = ""
     confirm_cancel: bool = False
-    cancel_text: str = ""
     charge_rule: str = CHARGE_RULE
     _input: dict[str, Any] = {}
 
@@ -52,6 +51,11 @@ class RenderState(UsageState):
     def succeeded(self) -> bool:
         """Whether the video is ready."""
         return self.status == RenderStatus.SUCCEEDED
+
+    @rx.var
+    def cancel_text(self) -> str:
+        """What the cancel confirmation says stays charged (follows the charges while it is open)."""
+        return cancel_warning(self.charged)
 
     @rx.var
     def video_url(self) -> str:
@@ -114,7 +118,7 @@ class RenderState(UsageState):
     @rx.event
     def ask_cancel(self):
         """Open the cancel confirmation, saying what stays charged."""
-        self.cancel_text, self.confirm_cancel = cancel_warning(self.charged), True
+        self.confirm_cancel = True
 
     @rx.event
     def keep_going(self):

@@ -335,6 +335,9 @@ def test_cancel_a_long_render(page: Page, sign_in: Callable[..., object], email:
     dialog = page.get_by_role("alertdialog")
     expect(dialog).to_contain_text("Cancel this video?")
     expect(dialog.get_by_test_id("cancel-charges")).to_contain_text("Nothing more will be charged")
+    expect(dialog).to_contain_text("the video itself is not charged")
+    dialog.evaluate("el => Promise.all(el.getAnimations({subtree: true}).map(a => a.finished))")
+    screenshot(page, "render-cancel-dialog")
     dialog.get_by_test_id("keep-rendering").click()
     expect(dialog).to_have_count(0)
     expect(cancel).to_be_visible()  # asked, not canceled
