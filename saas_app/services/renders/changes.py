@@ -40,3 +40,12 @@ def get_render_changes(tenant_id: str) -> int | None:
     except redis.RedisError:
         return None
     return int(value or 0)
+
+
+def forget_tenant(*, tenant_id: str) -> None:
+    """Drop the workspace's change counter (account deletion).
+
+    Raises:
+        redis.RedisError: Redis could not be reached (the purge is retried).
+    """
+    get_redis().delete(_key(tenant_id))

@@ -3,9 +3,10 @@ the pages and the docs (the billing page and the cancel dialog show `CHARGE_RULE
 
 A step's charges are recorded in the same transaction that marks the step done, and only while
 the step is still running: a cancel (or a failure) that ended the render first leaves the step
-canceled, and what it made is thrown away uncharged. The video is the last step, and recording
-its charge marks the render succeeded in that same transaction, so a render is charged for its
-video (render minutes, storage) only when it succeeds.
+canceled, and what it made is thrown away uncharged. That transaction and a cancel take the
+render's row first, so one of them wins: once every step is done the render is made, and a cancel
+is refused (`submission.cancel_render`). So a render is charged for its video (render minutes,
+storage) only when it succeeds.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def cancel_warning(charged: list[str]) -> str:
     return f"{kept}. Nothing more will be charged, and the video will not be made."
 
 
-def claim_step_charge(*, session: Session, render_id: str, step_id: int, detail: str, last: bool) -> bool:
+def claim_step_charge(*, session: Session, render_id: str, step_id: int, detail: str) -> bool:
     """Mark a finished step done, if it is still running, in the caller's transaction (commit follows).
 
     Args:
@@ -40,12 +41,12 @@ def claim_step_charge(*, session: Session, render_id: str, step_id: int, detail:
         render_id: The step's render.
         step_id: The step's row id.
         detail: The line shown under the step.
-        last: The render's last step: the render is marked succeeded too.
 
     Returns:
         True when the step's charges may be recorded; False when the render ended first (canceled,
         failed or deleted): nothing is to be charged for the step.
     """
+    lock_render(session=session, render_id=render_id)
     now = utcnow()
     claimed = session.exec(update(RenderStep).where(
         col(RenderStep.id) == step_id, col(RenderStep.status) == StepStatus.RUNNING,
@@ -53,9 +54,10 @@ def claim_step_charge(*, session: Session, render_id: str, step_id: int, detail:
     if claimed.rowcount != 1:
         return False
     render = session.get(Render, render_id)
-    if render is None or render.deleted_at is not None or render.status != RenderStatus.RUNNING:
-        return False
-    if last:
-        render.status, render.finished_at, render.error = RenderStatus.SUCCEEDED, now, ""
-        session.add(render)
-    return True
+    return render is not None and render.deleted_at is None and render.status == RenderStatus.RUNNING
+
+
+def lock_render(*, session: Session, render_id: str) -> None:
+    """Take the render's row for the rest of the transaction, with a write (a row lock on PostgreSQL,
+    the database's write lock on SQLite, which takes it before anything is read)."""
+    session.exec(update(Render).where(col(Render.id) == render_id).values(status=Render.status))

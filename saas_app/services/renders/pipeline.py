@@ -80,9 +80,9 @@ def _watch(ctx: RenderContext, step_id: int) -> None:
     ctx.report, ctx.canceled = report, canceled
 
 
-def _charge(ctx: RenderContext, step: Step, step_id: int, result: StepResult, *, last: bool) -> None:
-    """Record a finished step's charges and mark it done (the last step: the render succeeded), each
-    exactly once; a render that ended meanwhile is not charged for it (`charging.claim_step_charge`).
+def _charge(ctx: RenderContext, step: Step, step_id: int, result: StepResult) -> None:
+    """Record a finished step's charges and mark it done, each exactly once; a render that ended
+    meanwhile is not charged for it (`charging.claim_step_charge`).
 
     Raises:
         RenderCanceled: The render ended while the step ran; what the step kept is deleted.
@@ -93,7 +93,7 @@ def _charge(ctx: RenderContext, step: Step, step_id: int, result: StepResult, *,
         size_bytes = files.stored_bytes(tenant_id=ctx.tenant_id, render_id=ctx.render_id)
     with session_scope() as s:
         if not charging.claim_step_charge(session=s, render_id=ctx.render_id, step_id=step_id,
-                                          detail=result.detail, last=last):
+                                          detail=result.detail):
             s.rollback()
             files.delete_kept_files(tenant_id=ctx.tenant_id, render_id=ctx.render_id, kept=step.keeps)
             raise RenderCanceled()
@@ -118,7 +118,7 @@ def _done(ctx: RenderContext, step: Step) -> bool:
         tenant_id=ctx.tenant_id, render_id=ctx.render_id, kept=step.keeps)
 
 
-def _run_step(ctx: RenderContext, step_id: int, name: str, status: str, *, last: bool) -> None:
+def _run_step(ctx: RenderContext, step_id: int, name: str, status: str) -> None:
     step = STEPS.find(name)
     if step is None:
         raise StepError(f"This server has no '{name}' step.", transient=False)
@@ -129,7 +129,7 @@ def _run_step(ctx: RenderContext, step_id: int, name: str, status: str, *, last:
     _watch(ctx, step_id)
     result = step.run(ctx)
     files.store_kept_files(tenant_id=ctx.tenant_id, render_id=ctx.render_id, kept=step.keeps)
-    _charge(ctx, step, step_id, result, last=last)
+    _charge(ctx, step, step_id, result)
 
 
 def _start(render_id: str) -> tuple[RenderContext, list[tuple[int, str, str]]] | None:
@@ -167,8 +167,8 @@ def run_render(*, render_id: str, retries_left: int) -> str:
         return _status(render_id)
     ctx, rows = started
     try:
-        for number, (step_id, name, status) in enumerate(rows, start=1):
-            _run_step(ctx, step_id, name, status, last=number == len(rows))
+        for step_id, name, status in rows:
+            _run_step(ctx, step_id, name, status)
     except RenderCanceled:
         log.info("render %s canceled", render_id)
     except Exception as exc:  # every failure ends as a plain message or a retry
@@ -181,7 +181,7 @@ def run_render(*, render_id: str, retries_left: int) -> str:
         fail_render(render_id=render_id, message=message)
         return RenderStatus.FAILED
     else:
-        _mark(render_id, RenderStatus.SUCCEEDED)  # already so, unless every step was done before this job
+        _mark(render_id, RenderStatus.SUCCEEDED)
     finish_render(render_id=render_id)
     return _status(render_id)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -18,6 +19,7 @@ from saas_app.services.account.audit import RequestContext, record_event
 from saas_app.services.auth.sessions import Principal
 from saas_app.services.core import queue
 from saas_app.services.core.errors import Conflict, InsufficientStorage, NotFound, ServiceUnavailable
+from saas_app.services.renders import charging
 from saas_app.services.renders.changes import note_render_change
 from saas_app.services.renders.files import delete_render_files
 from saas_app.services.renders.input import RenderInput, estimate_usage
@@ -148,13 +150,18 @@ def cancel_render(*, session: Session, principal: Principal, render_id: str, ctx
         NotFound: Not this tenant's render. Conflict: already finished.
     """
     render = get_render_or_raise(session=session, tenant_id=principal.tenant_id, render_id=render_id)
-    session.refresh(render, with_for_update=True)  # a worker marking it succeeded meanwhile wins
+    charging.lock_render(session=session, render_id=render.id)  # against a step being charged right now
+    session.refresh(render)
     if render.status in RenderStatus.TERMINAL:
         raise Conflict(f"This render has already {render.status}.")
+    steps = list_steps(session=session, render_id=render.id)
+    if steps and all(step.status == StepStatus.DONE for step in steps):
+        session.rollback()
+        raise Conflict("This video is already made; it is being saved.")
     was_queued = render.status == RenderStatus.QUEUED
     render.status, render.finished_at, render.error = RenderStatus.CANCELED, utcnow(), ""
     session.add(render)
-    for step in list_steps(session=session, render_id=render.id):
+    for step in steps:
         if step.status in StepStatus.ACTIVE:
             step.status = StepStatus.CANCELED
             session.add(step)
@@ -180,7 +187,8 @@ def delete_render(*, session: Session, principal: Principal, render_id: str, ctx
     """
     render = get_render_or_raise(session=session, tenant_id=principal.tenant_id, render_id=render_id)
     if render.status not in RenderStatus.TERMINAL:
-        render = cancel_render(session=session, principal=principal, render_id=render_id, ctx=ctx)
+        with contextlib.suppress(Conflict):  # ended meanwhile, or every step is done: deleted all the same
+            render = cancel_render(session=session, principal=principal, render_id=render_id, ctx=ctx)
     delete_render_files(tenant_id=render.tenant_id, render_id=render.id)
     stored = sum(r.amount for r in ledger.list_render_rows(session=session, render_id=render.id)
                  if r.metric == STORAGE.name)

@@ -24,10 +24,12 @@ from render_jobs import (
     wait_until,
     wait_wound_up,
 )
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from saas_app.db import get_engine
+from saas_app.models import Render, RenderStep
 from saas_app.services.auth.sessions import Principal
+from saas_app.services.core.errors import Conflict
 from saas_app.services.core.storage import Area, get_store
 from saas_app.services.renders import pipeline
 from saas_app.services.renders import submission as renders
@@ -117,3 +119,22 @@ def test_a_step_that_finishes_after_the_cancel_is_not_charged_and_keeps_nothing(
     assert not (render_dir(render.tenant_id, render_id) / LATE.filename).exists()
     assert_counters_match_ledger(redis_client, render.tenant_id, render.period)
     assert_reservation_released(redis_client, render.tenant_id, render_id)
+
+
+def test_a_render_whose_steps_are_all_done_is_not_canceled_any_more(session: Session, principal: Principal) -> None:
+    render_id = submit(session, principal, scenes=["One short scene."])
+    with Session(get_engine()) as other:  # as the worker leaves it between its last charge and "succeeded"
+        render = other.get(Render, render_id)
+        assert render is not None
+        render.status = RenderStatus.RUNNING
+        for step in other.exec(select(RenderStep).where(RenderStep.render_id == render_id)).all():
+            step.status = StepStatus.DONE
+            other.add(step)
+        other.add(render)
+        other.commit()
+
+    with pytest.raises(Conflict, match="already made"):
+        renders.cancel_render(session=session, principal=principal, render_id=render_id, ctx=CTX)
+
+    assert load_render(render_id).status == RenderStatus.RUNNING  # the worker marks it succeeded next
+    assert all(step.status == StepStatus.DONE for step in load_steps(render_id).values())
