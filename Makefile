@@ -17,7 +17,7 @@ export PATH := $(CURDIR)/$(BUN_BIN):$(PATH)
 export REFLEX_USE_SYSTEM_BUN := 1
 export REFLEX_TELEMETRY_ENABLED := false
 
-.PHONY: venv bun chromium run lint test clean reconcile bench backup restore
+.PHONY: venv bun chromium run lint test clean reconcile bench load backup restore
 
 venv: $(VENV_STAMP)
 
@@ -54,7 +54,7 @@ run: venv bun
 # ruff (pyflakes, pycodestyle, bugbear, simplify, complexity, isort, pyupgrade) and mypy --strict,
 # both configured in pyproject.toml; a finding fails the run before any test starts.
 lint: venv
-	$(VENV)/bin/ruff check saas_app tests bench rxconfig.py
+	$(VENV)/bin/ruff check saas_app tests bench load rxconfig.py
 	$(VENV)/bin/mypy
 
 # PostgreSQL is checked first so a missing server fails in seconds, not after the suite. The first pass
@@ -84,3 +84,19 @@ bench: venv
 	$(PY) -m bench.quota_admission
 	$(PY) -m bench.render
 	$(PY) -m bench.enqueue_latency
+
+# The seed's load test, headless, against a running stack (`make run` in another shell): a pool of
+# USERS signed-in creators made through the services on the stack's DATABASE_URL, then Locust for
+# RUN_TIME; prints p50/p95/p99 and failures per endpoint (GET /api/health is the baseline) and
+# keeps the CSV in var/load/. E.g. `make load USERS=200 RUN_TIME=60s`.
+USERS ?= 100
+SPAWN_RATE ?= 50
+RUN_TIME ?= 60s
+LOAD_HOST ?= http://localhost:3000
+load: venv
+	@mkdir -p var/load
+	$(PY) -m load.tokens --users $(USERS) --out var/load/tokens.json
+	LOAD_TOKENS=var/load/tokens.json $(VENV)/bin/locust -f load/locustfile.py --headless -u $(USERS) \
+		-r $(SPAWN_RATE) -t $(RUN_TIME) --host $(LOAD_HOST) --csv var/load/$(USERS) --only-summary \
+		--exit-code-on-error 0
+	$(PY) -m load.report var/load/$(USERS)

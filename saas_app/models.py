@@ -233,6 +233,22 @@ class StripeEvent(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow)
 
 
+class StripeObjectState(SQLModel, table=True):
+    """The last state webhooks reported for one Stripe subscription or invoice, by its Stripe id.
+
+    It orders events per object: a canceled subscription id is final, a paid invoice stays paid,
+    and an invoice's failure older than a paid invoice of the same subscription is stale.
+    """
+
+    id: str = Field(primary_key=True, max_length=100)
+    object: str = Field(max_length=32)  # Stripe's `object`: "subscription" or "invoice"
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=32)
+    subscription_id: str | None = Field(default=None, max_length=100, index=True)  # an invoice's subscription
+    status: str = Field(max_length=32)
+    created: int = 0  # the object's own `created` (Unix seconds)
+    state_at: int = 0  # the `created` of the newest event applied to it
+
+
 class ApiKey(SQLModel, table=True):
     """A revocable API key: only its SHA-256 is stored; `prefix` identifies it in lists and logs."""
 

@@ -29,6 +29,7 @@ SESSION_SIGN_OUT_ALL = "/api/auth/session/logout-all"
 API_PREFIX = "/api/"
 API_ANY = API_PREFIX + "{path:path}"  # unmatched API paths answer a JSON 404/405
 API_DOCS = "/api/docs"
+API_HEALTH = "/api/health"
 API_OPENAPI = "/api/openapi.json"
 API_RENDER_VIDEO = "/api/renders/{render_id}/video"
 API_RENDER_THUMBNAIL = "/api/renders/{render_id}/thumbnail"

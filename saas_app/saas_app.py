@@ -21,6 +21,7 @@ from saas_app.state.billing import BillingState
 from saas_app.state.create import CreateState
 from saas_app.state.library import LibraryState
 from saas_app.state.login import LoginState, VerifyState
+from saas_app.state.principal_guard import PrincipalGuard
 from saas_app.state.render import RenderState
 from saas_app.state.session import SessionState
 from saas_app.state.usage import UsageState
@@ -30,6 +31,7 @@ app = rx.App(
     head_components=[rx.el.meta(name="color-scheme", content="light")],
     stylesheets=[routes.STYLESHEET],
 )
+app.add_middleware(PrincipalGuard(), index=0)  # before Reflex sends a tab its state on (re)connect
 
 app.add_page(login_page, route=routes.LOGIN, title="Sign in · Narrated Studio", on_load=LoginState.on_load)
 app.add_page(verify_page, route=routes.VERIFY, title="Confirm sign-in · Narrated Studio",

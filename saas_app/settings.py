@@ -58,9 +58,25 @@ class Settings(BaseSettings):
     # serves the same users: any process then serves any tab); empty = on this process's disk.
     REFLEX_REDIS_URL: str = ""
 
+    # Capacity of one app process (see saas_app/api/capacity.py). WEB_THREADS threads run API work
+    # (as many run Reflex's event handlers) and the database pool keeps a connection for each.
+    WEB_THREADS: int = Field(default=8, ge=1, le=128)
+    # API requests one app process holds at once (running or waiting for a thread); the next answers
+    # 503 with Retry-After at once.
+    API_MAX_INFLIGHT: int = Field(default=64, ge=1, le=10000)
+    # App server processes (granian workers); 0 = one per CPU core when REFLEX_REDIS_URL is set (any
+    # process can then serve any tab), else 1.
+    WEB_WORKERS: int = Field(default=0, ge=0, le=64)
+    # How long a verified principal (user, session, tenant, plan) stays cached at most; revocations,
+    # sign-outs, plan changes and deletions drop it at once.
+    AUTH_CACHE_TTL_SECONDS: int = Field(default=60, ge=1, le=3600)
+
     JWT_SECRET: str = "dev-insecure-secret-change-me-in-production-0000"
     JWT_EXPIRE_HOURS: int = Field(default=24, ge=1)
     REFRESH_EXPIRE_DAYS: int = Field(default=30, ge=1)
+    # A rotated refresh token presented again within this many seconds (two tabs refreshing at once)
+    # counts as the same rotation and gets working tokens; later reuse revokes the whole family.
+    REFRESH_REUSE_GRACE_SECONDS: int = Field(default=5, ge=0, le=60)
     JWT_ISSUER: str = "saas-app"
     JWT_AUDIENCE: str = "saas-app-api"
 
@@ -132,10 +148,11 @@ class Settings(BaseSettings):
     BACKUPS_CRON: str = "0 3 * * *"  # daily at 03:00 UTC
     BACKUPS_RETENTION_DAYS: int = Field(default=14, ge=1)
 
-    # Rate limits for sign-in email (per address and per client IP).
-    RATE_EMAIL_PER_MINUTE: int = 1
-    RATE_EMAIL_PER_HOUR: int = 5
-    RATE_IP_PER_HOUR: int = 20
+    # Rate limits for sign-in email. Per address they stay strict (they protect each inbox); per
+    # client IP the default leaves room for everyone behind one shared address (an office, a school).
+    RATE_EMAIL_PER_MINUTE: int = Field(default=1, ge=1)
+    RATE_EMAIL_PER_HOUR: int = Field(default=5, ge=1)
+    RATE_IP_PER_HOUR: int = Field(default=300, ge=1)
 
     @field_validator("APP_BASE_URL")
     @classmethod
@@ -196,9 +213,28 @@ class Settings(BaseSettings):
         return origins
 
     @property
+    def web_workers(self) -> int:
+        """App server processes to run: `WEB_WORKERS`, or one per core when tab states are in Redis."""
+        if self.WEB_WORKERS:
+            return self.WEB_WORKERS
+        return max(1, os.cpu_count() or 1) if self.REFLEX_REDIS_URL else 1
+
+    @property
     def is_sqlite(self) -> bool:
         """True when the database is a SQLite file."""
         return self.DATABASE_URL.startswith("sqlite")
+
+
+def granian_workers(settings: Settings) -> str:
+    """How many app processes granian runs: `GRANIAN_WORKERS` when set (granian's own variable
+    wins), else `settings.web_workers`."""
+    return os.environ.get("GRANIAN_WORKERS") or str(settings.web_workers)
+
+
+def export_web_workers(settings: Settings) -> None:
+    """Tell granian (which Reflex starts, and which reads `GRANIAN_WORKERS` itself) how many
+    processes to run."""
+    os.environ["GRANIAN_WORKERS"] = granian_workers(settings)
 
 
 def child_process_env(**extra: str) -> dict[str, str]:

@@ -6,7 +6,7 @@ default ``.web``; made by ``reflex export --frontend-only --no-zip``, which the 
 at build time), as long as that build was made for this `APP_BASE_URL` (the browser's websocket
 address is compiled into it). So app processes start in seconds, and any number of them can serve
 copies of one build. Without a matching build it runs ``reflex run --env prod --single-port``,
-which builds first. Either way the server is Reflex's own (granian; `GRANIAN_WORKERS` processes),
+which builds first. Either way the server is Reflex's own (granian; `WEB_WORKERS` processes),
 and SIGTERM stops it gracefully: the listening socket closes and requests in flight complete.
 """
 
@@ -25,7 +25,7 @@ from reflex_base import constants
 from reflex_base.config import get_config
 from reflex_base.environment import environment
 
-from saas_app.settings import get_settings
+from saas_app.settings import export_web_workers, get_settings
 
 log = logging.getLogger("saas_app.web")
 BUILD_FILES = (constants.Dirs.BUILD_DIR, constants.Dirs.ENV_JSON)  # what a copy of a build needs
@@ -66,6 +66,7 @@ def main() -> None:
     """Serve the existing build, or build and serve with `reflex run` when there is none for this URL."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     port = get_settings().PORT
+    export_web_workers(get_settings())
     problem = build_problem(prerequisites.get_web_dir())
     if problem is None:
         serve(port)

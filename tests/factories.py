@@ -427,3 +427,21 @@ def zip_names(path: Path) -> set[str]:
     """The member names of a ZIP file."""
     with zipfile.ZipFile(path) as zf:
         return set(zf.namelist())
+
+
+def age_refresh_rotation(session: Session, refresh_token: str) -> None:
+    """Move a refresh token's rotation back past the reuse grace window (as if time had passed)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+    from sqlmodel import col
+
+    from saas_app.models import RefreshToken, utcnow
+
+    past = utcnow() - timedelta(seconds=get_settings().REFRESH_REUSE_GRACE_SECONDS + 1)
+    jti = claims_of(refresh_token)["jti"]
+    result = session.exec(update(RefreshToken).where(col(RefreshToken.jti) == jti,
+                                                      col(RefreshToken.rotated_at).is_not(None))
+                          .values(rotated_at=past))
+    assert result.rowcount == 1, "the token was not rotated yet"
+    session.commit()

@@ -70,6 +70,7 @@ _idempotency_locks: dict[tuple[str, str], asyncio.Lock] = {}
 _inbox: list[dict] = []
 _delays: dict[str, float] = {}  # path prefix -> seconds to wait before answering (a slow Stripe)
 _in_flight = {"delayed": 0}  # delayed requests not answered yet
+_holds: dict[str, asyncio.Event] = {}  # path prefix -> answered only once released (a Stripe that hangs)
 
 # localstripe pickles its whole store to /tmp/localstripe.pickle on every write; other test
 # runs on this machine may use that file too, so this process keeps its store in memory only.
@@ -119,6 +120,7 @@ def _seed_plans() -> None:
 def _reset_state() -> None:
     ls.store.clear()
     ls_webhooks._webhooks.clear()
+    _release_holds()
     for state in (_checkout_sessions, _portal_sessions, _idempotent, _idempotency_locks, _delays):
         state.clear()
     _inbox.clear()
@@ -321,6 +323,24 @@ async def set_delay(request: web.Request) -> web.Response:
     return _json({"delays": _delays, "in_flight": _in_flight["delayed"]})
 
 
+def _release_holds() -> None:
+    for event in _holds.values():
+        event.set()
+    _holds.clear()
+
+
+async def set_hold(request: web.Request) -> web.Response:
+    """POST /_test/hold {"path": "/v1/subscriptions/"}: keep those requests unanswered until /_test/release."""
+    _holds[str((await request.json())["path"])] = asyncio.Event()
+    return _json({"holds": list(_holds), "in_flight": _in_flight["delayed"]})
+
+
+async def release_holds(_request: web.Request) -> web.Response:
+    """POST /_test/release: answer every held request now."""
+    _release_holds()
+    return _json({"holds": [], "in_flight": _in_flight["delayed"]})
+
+
 async def get_delay(_request: web.Request) -> web.Response:
     """GET /_test/delay: the delays and how many delayed requests are still being answered."""
     return _json({"delays": _delays, "in_flight": _in_flight["delayed"]})
@@ -329,11 +349,14 @@ async def get_delay(_request: web.Request) -> web.Response:
 @web.middleware
 async def _slow(request: web.Request, handler: Any) -> web.StreamResponse:
     seconds = sum(s for prefix, s in _delays.items() if request.path.startswith(prefix))
-    if not seconds:
+    held = [event for prefix, event in _holds.items() if request.path.startswith(prefix)]
+    if not seconds and not held:
         return await handler(request)
     _in_flight["delayed"] += 1
     try:
         await asyncio.sleep(seconds)
+        for event in held:
+            await event.wait()
         return await handler(request)
     finally:
         _in_flight["delayed"] -= 1
@@ -384,6 +407,8 @@ def build_app() -> web.Application:
     app.router.add_get("/_test/inbox", inbox_list)
     app.router.add_post("/_test/delay", set_delay)
     app.router.add_get("/_test/delay", get_delay)
+    app.router.add_post("/_test/hold", set_hold)
+    app.router.add_post("/_test/release", release_holds)
     for route in ls_server.app.router.routes():  # localstripe's own API, in its order
         info = route.resource.get_info() if route.resource is not None else {}
         path = info.get("path") or info.get("formatter")
@@ -530,6 +555,16 @@ def latest_invoice(base_url: str, customer_id: str) -> dict:
 def slow_down(base_url: str, path: str, seconds: float) -> None:
     """Make the server wait `seconds` before answering requests under `path` (until the next reset)."""
     stripe_call(base_url, "POST", "/_test/delay", json={"path": path, "seconds": seconds})
+
+
+def hold_answers(base_url: str, path: str) -> None:
+    """Keep requests under `path` unanswered until `release_answers` (or the next reset)."""
+    stripe_call(base_url, "POST", "/_test/hold", json={"path": path})
+
+
+def release_answers(base_url: str) -> None:
+    """Answer every request `hold_answers` kept waiting."""
+    stripe_call(base_url, "POST", "/_test/release")
 
 
 def delayed_in_flight(base_url: str) -> int:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from saas_app.api.capacity import ApiRoute
 from saas_app.api.deps import Context, DbSession, UserPrincipal
 from saas_app.api.errors import AUTH, BODY, errors
 from saas_app.api.files import FileAnswer, file_responses, send_download
+from saas_app.api.params import PageLimit, PageOffset, PathId
 from saas_app.api.schemas import DeletionCanceled, DeletionScheduled, ExportQueued, Revoked
 from saas_app.services.account import api_keys, audit, backups, deletion, exports
 from saas_app.services.account.sessions import list_active_sessions, revoke_session
@@ -23,8 +23,9 @@ from saas_app.services.account.views import (
     NewKey,
     SessionList,
 )
+from saas_app.services.core.validation import UserText
 
-router = APIRouter(prefix="/api/account", tags=["account"])
+router = APIRouter(route_class=ApiRoute, prefix="/api/account", tags=["account"])
 
 
 class DeleteRequest(BaseModel):
@@ -32,7 +33,7 @@ class DeleteRequest(BaseModel):
 
 
 class KeyRequest(BaseModel):
-    name: str = Field(max_length=80)
+    name: UserText = Field(max_length=80)
 
 
 @router.post("/export", status_code=202, response_model=ExportQueued, responses=errors(*AUTH, 429, 503))
@@ -50,7 +51,7 @@ def list_exports(principal: UserPrincipal, session: DbSession) -> ExportList:
 
 @router.get("/download-export/{filename}", response_class=FileAnswer,
             responses=file_responses("application/zip", *AUTH, 404, 410, 422))
-def download_export(filename: str, principal: UserPrincipal, session: DbSession) -> Response:
+def download_export(filename: PathId, principal: UserPrincipal, session: DbSession) -> Response:
     """The export ZIP (24 hours, this tenant only; 410 once expired)."""
     return send_download(exports.get_export_file_or_raise(session=session, tenant_id=principal.tenant_id,
                                                           filename=filename))
@@ -97,13 +98,13 @@ def create_key(body: KeyRequest, principal: UserPrincipal, session: DbSession, c
 
 
 @router.post("/api-keys/{key_id}/rotate", response_model=NewKey, responses=errors(*AUTH, 404, 422))
-def rotate_key(key_id: str, principal: UserPrincipal, session: DbSession, ctx: Context) -> NewKey:
+def rotate_key(key_id: PathId, principal: UserPrincipal, session: DbSession, ctx: Context) -> NewKey:
     """Replace a key with a new secret."""
     return api_keys.rotate_api_key(session=session, principal=principal, key_id=key_id, ctx=ctx)
 
 
 @router.delete("/api-keys/{key_id}", response_model=Revoked, responses=errors(*AUTH, 404, 422))
-def revoke_key(key_id: str, principal: UserPrincipal, session: DbSession, ctx: Context) -> Revoked:
+def revoke_key(key_id: PathId, principal: UserPrincipal, session: DbSession, ctx: Context) -> Revoked:
     """Revoke a key at once."""
     api_keys.revoke_api_key(session=session, principal=principal, key_id=key_id, ctx=ctx)
     return Revoked(id=key_id)
@@ -116,7 +117,7 @@ def sessions(principal: UserPrincipal, session: DbSession) -> SessionList:
 
 
 @router.delete("/sessions/{session_id}", response_model=Revoked, responses=errors(*AUTH, 404, 422))
-def end_session(session_id: str, principal: UserPrincipal, session: DbSession, ctx: Context) -> Revoked:
+def end_session(session_id: PathId, principal: UserPrincipal, session: DbSession, ctx: Context) -> Revoked:
     """Sign one device out."""
     revoke_session(session=session, principal=principal, session_id=session_id, ctx=ctx)
     return Revoked(id=session_id)
@@ -131,7 +132,7 @@ def backup_status(principal: UserPrincipal) -> BackupStatus:
 @router.get("/audit", response_model=AuditPage, responses=errors(*AUTH, 422))
 def audit_log(
     principal: UserPrincipal, session: DbSession,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 20, offset: PageOffset = 0,
 ) -> AuditPage:
     """Recent activity in this workspace, newest first."""
     return audit.list_event_page(session=session, tenant_id=principal.tenant_id, limit=limit, offset=offset)

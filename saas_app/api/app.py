@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from saas_app import routes
 from saas_app.api import account, auth, billing, health, renders
+from saas_app.api.capacity import CapacityMiddleware
 from saas_app.api.errors import (
     ANY_METHOD,
     ErrorBody,
@@ -23,6 +24,7 @@ from saas_app.api.errors import (
     no_such_endpoint,
     validation_error,
 )
+from saas_app.api.security_headers import SecurityHeadersMiddleware
 from saas_app.services.core.errors import AppError
 
 log = logging.getLogger(__name__)
@@ -75,4 +77,6 @@ def create_api() -> FastAPI:
         api.include_router(module.router)
     api.add_route(routes.API_ANY, no_such_endpoint, methods=list(ANY_METHOD), include_in_schema=False)
     api.add_middleware(RequestIdMiddleware)
+    api.add_middleware(SecurityHeadersMiddleware)  # also wraps Reflex's pages, mounted behind this app
+    api.add_middleware(CapacityMiddleware)  # outermost: a shed request costs nothing else
     return api

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field, model_validator
 
 from saas_app import routes
+from saas_app.api.capacity import ApiRoute
 from saas_app.api.deps import (
     Context,
     CurrentPrincipal,
@@ -26,7 +27,7 @@ from saas_app.services.auth.views import Me, TokenResponse
 from saas_app.services.core.errors import AppError, InvalidInput
 from saas_app.settings import get_settings
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = APIRouter(route_class=ApiRoute, prefix="/api/auth", tags=["auth"])
 
 
 class MagicLinkRequest(BaseModel):
@@ -71,9 +72,10 @@ def verify_magic_link(body: VerifyRequest, session: DbSession, ctx: Context) -> 
 
 @router.post("/refresh", response_model=TokenResponse, responses=errors(*BODY, 401))
 def refresh(body: RefreshRequest, session: DbSession, ctx: Context) -> TokenResponse:
-    """Rotate a refresh token; reusing an old one ends its session."""
-    return TokenResponse.from_pair(
-        auth_sessions.refresh_tokens(session=session, refresh_token=body.refresh_token, ctx=ctx))
+    """Rotate a refresh token; reusing an old one (after a few seconds' grace) ends its session."""
+    pair = auth_sessions.refresh_tokens(session=session, refresh_token=body.refresh_token, ctx=ctx)
+    session.commit()  # the new refresh token must work the moment the caller has it
+    return TokenResponse.from_pair(pair)
 
 
 @router.get("/me", response_model=Me, responses=errors(*AUTH))

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
-from saas_app.api.deps import Context, DbSession, UserPrincipal
+from saas_app.api.capacity import ApiRoute
+from saas_app.api.deps import Context, DbSession, RawBody, UserPrincipal
 from saas_app.api.errors import AUTH, BODY, errors
 from saas_app.api.schemas import PlanList, RedirectUrl, WebhookReceipt
 from saas_app.services.billing import checkout as billing
 from saas_app.services.billing import webhooks as stripe_webhooks
 from saas_app.services.billing.views import SubscriptionSummary, list_plans
 
-router = APIRouter(prefix="/api/billing", tags=["billing"])
+router = APIRouter(route_class=ApiRoute, prefix="/api/billing", tags=["billing"])
 
 
 class CheckoutRequest(BaseModel):
@@ -45,10 +45,8 @@ def subscription(principal: UserPrincipal, session: DbSession) -> SubscriptionSu
 
 
 @router.post("/webhook", response_model=WebhookReceipt, responses=errors(400, 502, 503))
-async def webhook(request: Request, session: DbSession, ctx: Context) -> WebhookReceipt:
+def webhook(request: Request, payload: RawBody, session: DbSession, ctx: Context) -> WebhookReceipt:
     """Stripe events, verified over the raw body with STRIPE_WEBHOOK_SECRET."""
-    payload = await request.body()
     signature = request.headers.get("stripe-signature", "")
-    result = await run_in_threadpool(stripe_webhooks.handle_webhook, session=session, payload=payload,
-                                     signature=signature, ctx=ctx)
+    result = stripe_webhooks.handle_webhook(session=session, payload=payload, signature=signature, ctx=ctx)
     return WebhookReceipt(result=result)

@@ -58,7 +58,8 @@ _DESCRIPTIONS = {
     422: "A value is missing or not acceptable (`fields` names each one).",
     429: "Too many requests: retry after `retry_after` seconds.",
     502: "The payment provider could not be reached or refused; nothing was changed.",
-    503: "A dependency is briefly down, or billing is not configured on this server.",
+    503: "A dependency is briefly down, the server is at capacity (retry after `Retry-After`), or billing "
+         "is not configured on this server.",
     507: "The server is short of disk space; new renders are paused.",
 }
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
@@ -67,9 +68,12 @@ BODY = (400, 422)  # a route that reads a JSON body: unreadable, or a value refu
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """The `responses=` of a route that can answer these error statuses (all with an `ErrorBody`)."""
+    """The `responses=` of a route that can answer these error statuses (all with an `ErrorBody`).
+
+    Every API route can answer 503 (at capacity: see `api/capacity.py`), so it is always listed.
+    """
     declared: dict[int | str, dict[str, Any]] = {}
-    for code in sorted(set(codes)):
+    for code in sorted({*codes, 503}):
         declared[code] = {"model": ErrorBody, "description": _DESCRIPTIONS[code]}
         if code in (429, 503):
             declared[code]["headers"] = _RETRY_AFTER

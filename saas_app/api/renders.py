@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import Response
 
+from saas_app.api.capacity import ApiRoute
 from saas_app.api.deps import Context, CurrentPrincipal, DbSession
 from saas_app.api.errors import AUTH, BODY, errors
 from saas_app.api.files import FileAnswer, file_responses, send_download
+from saas_app.api.params import PageLimit, PageOffset, PathId
 from saas_app.api.schemas import Deleted, RenderCanceled, TemplateList, VoiceList
 from saas_app.services.renders import submission as renders
 from saas_app.services.renders import views
@@ -20,7 +20,7 @@ from saas_app.services.renders.views import RenderDetail, RenderPage, RenderSubm
 from saas_app.services.usage import quotas
 from saas_app.services.usage.views import UsageSummary
 
-router = APIRouter(tags=["renders"])
+router = APIRouter(route_class=ApiRoute, tags=["renders"])
 
 
 def _submit(body: RenderInput, principal: CurrentPrincipal, session: DbSession, ctx: Context) -> RenderSubmitted:
@@ -39,14 +39,14 @@ router.add_api_route("/render", _submit, methods=["POST"], status_code=202,
 @router.get("/api/renders", response_model=RenderPage, responses=errors(*AUTH, 422))
 def list_renders(
     principal: CurrentPrincipal, session: DbSession,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 20, offset: PageOffset = 0,
 ) -> RenderPage:
     """This tenant's renders, newest first."""
     return views.list_render_page(session=session, tenant_id=principal.tenant_id, limit=limit, offset=offset)
 
 
 @router.get("/api/renders/{render_id}", response_model=RenderDetail, responses=errors(*AUTH, 404, 422))
-def get_render(render_id: str, principal: CurrentPrincipal, session: DbSession) -> RenderDetail:
+def get_render(render_id: PathId, principal: CurrentPrincipal, session: DbSession) -> RenderDetail:
     """One render with per-step progress, usage charged and any error."""
     return views.get_render_detail(session=session, tenant_id=principal.tenant_id, render_id=render_id)
 
@@ -58,35 +58,35 @@ def _file(render_id: str, principal: CurrentPrincipal, session: DbSession, key: 
 
 @router.get("/api/renders/{render_id}/video", response_class=FileAnswer,
             responses=file_responses("video/mp4", *AUTH, 404, 422))
-def get_video(render_id: str, principal: CurrentPrincipal, session: DbSession) -> Response:
+def get_video(render_id: PathId, principal: CurrentPrincipal, session: DbSession) -> Response:
     """The MP4 (supports HTTP range requests for seeking)."""
     return _file(render_id, principal, session, VIDEO.key)
 
 
 @router.get("/api/renders/{render_id}/thumbnail", response_class=FileAnswer,
             responses=file_responses("image/jpeg", *AUTH, 404, 422))
-def get_thumbnail(render_id: str, principal: CurrentPrincipal, session: DbSession) -> Response:
+def get_thumbnail(render_id: PathId, principal: CurrentPrincipal, session: DbSession) -> Response:
     """The JPEG thumbnail."""
     return _file(render_id, principal, session, THUMBNAIL.key)
 
 
 @router.get("/api/renders/{render_id}/files/{key}", response_class=FileAnswer,
             responses=file_responses("application/octet-stream", *AUTH, 404, 422))
-def get_file(render_id: str, key: str, principal: CurrentPrincipal, session: DbSession) -> Response:
+def get_file(render_id: PathId, key: PathId, principal: CurrentPrincipal, session: DbSession) -> Response:
     """Any file the render's steps keep, by its key (`video`, `thumbnail`, ...)."""
     return _file(render_id, principal, session, key)
 
 
 @router.post("/api/renders/{render_id}/cancel", response_model=RenderCanceled,
              responses=errors(*AUTH, 404, 409, 422))
-def cancel(render_id: str, principal: CurrentPrincipal, session: DbSession, ctx: Context) -> RenderCanceled:
+def cancel(render_id: PathId, principal: CurrentPrincipal, session: DbSession, ctx: Context) -> RenderCanceled:
     """Stop a queued or running render."""
     render = renders.cancel_render(session=session, principal=principal, render_id=render_id, ctx=ctx)
     return RenderCanceled(id=render.id, status=render.status)
 
 
 @router.delete("/api/renders/{render_id}", response_model=Deleted, responses=errors(*AUTH, 404, 422, 503))
-def delete(render_id: str, principal: CurrentPrincipal, session: DbSession, ctx: Context) -> Deleted:
+def delete(render_id: PathId, principal: CurrentPrincipal, session: DbSession, ctx: Context) -> Deleted:
     """Delete a render and free its storage."""
     renders.delete_render(session=session, principal=principal, render_id=render_id, ctx=ctx)
     return Deleted(id=render_id)

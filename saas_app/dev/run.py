@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 
 from saas_app.dev import processes as procs
 from saas_app.dev.guard import die_with_parent
-from saas_app.settings import PROJECT_ROOT, ConfigError, Settings, get_settings
+from saas_app.settings import PROJECT_ROOT, ConfigError, Settings, get_settings, granian_workers
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 CONFIG = Path(__file__).with_name("supervisord.conf")
@@ -142,6 +142,7 @@ def supervisor_env(settings: Settings) -> dict[str, str]:
         "NS_PYTHON": procs.PYTHON, "NS_REFLEX": str(procs.BIN_DIR / "reflex"),
         "NS_GUARD": f"{procs.PYTHON} -m saas_app.dev.guard",
         "NS_WORKER_STOPWAIT": str(settings.WORKER_SHUTDOWN_GRACE_SECONDS + 15),
+        "GRANIAN_WORKERS": granian_workers(settings),  # app processes (Reflex's granian reads it)
     })
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import reflex as rx
 from reflex.event import EventSpec
@@ -24,6 +24,7 @@ class AccountKeysState(UsageState):
     revealed_name: str = ""
     key_message: str = ""
     confirm_revoke_id: str = ""
+    _one_shot_vars: ClassVar[tuple[str, ...]] = ("revealed_secret", "revealed_name")
 
     async def _reload(self, principal: Principal) -> None:
         rows = await self._call(api_keys.list_api_keys, tenant_id=principal.tenant_id)

@@ -79,7 +79,7 @@ class LoginState(SessionState):
             await self._call(magic_links.request_magic_link, email=self.email, next_path=self.next_path,
                              ctx=self._request_context())
         except RateLimited as exc:
-            self.email_error = f"{exc.message} You can try again in {exc.retry_after} seconds."
+            self.email_error = exc.message  # it says how long to wait, in plain words
             wait = min(exc.retry_after, RESEND_COOLDOWN_SECONDS) if self.sent else 0
         except AppError as exc:
             self.email_error = exc.message

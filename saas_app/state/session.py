@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import reflex as rx
 from reflex.event import EventSpec
@@ -50,6 +50,8 @@ class SessionState(rx.State):
     user_email: str = ""
     plan: str = FREE.id
     _user_id: str = ""
+    # Vars that hold a secret for the one event that reveals it: cleared before a tab's state is sent again.
+    _one_shot_vars: ClassVar[tuple[str, ...]] = ()
 
     def _cookie_value(self) -> str:
         raw = self.router.headers.cookie or ""
@@ -74,12 +76,34 @@ class SessionState(rx.State):
         user_id = principal.user_id if principal else ""
         if self._user_id and user_id != self._user_id:
             # Signed out, or another user in this tab: drop every per-user value on the page states.
-            (await self.get_state(SessionState)).reset()
+            await self._reset_user_states()
         self._user_id = user_id
         self.signed_in = principal is not None
         self.user_email = principal.email if principal else ""
         self.plan = principal.plan if principal else FREE.id
         return principal
+
+    async def _user_states(self) -> list[SessionState]:
+        """Every state bound to the tab's user, loaded if need be (a Redis-backed tab loads only part of its tree)."""
+        found: list[SessionState] = []
+        pending: list[type[rx.State]] = [SessionState]
+        while pending:
+            cls = pending.pop()
+            found.append(await self.get_state(cls))  # type: ignore[arg-type]
+            pending.extend(cls.get_substates())
+        return found
+
+    async def _reset_user_states(self) -> None:
+        for state in await self._user_states():
+            state.reset()
+
+    async def _before_full_sync(self) -> None:
+        """Before a tab's whole state is sent (a page load or reconnect): if the tab's principal changed since
+        its last event, reset every user-bound state, and forget every one-shot value in any case."""
+        await self._resolve_principal()
+        for state in await self._user_states():
+            for name in type(state)._one_shot_vars:
+                setattr(state, name, "")
 
     async def _background_principal(self) -> Principal | None:
         """In a background task: the tab's user, looked up without holding the state lock.

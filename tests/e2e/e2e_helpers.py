@@ -146,6 +146,35 @@ def expect_usage(page: Page, metric: str, value: str | re.Pattern[str], percent:
         expect(bar.locator("[data-color]")).to_have_attribute("data-color", color)
 
 
+class Hydration:
+    """Counts the page loads a tab has finished: Reflex sends `is_hydrated: true` once a page's
+    on_load handlers are done (on a full load and on a client-side navigation alike).
+
+    Create it before the first navigation; then `done = hydration.count`, navigate, and
+    `hydration.wait_after(done)` before checking that something is absent from the page (an
+    absence checked earlier passes vacuously, before the page's state has arrived).
+    """
+
+    _HYDRATED = re.compile(r'is_hydrated[a-z_]*\\?"\s*:\s*true')  # (the delta may arrive JSON-encoded twice)
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.count = 0
+        page.on("websocket", lambda ws: ws.on("framereceived", self._on_frame))
+
+    def _on_frame(self, payload: str | bytes) -> None:
+        text = payload if isinstance(payload, str) else payload.decode(errors="replace")
+        self.count += len(self._HYDRATED.findall(text))
+
+    def wait_after(self, done: int, timeout_ms: int = UI_TIMEOUT_MS) -> None:
+        """Wait until a page load finished after `done` were counted (the driver delivers frames while it waits)."""
+        waited = 0
+        while self.count <= done:
+            assert waited < timeout_ms, "the page never finished loading (no is_hydrated frame)"
+            self.page.wait_for_timeout(50)
+            waited += 50
+
+
 # The badge of a finished video: "Ready" in plain words (components/status_badge.py); the raw status
 # is accepted until that wording lands, so these tests check the flow, not the badge's words.
 READY_BADGE = re.compile(r"^(Ready|succeeded)$")

@@ -121,3 +121,10 @@ def test_the_example_env_file_loads_as_the_defaults(fresh_env: pytest.MonkeyPatc
     for name in ("STORAGE_BACKEND", "S3_BUCKET", "S3_ENDPOINT_URL", "S3_REGION", "S3_ADDRESSING_STYLE",
                  "S3_PRESIGN_TTL_SECONDS", "REFLEX_REDIS_URL", "PORT", "REDIS_URL"):
         assert getattr(example, name) == getattr(defaults, name), name
+
+
+def test_one_app_process_unless_tab_states_are_shared_in_redis() -> None:
+    assert Settings(WEB_WORKERS=0, REFLEX_REDIS_URL="").web_workers == 1
+    shared = Settings(WEB_WORKERS=0, REFLEX_REDIS_URL="redis://127.0.0.1:6379/3")
+    assert shared.web_workers == max(1, os.cpu_count() or 1)
+    assert Settings(WEB_WORKERS=3, REFLEX_REDIS_URL="").web_workers == 3

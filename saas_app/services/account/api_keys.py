@@ -15,9 +15,11 @@ from sqlmodel import Session, col, select
 from saas_app.models import ApiKey, Tenant, User, utcnow
 from saas_app.services.account.audit import RequestContext, record_event
 from saas_app.services.account.views import ApiKeyView, NewKey
-from saas_app.services.auth.sessions import Principal, principal_for
+from saas_app.services.auth import principal_cache
+from saas_app.services.auth.principal import Principal, principal_for, proof_lifetime
 from saas_app.services.auth.tokens import sha256_hex
 from saas_app.services.core.errors import AuthError, InvalidInput, NotFound
+from saas_app.services.core.validation import clean_text
 
 KEY_PREFIX = "nsk_"
 MAX_KEYS = 20
@@ -49,9 +51,12 @@ def create_api_key(*, session: Session, principal: Principal, name: str, ctx: Re
     """Make a named key for the tenant.
 
     Raises:
-        InvalidInput: Empty or long name, or too many keys.
+        InvalidInput: Empty, invisible, long or control-character name, or too many keys.
     """
-    name = (name or "").strip()
+    try:
+        name = clean_text(name or "")
+    except ValueError as exc:
+        raise InvalidInput(f"The key name {exc}.", field="name") from exc
     if not name or len(name) > 80:
         raise InvalidInput("Give the key a name of 1 to 80 characters.", field="name")
     if len(_active(session, principal.tenant_id)) >= MAX_KEYS:
@@ -100,12 +105,16 @@ def rotate_api_key(*, session: Session, principal: Principal, key_id: str | None
 
 
 def authenticate_api_key(*, session: Session, secret: str) -> Principal:
-    """The principal of a valid, unrevoked key (scoped to its tenant).
+    """The principal of a valid, unrevoked key (scoped to its tenant); cached like access tokens.
 
     Raises:
         AuthError: Unknown, malformed or revoked key.
     """
     prefix = "_".join(secret.split("_", 2)[:2]) if looks_like_api_key(secret) else ""
+    digest = principal_cache.credential_digest(secret)
+    seen = principal_cache.lookup(digest) if prefix else None
+    if seen is not None and seen.principal is not None:
+        return seen.principal
     row = session.exec(select(ApiKey).where(ApiKey.prefix == prefix)).first() if prefix else None
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, sha256_hex(secret)):
         raise AuthError("This API key is not valid. Create or rotate a key on the account page.")
@@ -116,4 +125,9 @@ def authenticate_api_key(*, session: Session, secret: str) -> Principal:
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
         row.last_used_at = now
         session.add(row)
-    return principal_for(user, tenant, "", via="api_key", actor=row.prefix)
+    principal = principal_for(user, tenant, "", via="api_key", actor=row.prefix)
+    if seen is not None:
+        principal_cache.store(digest, principal, seen=seen, ttl_seconds=proof_lifetime(tenant),
+                              scopes=[principal_cache.key_scope_of(row.prefix), principal_cache.user_scope_of(user.id),
+                                      principal_cache.tenant_scope_of(tenant.id)])
+    return principal

@@ -48,6 +48,7 @@ from saas_app.services.usage import plans, quotas
 from saas_app.settings import get_settings
 
 log = logging.getLogger(__name__)
+STOP_RENDERS_SECONDS = 60  # how long the purge waits for the tenant's running renders to stop
 
 
 def get_deletion(*, session: Session, tenant_id: str) -> AccountDeletion | None:
@@ -120,6 +121,20 @@ def _purge_stripe(tenant: Tenant, subscription_id: str | None) -> None:
     billing.call_stripe(lambda: client.v1.customers.delete(customer_id))
 
 
+def _stop_running_renders(render_ids: list[str]) -> None:
+    """Stop the tenant's renders that workers are running and wait until they have ended.
+
+    The deletion is due, so the pipeline writes nothing more for the tenant (`purge_fence`); this
+    makes sure no work-horse is still writing while the purge removes what exists.
+
+    Raises:
+        RuntimeError: A render did not stop within `STOP_RENDERS_SECONDS` (the purge is retried).
+    """
+    running = queue.stop_jobs([queue.render_job_id(rid) for rid in render_ids], timeout=STOP_RENDERS_SECONDS)
+    if running:
+        raise RuntimeError(f"renders still running after {STOP_RENDERS_SECONDS} s: {running}; purge retried later")
+
+
 def _purge_redis(tenant_id: str, user_ids: list[str], session_ids: list[str], render_ids: list[str]) -> None:
     """Ask each owner of Redis keys to forget the tenant, then drop its jobs (not the one running this)."""
     quotas.forget_tenant(tenant_id=tenant_id, render_ids=render_ids)
@@ -142,7 +157,8 @@ def _purge_files(tenant_id: str, export_files: list[str]) -> None:
 
 
 def purge_tenant(*, session: Session, tenant_id: str) -> bool:
-    """Delete everything of a tenant in every store (idempotent; Stripe first, the database last).
+    """Delete everything of a tenant in every store (idempotent; its running renders are stopped
+    first, then Stripe, Redis and files, the database last).
 
     Returns:
         False when the tenant no longer exists.
@@ -150,12 +166,13 @@ def purge_tenant(*, session: Session, tenant_id: str) -> bool:
     tenant = session.get(Tenant, tenant_id)
     if tenant is None:
         return False
+    render_ids = list(session.exec(select(Render.id).where(Render.tenant_id == tenant_id)).all())
+    _stop_running_renders(render_ids)
     users = list(session.exec(select(User).where(User.tenant_id == tenant_id)).all())
     user_ids = [u.id for u in users]
     sub = session.get(Subscription, tenant_id)
     _purge_stripe(tenant, sub.stripe_subscription_id if sub else None)
     session_ids = list(session.exec(select(AuthSession.id).where(col(AuthSession.user_id).in_(user_ids))).all())
-    render_ids = list(session.exec(select(Render.id).where(Render.tenant_id == tenant_id)).all())
     exports = list(session.exec(select(DataExport.filename).where(DataExport.tenant_id == tenant_id)).all())
     _purge_redis(tenant_id, user_ids, session_ids, render_ids)
     _purge_files(tenant_id, exports)

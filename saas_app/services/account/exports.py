@@ -85,7 +85,7 @@ def request_export(*, session: Session, principal: Principal, ctx: RequestContex
                         .order_by(col(DataExport.created_at).desc())).first()
     if last is not None and utcnow() - last.created_at < EXPORT_INTERVAL:
         wait = int((last.created_at + EXPORT_INTERVAL - utcnow()).total_seconds()) + 1
-        raise RateLimited(f"You can request one export per hour. Try again in {wait // 60 + 1} minutes.",
+        raise RateLimited("You can request one export per hour.",
                           retry_after=wait)
     row = DataExport(tenant_id=principal.tenant_id, user_id=principal.user_id,
                      filename=f"export-{secrets.token_urlsafe(24)}.zip")
@@ -99,7 +99,7 @@ def request_export(*, session: Session, principal: Principal, ctx: RequestContex
     except redis.RedisError as exc:
         session.delete(row)
         session.commit()
-        raise ServiceUnavailable("Exports are briefly unavailable. Please try again in a minute.") from exc
+        raise ServiceUnavailable("Exports are briefly unavailable.", retry_after=60) from exc
     return row
 
 

@@ -22,7 +22,7 @@ from saas_app.services.account.audit import RequestContext, record_event
 from saas_app.services.auth.tokens import new_secret_token, sha256_hex
 from saas_app.services.core.errors import AuthError, InvalidInput
 from saas_app.services.core.mail import send_email
-from saas_app.services.core.rate_limit import Limit, Window, check_limits, ensure_windows
+from saas_app.services.core.rate_limit import Limit, Window, check_limits, ensure_windows, refund_limits
 from saas_app.settings import get_settings
 
 MAX_CODE_ATTEMPTS = 5
@@ -30,8 +30,16 @@ LINK_INVALID = "This sign-in link has expired or was already used. Request a new
 CODE_INVALID = "That code is not right or has expired. Check the latest email, or request a new code."
 
 
+MAX_LOCAL_PART_OCTETS = 64  # RFC 5321, 4.5.3.1.1
+
+
 def normalize_email(raw: str) -> str:
-    """Validate an address and return it normalized (lower-case).
+    """Validate an address and return its one canonical form: the identity and where mail goes.
+
+    An international domain is kept in its ASCII (IDNA) form, so `qa@bücher.example` and
+    `qa@xn--bcher-kva.example` are one person, and mail reaches relays without SMTPUTF8.
+    Only a non-ASCII local part (which needs SMTPUTF8 anyway) stays in Unicode (NFC).
+    The whole address is lower-case.
 
     Raises:
         InvalidInput: With a readable reason (field `email`).
@@ -43,7 +51,10 @@ def normalize_email(raw: str) -> str:
         info = validate_email(raw, check_deliverability=False)
     except EmailNotValidError as exc:
         raise InvalidInput(f"That email address is not valid: {exc}", field="email") from exc
-    return info.normalized.lower()
+    if len(info.local_part.encode()) > MAX_LOCAL_PART_OCTETS:
+        raise InvalidInput("That email address is not valid: the part before the @ is longer than "
+                           f"{MAX_LOCAL_PART_OCTETS} characters.", field="email")
+    return (info.ascii_email or info.normalized).lower()
 
 
 def safe_next_path(raw: str | None) -> str:
@@ -117,9 +128,18 @@ def request_magic_link(*, session: Session, email: str, next_path: str | None, c
         ServiceUnavailable: Redis or SMTP is down (nothing is stored).
     """
     address = normalize_email(email)
-    settings = get_settings()
     ensure_windows(restore=lambda: _restored_windows(session))
-    check_limits(limits=_limits(address, ctx.ip), message="Too many sign-in emails. Please wait before asking again.")
+    limits = _limits(address, ctx.ip)
+    check_limits(limits=limits, message="Too many sign-in emails. Please wait before asking again.")
+    try:
+        _store_and_send(session, address=address, next_path=next_path, ctx=ctx)
+    except Exception:
+        refund_limits(limits=limits)  # nothing was sent: the attempt must not use up the person's limits
+        raise
+
+
+def _store_and_send(session: Session, *, address: str, next_path: str | None, ctx: RequestContext) -> None:
+    settings = get_settings()
     now = utcnow()
     session.exec(
         update(MagicLink)

@@ -10,15 +10,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import cast
 
-import redis
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from saas_app.models import AuthSession, MagicLink, RefreshToken, Tenant, User, utcnow
 from saas_app.services.account.audit import RequestContext, record_event
+from saas_app.services.auth import principal_cache
+from saas_app.services.auth.principal import Principal as Principal
+from saas_app.services.auth.principal import principal_for as principal_for
+from saas_app.services.auth.principal import proof_lifetime
 from saas_app.services.auth.tokens import (
     ACCESS,
     REFRESH,
@@ -29,32 +31,11 @@ from saas_app.services.auth.tokens import (
     sha256_hex,
 )
 from saas_app.services.core.errors import AuthError
-from saas_app.services.core.redis_client import get_redis
-from saas_app.services.usage.plans import default_plan_id, effective_plan_id
+from saas_app.services.usage.plans import default_plan_id
 from saas_app.settings import get_settings
 
 log = logging.getLogger(__name__)
-_CACHE_TTL = 300
 SESSION_ENDED = "Your session has ended. Please sign in again."
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The verified caller of a request."""
-
-    user_id: str
-    tenant_id: str
-    email: str
-    role: str
-    plan: str
-    session_id: str
-    via: str = "session"  # session (browser cookie or access token) | api_key
-    actor: str = ""  # the API key prefix when `via` is api_key
-
-    @property
-    def actor_name(self) -> str:
-        """Who acted, for audit rows: the API key prefix, else the user's email."""
-        return self.actor or self.email
 
 
 @dataclass(frozen=True)
@@ -65,13 +46,6 @@ class TokenPair:
     refresh_token: str
     expires_in: int
     principal: Principal
-
-
-def principal_for(user: User, tenant: Tenant, session_id: str, *, via: str = "session", actor: str = "") -> Principal:
-    """The principal of a user acting in their tenant, with the plan in force now."""
-    plan = effective_plan_id(tenant.plan, tenant.plan_grace_until, utcnow())
-    return Principal(user_id=user.id, tenant_id=tenant.id, email=user.email, role=user.role,
-                     plan=plan, session_id=session_id, via=via, actor=actor)
 
 
 def get_or_create_user(*, session: Session, email: str, ctx: RequestContext) -> tuple[User, Tenant]:
@@ -145,11 +119,25 @@ def issue_api_tokens(*, session: Session, principal: Principal) -> TokenPair:
     return _issue_pair(session, user, tenant, auth_session)
 
 
+def open_api_session(*, session: Session, email: str, ctx: RequestContext) -> TokenPair:
+    """Sign an address in without a magic link (operator tooling: the load test's token pool).
+
+    Creates the user and workspace on first use, like a first sign-in. Never reachable over HTTP.
+    """
+    user, tenant = get_or_create_user(session=session, email=email, ctx=ctx)
+    auth_session, _ = _open_session(session, user, kind="api", ctx=ctx)
+    return _issue_pair(session, user, tenant, auth_session)
+
+
 def refresh_tokens(*, session: Session, refresh_token: str, ctx: RequestContext) -> TokenPair:
     """Rotate a refresh token. Reusing a rotated token revokes its whole family.
 
+    A token rotated less than `REFRESH_REUSE_GRACE_SECONDS` ago (two tabs or retries
+    refreshing at once) counts as the same rotation: that caller gets a working pair of
+    its own too. Either way the answer is a pair that works, or an error.
+
     Raises:
-        AuthError: Invalid, expired, revoked or reused token.
+        AuthError: Invalid, expired, revoked, or reused after the grace window.
     """
     claims = decode_token(refresh_token, expected_typ=REFRESH)
     row = session.get(RefreshToken, claims.jti)
@@ -162,7 +150,7 @@ def refresh_tokens(*, session: Session, refresh_token: str, ctx: RequestContext)
         update(RefreshToken).where(col(RefreshToken.jti) == row.jti, col(RefreshToken.rotated_at).is_(None))
         .values(rotated_at=utcnow())
     )
-    if rotated.rowcount != 1:
+    if rotated.rowcount != 1 and not _rotated_within_grace(session, row.jti):
         revoke_sessions(session=session, session_ids=[auth_session.id])
         record_event(session=session, action="auth.refresh_reuse_detected", ctx=ctx,
                      tenant_id=auth_session.tenant_id, user_id=auth_session.user_id, target=auth_session.id)
@@ -175,77 +163,79 @@ def refresh_tokens(*, session: Session, refresh_token: str, ctx: RequestContext)
     return _issue_pair(session, user, tenant, auth_session)
 
 
-def _session_key(session_id: str) -> str:
-    return f"auth:sess:{session_id}"
-
-
-def _cutoff_key(user_id: str) -> str:
-    return f"auth:cutoff:{user_id}"
+def _rotated_within_grace(session: Session, jti: str) -> bool:
+    """Whether the token's rotation (read fresh: a concurrent request may have just made it) is recent."""
+    rotated_at = session.exec(select(RefreshToken.rotated_at).where(col(RefreshToken.jti) == jti)).one()
+    if rotated_at is None:
+        return False
+    age = (utcnow() - rotated_at.replace(tzinfo=rotated_at.tzinfo or UTC)).total_seconds()
+    return age <= get_settings().REFRESH_REUSE_GRACE_SECONDS
 
 
 def revoke_sessions(*, session: Session, session_ids: list[str]) -> None:
-    """Revoke sessions in the database and mark them in the Redis cache."""
+    """Revoke sessions in the database; their cached principals are dropped before the commit.
+
+    Raises:
+        ServiceUnavailable: The cache could not be cleared (nothing is revoked then).
+    """
     if not session_ids:
         return
+    principal_cache.invalidate([principal_cache.session_scope_of(sid) for sid in session_ids], session=session)
     session.exec(
         update(AuthSession).where(col(AuthSession.id).in_(session_ids), col(AuthSession.revoked_at).is_(None))
         .values(revoked_at=utcnow())
     )
-    _cache_set({_session_key(sid): "0" for sid in session_ids})
-
-
-def _cache_set(values: dict[str, str]) -> None:
-    try:
-        pipe = get_redis().pipeline()
-        for key, value in values.items():
-            pipe.set(key, value, ex=_CACHE_TTL)
-        pipe.execute()
-    except redis.RedisError as exc:  # the database stays the source of truth
-        log.warning("auth cache write failed: %s", exc)
-
-
-def _cache_get(keys: list[str]) -> list[str | None]:
-    try:
-        return cast(list[str | None], get_redis().mget(keys))
-    except redis.RedisError as exc:
-        log.warning("auth cache read failed: %s", exc)
-        return [None] * len(keys)
 
 
 def authenticate_access_token(*, session: Session, token: str) -> Principal:
     """Verify an access token and that neither its session nor its user was signed out.
 
-    Redis holds revoked sessions and each user's sign-out-everywhere cutoff, so a
-    signed-out token is refused without a query; the database rows, read on every
-    request anyway for the principal, stay authoritative (and cover a Redis restart).
+    A principal proved before is answered from the cache (one Redis round trip); otherwise
+    the database decides and the proof is cached until a row it rests on changes.
 
     Raises:
         AuthError: Invalid, expired, or signed out.
     """
     claims = decode_token(token, expected_typ=ACCESS)
-    sess_state, cutoff = _cache_get([_session_key(claims.session_id), _cutoff_key(claims.user_id)])
-    if sess_state == "0":
-        raise AuthError(SESSION_ENDED)
-    if cutoff is not None and claims.issued_at < float(cutoff):
-        raise AuthError(SESSION_ENDED)
+    digest = principal_cache.credential_digest(token)
+    seen = principal_cache.lookup(digest)
+    if seen.principal is not None:
+        return seen.principal
     user = session.get(User, claims.user_id)
     auth_session = session.get(AuthSession, claims.session_id)
     if user is None or auth_session is None or auth_session.user_id != user.id:
         raise AuthError("Invalid token.")
     valid_after = floor_ms(user.tokens_valid_after.timestamp()) if user.tokens_valid_after else 0.0
-    if cutoff is None:
-        _cache_set({_cutoff_key(user.id): str(valid_after)})
     if auth_session.revoked_at is not None or claims.issued_at < valid_after:
         raise AuthError(SESSION_ENDED)
     tenant = session.get(Tenant, user.tenant_id)
     assert tenant is not None
-    return principal_for(user, tenant, auth_session.id)
+    principal = principal_for(user, tenant, auth_session.id)
+    principal_cache.store(digest, principal, seen=seen,
+                          ttl_seconds=proof_lifetime(tenant, claims.expires_at, auth_session.expires_at.timestamp()),
+                          scopes=_scopes(principal))
+    return principal
 
 
-def authenticate_browser_session(*, session: Session, cookie_value: str) -> Principal | None:
-    """The principal behind a session cookie, or None when it is unknown, expired or revoked."""
+def _scopes(principal: Principal) -> list[str]:
+    return [principal_cache.session_scope_of(principal.session_id), principal_cache.user_scope_of(principal.user_id),
+            principal_cache.tenant_scope_of(principal.tenant_id)]
+
+
+def authenticate_browser_session(*, session: Session, cookie_value: str, cached: bool = False) -> Principal | None:
+    """The principal behind a session cookie, or None when it is unknown, expired or revoked.
+
+    Args:
+        cached: Use the principal cache like access tokens (the API does; a tab's events read
+            the database only, so a stalled Redis never holds them up). `last_seen_at` is
+            brought up to date (at most once a minute) whenever the database is read.
+    """
     if not cookie_value or len(cookie_value) > 200:
         return None
+    digest = principal_cache.credential_digest(cookie_value)
+    seen = principal_cache.lookup(digest) if cached else principal_cache.Lookup(principal=None, generation=None)
+    if seen.principal is not None:
+        return seen.principal
     row = session.exec(select(AuthSession).where(AuthSession.token_hash == sha256_hex(cookie_value))).first()
     now = utcnow()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
@@ -257,7 +247,10 @@ def authenticate_browser_session(*, session: Session, cookie_value: str) -> Prin
     if (now - row.last_seen_at).total_seconds() > 60:
         row.last_seen_at = now
         session.add(row)
-    return principal_for(user, tenant, row.id)
+    principal = principal_for(user, tenant, row.id)
+    principal_cache.store(digest, principal, seen=seen, ttl_seconds=proof_lifetime(tenant, row.expires_at.timestamp()),
+                          scopes=_scopes(principal))
+    return principal
 
 
 def logout_session(*, session: Session, principal: Principal, ctx: RequestContext) -> None:
@@ -281,19 +274,18 @@ def logout_all(*, session: Session, principal: Principal, ctx: RequestContext) -
     ids = list(session.exec(
         select(AuthSession.id).where(AuthSession.user_id == user.id, col(AuthSession.revoked_at).is_(None))
     ).all())
+    principal_cache.invalidate([principal_cache.user_scope_of(user.id)], session=session)
     revoke_sessions(session=session, session_ids=ids)
-    _cache_set({_cutoff_key(user.id): repr(floor_ms(now.timestamp()))})
     record_event(session=session, action="auth.logout_all", ctx=ctx, tenant_id=principal.tenant_id,
                  user_id=principal.user_id, actor=principal.actor_name, details={"sessions": len(ids)})
     return len(ids)
 
 
 def forget_users(*, user_ids: list[str], session_ids: list[str]) -> None:
-    """Drop the sign-in cache entries of users and their sessions (account deletion).
+    """Drop the cached principals of users and their sessions (account deletion).
 
     Raises:
-        redis.RedisError: Redis is unreachable (the purge is retried).
+        ServiceUnavailable: Redis is unreachable (the purge is retried).
     """
-    keys = [*[_cutoff_key(uid) for uid in user_ids], *[_session_key(sid) for sid in session_ids]]
-    if keys:
-        get_redis().delete(*keys)
+    principal_cache.invalidate([*[principal_cache.user_scope_of(uid) for uid in user_ids],
+                                *[principal_cache.session_scope_of(sid) for sid in session_ids]])

@@ -27,3 +27,20 @@ SubscriptionStatus.PAID_UP = frozenset({SubscriptionStatus.ACTIVE, SubscriptionS
 SubscriptionStatus.LIVE = SubscriptionStatus.PAID_UP | {SubscriptionStatus.PAST_DUE}
 SubscriptionStatus.ENDED = frozenset({SubscriptionStatus.CANCELED, SubscriptionStatus.UNPAID,
                                       SubscriptionStatus.INCOMPLETE_EXPIRED})
+
+# How far along its life a subscription is: at an equal event time, a state never moves back.
+SUBSCRIPTION_PROGRESS: dict[SubscriptionStatus, int] = {
+    SubscriptionStatus.INCOMPLETE: 0, SubscriptionStatus.TRIALING: 1, SubscriptionStatus.ACTIVE: 2,
+    SubscriptionStatus.PAUSED: 3, SubscriptionStatus.PAST_DUE: 3, SubscriptionStatus.UNPAID: 4,
+    SubscriptionStatus.INCOMPLETE_EXPIRED: 5, SubscriptionStatus.CANCELED: 5,
+}
+
+
+class InvoiceStatus(StrEnum):
+    """A Stripe invoice's `status`."""
+
+    DRAFT = "draft"
+    OPEN = "open"
+    PAID = "paid"
+    UNCOLLECTIBLE = "uncollectible"
+    VOID = "void"

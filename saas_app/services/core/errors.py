@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from saas_app.services.core.waits import plain_wait
+
 
 class AppError(Exception):
     """Base class: `message` is safe to show to users; `code` is machine-readable."""
@@ -49,25 +51,32 @@ class NotFound(AppError):
 
 
 class RateLimited(AppError):
-    """Too many requests; `retry_after` is in whole seconds."""
+    """Too many requests; `retry_after` is in whole seconds.
+
+    The message gets the wait appended in plain words ("Try again in about 52 minutes."),
+    so callers say what was limited and never format a wait themselves.
+    """
 
     status_code = 429
     code = "rate_limited"
 
     def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = max(1, int(retry_after))
+        wait = max(1, int(retry_after))
+        super().__init__(f"{message} Try again in {plain_wait(wait)}.")
+        self.retry_after = wait
 
 
 class ServiceUnavailable(AppError):
-    """A dependency (Redis, database, mail) is down; retry later."""
+    """A dependency (Redis, database, mail) is down; retry later (`retry_after` seconds, appended to the
+    message in plain words like `RateLimited`'s)."""
 
     status_code = 503
     code = "service_unavailable"
 
     def __init__(self, message: str, *, retry_after: int = 5) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+        wait = max(1, int(retry_after))
+        super().__init__(f"{message} Please try again in {plain_wait(wait)}.")
+        self.retry_after = wait
 
 
 class QuotaExceeded(AppError):
@@ -135,3 +144,10 @@ class InvalidSignature(AppError):
 
     status_code = 400
     code = "invalid_signature"
+
+
+class InvalidPayload(AppError):
+    """A signed webhook body that is not the event it should be."""
+
+    status_code = 400
+    code = "invalid_payload"

@@ -37,5 +37,5 @@ def send_email(*, to: str, subject: str, text: str, html: str) -> None:
             smtp.send_message(msg)
     except (OSError, smtplib.SMTPException) as exc:
         log.error("SMTP send to %s:%s failed: %s", host, settings.SMTP_PORT, exc)
-        raise ServiceUnavailable("We couldn't send the email right now. Please try again in a minute.",
+        raise ServiceUnavailable("We couldn't send the email right now.",
                                  retry_after=60) from exc

@@ -8,12 +8,14 @@ and worker uses the JSON serializer.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterable
 
 from redis import Redis
 from rq import Queue
-from rq.exceptions import NoSuchJobError
-from rq.job import Job
+from rq.command import send_stop_job_command
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from saas_app.settings import get_settings
@@ -76,3 +78,38 @@ def delete_jobs(job_ids: Iterable[str], *, keep: str | None = None) -> int:
         except NoSuchJobError:
             pass
     return deleted
+
+
+def _executing(job: Job) -> bool:
+    try:
+        return job.get_status(refresh=True) == JobStatus.STARTED
+    except (NoSuchJobError, InvalidJobOperation):
+        return False
+
+
+def stop_jobs(job_ids: Iterable[str], *, timeout: float) -> list[str]:
+    """Stop the jobs a worker is running among `job_ids` (RQ's stop-job command kills the
+    work-horse) and wait until none of them is executing.
+
+    Args:
+        job_ids: Job ids; ones that are missing, queued or ended are skipped.
+        timeout: Seconds to wait for the work-horses to end.
+
+    Returns:
+        The ids still executing when the time ran out (empty when every one stopped).
+    """
+    connection, running = get_rq_connection(), []
+    for job_id in job_ids:
+        try:
+            job = Job.fetch(job_id, connection=connection)
+            if _executing(job):
+                send_stop_job_command(connection, job_id)
+                running.append(job)
+        except (NoSuchJobError, InvalidJobOperation):
+            continue  # gone, or ended between the two reads
+    deadline = time.monotonic() + timeout
+    while running and time.monotonic() < deadline:
+        running = [job for job in running if _executing(job)]
+        if running:
+            time.sleep(0.1)
+    return [job.id for job in running]

@@ -7,6 +7,7 @@ If Redis loses its data, limits must not silently restart from zero: a marker ke
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import cast
@@ -15,6 +16,8 @@ import redis
 
 from saas_app.services.core.errors import RateLimited, ServiceUnavailable
 from saas_app.services.core.redis_client import get_redis
+
+log = logging.getLogger(__name__)
 
 # All or nothing: when any window is full, report the longest wait and count nothing,
 # so refused attempts do not extend a lockout; otherwise count one hit in every window.
@@ -36,6 +39,13 @@ end
 return 0
 """
 
+# Give back the hit `_CHECK_SCRIPT` counted (the action it guarded failed); never below zero.
+_REFUND_SCRIPT = """
+for _, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
+end
+return 0
+"""
 
 RESTORED_KEY = "rl-windows:restored"
 _RESTORE_LOCK = "rl-windows:restore-lock"
@@ -73,7 +83,7 @@ def ensure_windows(*, restore: Callable[[], Iterable[Window]]) -> None:
             pipe.set(RESTORED_KEY, "1")
             pipe.execute()
     except redis.RedisError as exc:
-        raise ServiceUnavailable("This service is briefly unavailable. Please try again.") from exc
+        raise ServiceUnavailable("This service is briefly unavailable.") from exc
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,17 @@ def check_limits(*, limits: list[Limit], message: str) -> None:
     try:
         wait = int(cast(str, get_redis().eval(_CHECK_SCRIPT, len(keys), *keys, *args)))
     except redis.RedisError as exc:
-        raise ServiceUnavailable("This service is briefly unavailable. Please try again.") from exc
+        raise ServiceUnavailable("This service is briefly unavailable.") from exc
     if wait > 0:
         raise RateLimited(message, retry_after=wait)
+
+
+def refund_limits(*, limits: list[Limit]) -> None:
+    """Give back the hit `check_limits` counted, when the action it guarded failed (nothing was done).
+
+    Best effort: when Redis cannot be reached the hit stays counted (the limits fail closed).
+    """
+    try:
+        get_redis().eval(_REFUND_SCRIPT, len(limits), *[f"rl:{lim.key}" for lim in limits])
+    except redis.RedisError as exc:
+        log.warning("rate limit refund failed: %s", exc)

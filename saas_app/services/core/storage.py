@@ -40,7 +40,7 @@ class Area(StrEnum):
 class StorageUnavailable(ServiceUnavailable):
     """The object store cannot be reached or refused the request (503; details are logged)."""
 
-    def __init__(self, message: str = "File storage is briefly unavailable. Please try again in a minute.") -> None:
+    def __init__(self, message: str = "File storage is briefly unavailable.") -> None:
         super().__init__(message, retry_after=30)
 
 

@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterable
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationInfo, field_validator
 
-from saas_app.services.renders.media.images import DEFAULT_TEMPLATE, TEMPLATES
-from saas_app.services.renders.media.speech import DEFAULT_VOICE
+from saas_app.services.core.validation import OptionalUserText, UserText
+from saas_app.services.renders.media.images import DEFAULT_TEMPLATE, RESOLUTIONS, TEMPLATES
+from saas_app.services.renders.media.speech import DEFAULT_VOICE, VOICES
 from saas_app.services.renders.steps.registry import STEPS
 from saas_app.services.usage.metrics import METRICS
+
+DEFAULT_RESOLUTION = "720p"
+# The choices a request may name, each from its registry: field -> allowed values.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "template": tuple(TEMPLATES), "voice": tuple(VOICES), "resolution": tuple(RESOLUTIONS),
+}
+
+
+def _choice_field(name: str, default: str) -> Any:
+    allowed: list[JsonValue] = list(CHOICES[name])
+    return Field(default=default, json_schema_extra={"enum": allowed},
+                 description=f"One of: {', '.join(CHOICES[name])}.")
+
+
+def check_choice(value: object, *, allowed: Iterable[str], what: str) -> str:
+    """`value` if it is one of `allowed` (surrounding spaces ignored).
+
+    Raises:
+        ValueError: Anything else (null, a number, an unknown name), with the allowed values named.
+    """
+    allowed = tuple(allowed)
+    if isinstance(value, str) and value.strip() in allowed:
+        return value.strip()
+    raise ValueError(f"unknown {what}; choose one of: {', '.join(allowed)}")
 
 
 class SceneInput(BaseModel):
@@ -17,8 +43,8 @@ class SceneInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    text: str = Field(min_length=1, max_length=300)
-    narration: str | None = Field(default=None, max_length=1000)
+    text: UserText = Field(min_length=1, max_length=300)
+    narration: OptionalUserText = Field(default=None, max_length=1000)
 
     @property
     def spoken(self) -> str:
@@ -27,29 +53,21 @@ class SceneInput(BaseModel):
 
 
 class RenderInput(BaseModel):
-    """A render request: topic, 1-20 scenes, template, voice, resolution."""
+    """A render request: topic, 1-20 scenes, template, voice, resolution (each choice from its registry)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    topic: str = Field(min_length=1, max_length=120)
+    topic: UserText = Field(min_length=1, max_length=120)
     scenes: list[SceneInput] = Field(min_length=1, max_length=20)
-    template: str = Field(default=DEFAULT_TEMPLATE, max_length=32)
-    voice: str = Field(default=DEFAULT_VOICE, max_length=32)
-    resolution: Literal["720p", "1080p"] = "720p"
+    template: str = _choice_field("template", DEFAULT_TEMPLATE)
+    voice: str = _choice_field("voice", DEFAULT_VOICE)
+    resolution: str = _choice_field("resolution", DEFAULT_RESOLUTION)
 
-    @field_validator("template")
+    @field_validator("template", "voice", "resolution", mode="before")
     @classmethod
-    def _known_template(cls, value: str) -> str:
-        if value not in TEMPLATES:
-            raise ValueError(f"unknown template; choose one of: {', '.join(TEMPLATES)}")
-        return value
-
-    @field_validator("template", "voice", mode="before")
-    @classmethod
-    def _default_when_empty(cls, value: object, info: ValidationInfo) -> object:
-        if value in (None, ""):
-            return DEFAULT_TEMPLATE if info.field_name == "template" else DEFAULT_VOICE
-        return value
+    def _known_choice(cls, value: object, info: ValidationInfo) -> str:
+        name = str(info.field_name)
+        return check_choice(value, allowed=CHOICES[name], what=name)
 
 
 def estimate_usage(request: RenderInput) -> dict[str, float]:

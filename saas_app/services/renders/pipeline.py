@@ -16,11 +16,12 @@ import time
 from typing import Any
 
 import redis
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from saas_app.db import session_scope
 from saas_app.models import Render, RenderStep, utcnow
-from saas_app.services.renders import charging, files
+from saas_app.services.account import purge_fence
+from saas_app.services.renders import charging, files, reservation
 from saas_app.services.renders.changes import note_render_change
 from saas_app.services.renders.files import kept_bytes, render_dir
 from saas_app.services.renders.status import RenderStatus, StepStatus
@@ -39,11 +40,26 @@ class RetryLater(Exception):
     """Raised to let the job runner retry the render (a transient failure with retries left)."""
 
 
+class TenantPurged(Exception):
+    """The tenant's deletion is due: the render stops and writes nothing more (`purge_fence`)."""
+
+
+def _check_purge_fence(tenant_id: str, session: Session | None = None) -> None:
+    """Raise `TenantPurged` when nothing more may be written for the tenant (called before each write)."""
+    if session is not None:
+        if purge_fence.is_fenced(session=session, tenant_id=tenant_id):
+            raise TenantPurged()
+        return
+    with session_scope() as s:
+        _check_purge_fence(tenant_id, s)
+
+
 def _context(render: Render) -> RenderContext:
     return RenderContext(
         render_id=render.id, tenant_id=render.tenant_id, user_id=render.user_id, topic=render.topic,
         scenes=json.loads(render.scenes_json), template=render.template, voice=render.voice,
         resolution=render.resolution, folder=render_dir(render.tenant_id, render.id),
+        reserved=json.loads(render.estimate_json or "{}"),
     )
 
 
@@ -74,18 +90,23 @@ def _watch(ctx: RenderContext, step_id: int) -> None:
             with session_scope() as s:
                 render = s.get(Render, ctx.render_id)
                 state["stop"] = (render is None or render.status == RenderStatus.CANCELED
-                                 or render.deleted_at is not None)
+                                 or render.deleted_at is not None
+                                 or purge_fence.is_fenced(session=s, tenant_id=ctx.tenant_id))
         return bool(state["stop"])
 
     ctx.report, ctx.canceled = report, canceled
 
 
 def _charge(ctx: RenderContext, step: Step, step_id: int, result: StepResult) -> None:
-    """Record a finished step's charges and mark it done, each exactly once; a render that ended
-    meanwhile is not charged for it (`charging.claim_step_charge`).
+    """Record a finished step's charges, mark it done and publish the charges (each exactly once).
+
+    A render that ended meanwhile is not charged for the step (`charging.claim_step_charge`). A
+    charge never exceeds what the render's reservation has left (`reservation`): a step that used
+    more is charged the rest and the render stops with a plain message.
 
     Raises:
         RenderCanceled: The render ended while the step ran; what the step kept is deleted.
+        StepError: The step used more than the reservation had left (charged the rest).
     """
     amounts, size_bytes = result.amounts, None
     if step.keeps:  # what a step keeps is charged as storage, by the size it takes
@@ -93,14 +114,16 @@ def _charge(ctx: RenderContext, step: Step, step_id: int, result: StepResult) ->
         size_bytes = files.stored_bytes(tenant_id=ctx.tenant_id, render_id=ctx.render_id)
     with session_scope() as s:
         if not charging.claim_step_charge(session=s, render_id=ctx.render_id, step_id=step_id,
-                                          detail=result.detail):
+                                          detail=result.detail):  # first: it writes, taking the render's row
             s.rollback()
             files.delete_kept_files(tenant_id=ctx.tenant_id, render_id=ctx.render_id, kept=step.keeps)
             raise RenderCanceled()
-        rows = ledger.record_usage(session=s, tenant_id=ctx.tenant_id, user_id=ctx.user_id,
-                                   render_id=ctx.render_id, step=step.name, amounts=amounts)
+        _check_purge_fence(ctx.tenant_id, s)
         render = s.get(Render, ctx.render_id)
         assert render is not None
+        amounts, over = reservation.cap_to_reservation(session=s, render=render, step=step.name, amounts=amounts)
+        rows = ledger.record_usage(session=s, tenant_id=ctx.tenant_id, user_id=ctx.user_id,
+                                   render_id=ctx.render_id, step=step.name, amounts=amounts)
         for key, value in result.render_updates.items():
             setattr(render, key, value)
         if size_bytes is not None:
@@ -109,6 +132,8 @@ def _charge(ctx: RenderContext, step: Step, step_id: int, result: StepResult) ->
         s.commit()
         publish_usage(session=s, rows=rows)
     note_render_change(ctx.tenant_id)
+    if over:  # charged what the reservation had left; nothing more runs
+        raise StepError(reservation.over_reservation_message(over), transient=False)
 
 
 def _done(ctx: RenderContext, step: Step) -> bool:
@@ -124,10 +149,12 @@ def _run_step(ctx: RenderContext, step_id: int, name: str, status: str) -> None:
         raise StepError(f"This server has no '{name}' step.", transient=False)
     if status == StepStatus.DONE and _done(ctx, step):
         return
+    _check_purge_fence(ctx.tenant_id)
     _set_step(step_id, status=StepStatus.RUNNING, progress=0.0, started_at=utcnow(), detail="")
     note_render_change(ctx.tenant_id)
     _watch(ctx, step_id)
     result = step.run(ctx)
+    _check_purge_fence(ctx.tenant_id)
     files.store_kept_files(tenant_id=ctx.tenant_id, render_id=ctx.render_id, kept=step.keeps)
     _charge(ctx, step, step_id, result)
 
@@ -138,6 +165,7 @@ def _start(render_id: str) -> tuple[RenderContext, list[tuple[int, str, str]]] |
         render = s.get(Render, render_id)
         if render is None or render.deleted_at is not None or render.status in RenderStatus.TERMINAL:
             return None
+        _check_purge_fence(render.tenant_id, s)
         render.status, render.attempts = RenderStatus.RUNNING, render.attempts + 1
         render.started_at = render.started_at or utcnow()
         s.add(render)
@@ -160,7 +188,18 @@ def run_render(*, render_id: str, retries_left: int) -> str:
 
     Raises:
         RetryLater: A transient failure with retries left (the runner retries the job).
+
+    A render whose workspace is being deleted stops at its next write and writes nothing more
+    (`purge_fence`); it then answers "canceled".
     """
+    try:
+        return _run(render_id, retries_left)
+    except TenantPurged:
+        log.info("render %s stopped without writing more: its workspace is being deleted", render_id)
+        return RenderStatus.CANCELED
+
+
+def _run(render_id: str, retries_left: int) -> str:
     started = _start(render_id)
     if started is None:
         finish_render(render_id=render_id)
@@ -230,6 +269,8 @@ def finish_render(*, render_id: str) -> None:
         render = s.get(Render, render_id)
         if render is None or render.status not in RenderStatus.TERMINAL:
             return
+        if purge_fence.is_fenced(session=s, tenant_id=render.tenant_id):
+            return  # the purge removes what the render left; nothing may be counted or logged again
         publish_usage(session=s, rows=ledger.list_render_rows(session=s, render_id=render_id))
         tenant_id = render.tenant_id
     files.drop_work_files(tenant_id=tenant_id, render_id=render_id)

@@ -37,7 +37,7 @@ ACTIVE_STATUSES = list(RenderStatus.ACTIVE)
 ADMITTED = "OK"  # the ADMIT script's status reply when the render was admitted
 READY = "ready"  # field of the gauge hash: the counters were built from the ledger
 GLOBAL_ACTIVE = "usage:active"  # unfinished render ids of every tenant (the global queue depth)
-REDIS_DOWN = "Usage metering is briefly unavailable, so new renders are paused. Please try again shortly."
+REDIS_DOWN = "Usage metering is briefly unavailable, so new renders are paused."
 
 
 def _k(tenant_id: str, period: str) -> dict[str, str]:
@@ -226,10 +226,8 @@ def admit(*, session: Session, tenant_id: str, plan_id: str, render_id: str, est
     eta = 30 * max(1, count - maximum + 1)
     if outcome[0] == "concurrency":
         raise RateLimited(f"Your plan runs {maximum} render(s) at a time and {count} "
-                          f"{'is' if count == 1 else 'are'} in progress. "
-                          f"Try again in about {eta} seconds, or upgrade for more.", retry_after=eta)
-    raise RateLimited(f"We're very busy right now ({count} renders waiting). Please try again in about "
-                      f"{eta} seconds.", retry_after=eta)
+                          f"{'is' if count == 1 else 'are'} in progress; upgrade for more.", retry_after=eta)
+    raise RateLimited(f"We're very busy right now ({count} renders waiting).", retry_after=eta)
 
 
 def release_ended(*, session: Session, render_ids: Iterable[str], ended_before: datetime | None = None) -> int:

@@ -145,3 +145,13 @@ def test_browser_sign_out_everywhere_also_ends_api_sessions(api: TestClient, mai
     assert response.status_code == 303 and response.headers["location"] == "/login?signed_out=all"
     assert api.get("/api/auth/me").status_code == 401
     assert api.get("/api/auth/me", headers=bearer(api_tokens["access_token"])).status_code == 401
+
+
+def test_fetch_metadata_decides_where_a_post_comes_from(api: TestClient, mailbox: MailCatcher) -> None:
+    """The sign-in link page sends no Referer, so its form's Origin is "null": `Sec-Fetch-Site` vouches."""
+    token, _ = _email_link(api, mailbox)
+    for site in ("cross-site", "same-site", "none"):
+        forged = _form_sign_in(api, {"token": token}, headers={"Sec-Fetch-Site": site, **SAME_SITE})
+        assert forged.status_code == 403, site
+    from_the_page = _form_sign_in(api, {"token": token}, headers={"Sec-Fetch-Site": "same-origin", "Origin": "null"})
+    assert from_the_page.status_code == 303 and from_the_page.cookies[COOKIE]

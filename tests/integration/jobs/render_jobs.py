@@ -276,7 +276,7 @@ def render_processes(render_id: str) -> list[psutil.Process]:
 
 
 def fake_ffmpeg(tmp_path: Path, name: str, *, sleep: float = 0.0, realtime: bool = False,
-                forever: bool = False) -> Path:
+                forever: bool = False, progress_forever: bool = False) -> Path:
     """An executable to use as FFMPEG_BINARY.
 
     Args:
@@ -284,10 +284,15 @@ def fake_ffmpeg(tmp_path: Path, name: str, *, sleep: float = 0.0, realtime: bool
         realtime: Read every input at its native rate (`-re`), so encoding takes about as long as
             the video and progress lines keep coming.
         forever: Never run ffmpeg: sleep for 10 minutes, printing nothing.
+        progress_forever: Never run ffmpeg: report progress (as `-progress pipe:1` does) until killed,
+            so only a cancel or a timeout can end it.
     """
     real = imageio_ffmpeg.get_ffmpeg_exe()
     if forever:
         body = "import time\ntime.sleep(600)\n"
+    elif progress_forever:
+        body = ("import sys, time\nmicros = 0\nwhile True:\n    micros += 100000\n"
+                "    print(f'out_time_us={micros}\\nprogress=continue', flush=True)\n    time.sleep(0.1)\n")
     else:
         body = (
             "import os, sys, time\n"

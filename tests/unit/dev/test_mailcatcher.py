@@ -6,7 +6,6 @@ import smtplib
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -78,14 +77,11 @@ def test_wait_for_counts_per_recipient_and_returns_newest(catcher: MailCatcher) 
 def test_wait_for_times_out(catcher: MailCatcher) -> None:
     _send(catcher.port, "dave@example.com")
     catcher.wait_for("dave@example.com", timeout=5)
-    started = time.monotonic()
 
     with pytest.raises(TimeoutError, match="1 of 2"):
         catcher.wait_for("dave@example.com", count=2, timeout=0.3)
     with pytest.raises(TimeoutError):
         catcher.wait_for("nobody@example.com", timeout=0.2)
-
-    assert time.monotonic() - started < 3
 
 
 def test_clear_forgets_messages(catcher: MailCatcher) -> None:

@@ -103,10 +103,7 @@ def test_start_redis_server_with_password(tmp_path: Path) -> None:
 
 
 def test_redis_reachable_is_false_when_nothing_listens() -> None:
-    started = time.monotonic()
-
     assert not redis_reachable(f"redis://127.0.0.1:{_free_port()}/0")
-    assert time.monotonic() - started < 3
 
 
 def test_project_env_puts_bun_first_and_applies_extra() -> None:

@@ -39,3 +39,21 @@ def test_only_the_session_state_opens_database_sessions() -> None:
     offenders = [p.name for p in sorted(STATE_DIR.glob("*.py"))
                  if p.name != "session.py" and "session_scope" in p.read_text()]
     assert offenders == []
+
+
+def test_every_state_is_reset_when_the_tabs_principal_changes() -> None:
+    """Every page state sits under SessionState, whose principal check resets the whole subtree."""
+    from saas_app.state.session import SessionState
+
+    outside = [cls.__name__ for cls in _states() if not issubclass(cls, SessionState)]
+    assert outside == [], f"states a sign-out would not reset (subclass SessionState): {outside}"
+
+
+def test_revealed_secrets_are_one_shot() -> None:
+    """A public var holding a secret is listed in `_one_shot_vars`, so a reload never sends it again."""
+    secretish = [(cls, name) for cls in _states() for name in cls.base_vars
+                 if not name.startswith("_") and re.search(r"secret|token|api_key", name)
+                 and cls.__module__ != "saas_app.state.login"]
+    assert secretish, "expected at least the API key reveal"
+    missing = [f"{cls.__name__}.{name}" for cls, name in secretish if name not in cls._one_shot_vars]
+    assert missing == []

@@ -53,6 +53,7 @@ class RenderContext:
     folder: Path
     report: Callable[[float], None] = lambda _p: None
     canceled: Callable[[], bool] = lambda: False
+    reserved: dict[str, float] = field(default_factory=dict)  # what admission reserved, per metric
 
     @property
     def work(self) -> Path:

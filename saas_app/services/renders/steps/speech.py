@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,31 +15,35 @@ from saas_app.services.usage.metrics import SPEECH
 if TYPE_CHECKING:
     from saas_app.services.renders.input import RenderInput
 
-# Upper bounds of speaking time per character for espeak-ng at 170 wpm (measured: letters
-# run 0.02-0.12 s, while a digit can expand to "billion" words, and an emoji is read out
-# by name), so the reservation covers the real narration.
-_SECONDS_PER_LETTER = 0.12
-_SECONDS_PER_DIGIT = 0.5
+# Bounds of speaking time per character for espeak-ng at 170 wpm, measured over every offered
+# voice (bench/speech_rates.py prints them): Latin letters run 0.02-0.12 s; a letter of another
+# script is often read out by name (up to 0.98 s for kana, Han, Hebrew or Cyrillic in an
+# Italian voice); a digit can expand to "billion" words; an emoji or symbol is read by name.
+# Rare characters can run longer still: the pipeline stops a render at its reservation
+# (`renders.reservation`), so the charge never exceeds this estimate either way.
+_SECONDS_PER_LATIN_LETTER = 0.12
+_SECONDS_PER_OTHER_LETTER = 1.25
+_SECONDS_PER_MARK = 0.3  # combining vowel signs and accents (Devanagari, Arabic harakat)
+_SECONDS_PER_DIGIT = 0.8  # measured up to 0.61 (ten-digit numbers in Portuguese)
 _SECONDS_PER_SYMBOL = 0.35
-_SECONDS_PER_OTHER = 1.0  # emoji and other non-letter characters outside ASCII
+_SECONDS_PER_OTHER = 2.0  # emoji and other non-letter characters outside ASCII
 _SECONDS_PER_SCENE = 0.6
 MANIFEST = "speech.json"  # durations of the scenes' narration, read by the video step
 
 
+def _char_seconds(char: str) -> float:
+    if char.isdigit():
+        return _SECONDS_PER_DIGIT
+    if char.isalpha():
+        latin = char.isascii() or unicodedata.name(char, "").startswith("LATIN")
+        return _SECONDS_PER_LATIN_LETTER if latin else _SECONDS_PER_OTHER_LETTER
+    if unicodedata.category(char).startswith("M"):
+        return _SECONDS_PER_MARK
+    return _SECONDS_PER_SYMBOL if char.isascii() else _SECONDS_PER_OTHER
+
+
 def _scene_seconds(text: str) -> float:
-    total = _SECONDS_PER_SCENE
-    for char in text:
-        if char.isspace():
-            continue
-        if char.isdigit():
-            total += _SECONDS_PER_DIGIT
-        elif char.isalpha():
-            total += _SECONDS_PER_LETTER
-        elif char.isascii():
-            total += _SECONDS_PER_SYMBOL
-        else:
-            total += _SECONDS_PER_OTHER
-    return total
+    return _SECONDS_PER_SCENE + sum(_char_seconds(char) for char in text if not char.isspace())
 
 
 def estimate_seconds(request: RenderInput) -> float:
@@ -70,6 +75,8 @@ def _run(ctx: RenderContext) -> StepResult:
         durations.append(result.seconds)
         fell_back, used_voice = fell_back or result.fell_back, result.voice
         ctx.report((i + 1) / len(ctx.scenes))
+        if sum(durations) > ctx.reserved.get(SPEECH.name, math.inf):
+            break  # already past the reservation: the pipeline charges what it has left and stops
     manifest = {"durations": durations, "voice": used_voice, "fell_back": fell_back}
     (ctx.work / MANIFEST).write_text(json.dumps(manifest))
     note = f"Voice '{ctx.voice}' is not available; English was used." if fell_back else ""

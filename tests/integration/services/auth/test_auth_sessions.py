@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 import redis
-from factories import CTX, claims_of, clear_rate_limits, jwt_payload, request_link, sign_jwt
+from factories import CTX, age_refresh_rotation, claims_of, clear_rate_limits, jwt_payload, request_link, sign_jwt
 from sqlmodel import Session, select
 
 from saas_app.dev.mailcatcher import MailCatcher
@@ -102,6 +102,7 @@ def test_reusing_a_rotated_refresh_token_revokes_the_family(session: Session, ma
     other = api_sign_in(session, mailbox, redis_client)  # another device of the same user
     second = auth_sessions.refresh_tokens(session=session, refresh_token=first.refresh_token, ctx=CTX)
     session.commit()
+    age_refresh_rotation(session, first.refresh_token)
     with pytest.raises(AuthError, match="already used"):
         auth_sessions.refresh_tokens(session=session, refresh_token=first.refresh_token, ctx=CTX)
     session.rollback()
@@ -220,3 +221,17 @@ def test_browser_cookie_resolution(session: Session, mailbox: MailCatcher, redis
     auth_sessions.logout_session(session=session, principal=revoked, ctx=CTX)
     session.commit()
     assert auth_sessions.authenticate_browser_session(session=session, cookie_value=revoked_cookie) is None
+
+
+def test_reuse_within_the_grace_window_is_the_same_rotation(session: Session, mailbox: MailCatcher,
+                                                            redis_client: redis.Redis) -> None:
+    first = api_sign_in(session, mailbox, redis_client)
+    second = auth_sessions.refresh_tokens(session=session, refresh_token=first.refresh_token, ctx=CTX)
+    session.commit()
+    again = auth_sessions.refresh_tokens(session=session, refresh_token=first.refresh_token, ctx=CTX)
+    session.commit()
+    assert again.refresh_token != second.refresh_token
+    for pair in (second, again):
+        assert authenticate(session, pair.access_token).user_id == first.principal.user_id
+    auth_sessions.refresh_tokens(session=session, refresh_token=again.refresh_token, ctx=CTX)
+    auth_sessions.refresh_tokens(session=session, refresh_token=second.refresh_token, ctx=CTX)

@@ -8,7 +8,7 @@ from factories import dead_redis
 
 from saas_app.services.core import rate_limit
 from saas_app.services.core.errors import RateLimited, ServiceUnavailable
-from saas_app.services.core.rate_limit import Limit, check_limits
+from saas_app.services.core.rate_limit import Limit, check_limits, refund_limits
 
 pytestmark = pytest.mark.usefixtures("redis_client")  # real Redis, flushed before each test
 
@@ -22,7 +22,7 @@ def test_counts_up_to_the_limit_then_refuses(redis_client: redis.Redis) -> None:
     assert redis_client.get("rl:t:a") == "3"
     with pytest.raises(RateLimited) as caught:
         check_limits(limits=[limit], message=MESSAGE)
-    assert caught.value.message == MESSAGE
+    assert caught.value.message.startswith(MESSAGE + " Try again in ")  # the wait, in plain words
     assert 0 < caught.value.retry_after <= 60
     assert 0 < redis_client.ttl("rl:t:a") <= 60
 
@@ -74,3 +74,15 @@ def test_unreachable_redis_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None
         check_limits(limits=[Limit("t:x", 5, 60)], message=MESSAGE)
     assert caught.value.status_code == 503
     assert "try again" in caught.value.message.lower()
+
+
+def test_a_refund_gives_back_one_hit_and_never_goes_below_zero(redis_client: redis.Redis) -> None:
+    limits = [Limit("t:r1", 1, 60), Limit("t:r2", 5, 3600)]
+    check_limits(limits=limits, message=MESSAGE)
+    refund_limits(limits=limits)
+    assert redis_client.get("rl:t:r1") == "0" and redis_client.get("rl:t:r2") == "0"
+    refund_limits(limits=limits)
+    assert redis_client.get("rl:t:r1") == "0"
+    check_limits(limits=limits, message=MESSAGE)  # the refunded hit left room again
+    with pytest.raises(RateLimited):
+        check_limits(limits=limits, message=MESSAGE)

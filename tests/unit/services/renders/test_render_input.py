@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import pytest
 from factories import render_payload
 from pydantic import ValidationError
 
-from saas_app.services.renders.input import RenderInput, estimate_usage
-from saas_app.services.renders.media.images import DEFAULT_TEMPLATE, TEMPLATES
-from saas_app.services.renders.media.speech import DEFAULT_VOICE, synthesize
+from saas_app.services.core.validation import clean_text
+from saas_app.services.renders.input import CHOICES, RenderInput, estimate_usage
+from saas_app.services.renders.media.images import DEFAULT_TEMPLATE, RESOLUTIONS, TEMPLATES
+from saas_app.services.renders.media.speech import DEFAULT_VOICE, VOICES, synthesize
 
 
 def _errors(**overrides: object) -> dict[tuple, str]:
@@ -76,14 +78,70 @@ def test_every_known_template_is_accepted(template: str) -> None:
     assert RenderInput(**render_payload(template=template)).template == template
 
 
-def test_empty_template_and_voice_fall_back_to_the_defaults() -> None:
-    request = RenderInput(**render_payload(template="", voice=None))
-    assert (request.template, request.voice) == (DEFAULT_TEMPLATE, DEFAULT_VOICE)
+@pytest.mark.parametrize("field", ["template", "voice", "resolution"])
+@pytest.mark.parametrize("value", [None, "", "../../etc/passwd", "x" * 40, 3, ["en"]], ids=repr)
+def test_every_choice_is_checked_against_its_registry_naming_the_allowed_values(field: str, value: object) -> None:
+    errors = _errors(**{field: value})
+    assert list(errors) == [(field,)]
+    assert f"unknown {field}; choose one of: {', '.join(CHOICES[field])}" in errors[(field,)]
 
 
 @pytest.mark.parametrize("resolution", ["4k", "480p", "", "720P"])
 def test_only_720p_and_1080p_are_offered(resolution: str) -> None:
     assert ("resolution",) in _errors(resolution=resolution)
+    assert CHOICES["resolution"] == tuple(RESOLUTIONS) == ("720p", "1080p")
+
+
+@pytest.mark.parametrize("field", ["template", "voice", "resolution"])
+def test_every_allowed_choice_is_accepted_and_listed_in_the_schema(field: str) -> None:
+    for value in CHOICES[field]:
+        assert getattr(RenderInput(**render_payload(**{field: value})), field) == value
+    assert RenderInput.model_json_schema()["properties"][field]["enum"] == list(CHOICES[field])
+
+
+# Text: control characters and invisible text are refused in every text field
+
+
+INVISIBLE = ["\u200b", " \u200b\u200c\u200d\u2060 ", "\ufeff", "\u3164", "\u2800", "\u00a0\u2003\u3000", "\u202e\u2066"]
+CONTROLS = ["a\x00b", "\x00", "bell\x07", "esc\x1b[31m", "del\x7f", "c1\x85next"]
+
+
+@pytest.mark.parametrize("text", INVISIBLE, ids=repr)
+@pytest.mark.parametrize("where", ["topic", "text"])
+def test_text_with_nothing_visible_is_refused(text: str, where: str) -> None:
+    overrides = {"topic": text} if where == "topic" else {"scenes": [_scene(text)]}
+    loc = ("topic",) if where == "topic" else ("scenes", 0, "text")
+    errors = _errors(**overrides)
+    # Whitespace alone is stripped first (then "at least 1 character"); the rest is caught as invisible.
+    assert loc in errors and ("no visible characters" in errors[loc] or text.isspace()), errors
+
+
+@pytest.mark.parametrize("text", CONTROLS, ids=repr)
+@pytest.mark.parametrize("where", ["topic", "text", "narration"])
+def test_control_characters_are_refused_in_every_text_field(text: str, where: str) -> None:
+    overrides = {"topic": text} if where == "topic" else {"scenes": [_scene(text) if where == "text"
+                                                                     else _scene(narration=text)]}
+    loc = {"topic": ("topic",), "text": ("scenes", 0, "text"), "narration": ("scenes", 0, "narration")}[where]
+    errors = _errors(**overrides)
+    assert loc in errors and "control character" in errors[loc], errors
+
+
+def test_a_lone_surrogate_is_refused() -> None:
+    assert ("topic",) in _errors(topic="lone\ud800")
+    with pytest.raises(ValueError, match="control character"):
+        clean_text("lone\ud800")
+
+
+@pytest.mark.parametrize("text", ["Line one\nline two", "tab\tseparated", "家族 👨\u200d👩\u200d👧", "क्षत्रिय",
+                                  "e\u0301 is é", "مرحبا"])
+def test_visible_text_with_line_breaks_joiners_and_any_script_is_accepted(text: str) -> None:
+    request = RenderInput(**render_payload(topic=text[:120], scenes=[_scene(text, narration=text)]))
+    assert request.topic == unicodedata.normalize("NFC", text)
+    assert request.scenes[0].spoken == unicodedata.normalize("NFC", text)
+
+
+def test_an_invisible_narration_means_none() -> None:
+    assert RenderInput(**render_payload(scenes=[_scene("Shown", narration=" ")])).scenes[0].spoken == "Shown"
 
 
 def test_extra_fields_are_refused_at_every_level() -> None:
@@ -157,3 +215,25 @@ def test_the_estimate_covers_a_multi_scene_render(tmp_path: Path) -> None:
     real = sum(synthesize(text=s.spoken, voice="en", out_path=tmp_path / f"{i}.wav").seconds
                for i, s in enumerate(request.scenes))
     assert estimate_usage(request)["tts_seconds"] >= real
+
+
+# Scripts other than Latin: read out by espeak-ng in every offered voice, often letter by letter.
+SCRIPT_TEXTS = {
+    "chinese-1000": "我们的世界充满了美丽的风景和有趣的故事每一天都是新的开始" * 36,
+    "japanese": "こんにちはせかいカタカナひらがなにほんごのテキストです" * 10,
+    "arabic": "مرحبا بالعالم هذا نص عربي للاختبار " * 10,
+    "devanagari": "नमस्ते दुनिया यह हिंदी पाठ है क्षत्रिय " * 10,
+    "digits": "1234567890 9876543210 " * 10,
+    "emoji": "😀🎉🚀🌍🐝🍕👨‍👩‍👧" * 10,
+}
+
+
+@pytest.mark.parametrize("voice", sorted(VOICES))
+@pytest.mark.parametrize("script", sorted(SCRIPT_TEXTS))
+def test_the_estimate_covers_every_script_in_every_voice(script: str, voice: str, tmp_path: Path) -> None:
+    text = SCRIPT_TEXTS[script][:1000]
+    request = RenderInput(**render_payload(scenes=[_scene("On screen", narration=text)], voice=voice))
+    real = synthesize(text=request.scenes[0].spoken, voice=voice, out_path=tmp_path / "scene.wav").seconds
+    estimate = estimate_usage(request)
+    assert estimate["tts_seconds"] >= real, f"reserved {estimate['tts_seconds']} s, spoke {real:.2f} s"
+    assert estimate["render_minutes"] * 60 >= real
