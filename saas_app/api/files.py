@@ -45,7 +45,9 @@ def send_download(download: Download) -> Response:
     if download.url is not None:
         return RedirectResponse(download.url, status_code=307, headers={"Cache-Control": "no-store"})
     assert download.path is not None
-    return FileAnswer(download.path, media_type=download.media_type, filename=download.filename)
+    disposition = download.content_disposition
+    return FileAnswer(download.path, media_type=download.media_type,
+                      headers={"Content-Disposition": disposition} if disposition else None)
 
 
 def file_responses(media_type: str, *codes: int) -> dict[int | str, dict[str, Any]]:

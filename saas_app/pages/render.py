@@ -1,12 +1,15 @@
-"""`/render/[id]`: live progress per step, the player and download when done, cancel, errors."""
+"""`/render/[id]`: live progress per step; when done, "Your video is ready" with the player and
+Download above the fold, then the ways on; cancel after a confirmation; errors."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from saas_app import routes
+from saas_app.components.file_link import file_download
 from saas_app.components.status_badge import status_badge
 from saas_app.components.theme import DANGER, MUTED
+from saas_app.state.create import CreateState
 from saas_app.state.formatting import STEP_ICONS, STEP_RUNNING
 from saas_app.state.render import RenderState
 
@@ -33,9 +36,10 @@ def _step(step: rx.Var) -> rx.Component:
                 aria_valuemax="100",
             ),
             rx.cond(step["detail"] != "", rx.text(step["detail"], size="1", color=MUTED)),
-            spacing="1", width="100%",
+            spacing="1", width="100%", min_width="0",
         ),
         width="100%", align="start", spacing="3", class_name="render-step", data_status=step["status"],
+        data_testid="render-step",
     )
 
 
@@ -44,46 +48,89 @@ def _result() -> rx.Component:
         RenderState.video_url != "",
         rx.vstack(
             rx.el.video(src=RenderState.video_url, controls=True, preload="metadata", width="100%",
-                        style={"borderRadius": "8px", "background": "black", "maxWidth": "960px"},
-                        id="render-video", aria_label="Your video"),
+                        style={"borderRadius": "8px", "background": "black", "maxWidth": "720px",
+                               "maxHeight": "50vh", "aspectRatio": "16 / 9"},
+                        id="render-video", aria_label="Your video", data_testid="render-video"),
             rx.hstack(
-                rx.el.a(rx.button(rx.icon("download", size=16), "Download MP4", color_scheme="violet"),
-                        href=RenderState.video_url, download="", id="download-link"),
+                rx.button(file_download(rx.icon("download", size=16), "Download MP4", href=RenderState.video_url,
+                                        id="download-link", data_testid="download-mp4"),
+                          as_child=True, color_scheme="violet", size="3"),
                 rx.cond(RenderState.has_captions, rx.hstack(
-                    *[rx.button(rx.icon("captions", size=16), f"Captions .{ext}", variant="soft",
-                                id=f"captions-{ext}-link", on_click=rx.download(  # a real download, not a route
-                                    url=url, filename=RenderState.render_id + f"-captions.{ext}"))
+                    *[rx.button(file_download(rx.icon("captions", size=16), f"Captions .{ext}", href=url,
+                                              id=f"captions-{ext}-link", data_testid=f"download-captions-{ext}"),
+                                as_child=True, variant="soft")
                       for ext, url in (("srt", RenderState.captions_srt_url), ("vtt", RenderState.captions_vtt_url))],
                     spacing="2")),
-                rx.text(RenderState.duration, color=MUTED), align="center", spacing="3", wrap="wrap",
+                rx.text(RenderState.duration, color=MUTED, id="video-duration", data_testid="video-duration"),
+                rx.button(rx.icon("plus", size=16), "Create another", variant="soft", color_scheme="violet", size="3",
+                          on_click=CreateState.start_blank, data_testid="create-another"),
+                rx.button(rx.icon("pencil", size=16), "Edit & re-render", variant="soft", color_scheme="gray",
+                          size="3", on_click=RenderState.edit_rerender, data_testid="edit-rerender"),
+                align="center", spacing="3", wrap="wrap",
             ),
             spacing="3", width="100%",
         ),
     )
 
 
+def _cancel_dialog() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Cancel this video?"),
+            rx.alert_dialog.description(RenderState.cancel_text, data_testid="cancel-charges"),
+            rx.text(RenderState.charge_rule, size="2", color=MUTED, margin_top="0.75em"),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Keep rendering", variant="soft", color_scheme="gray",
+                                                 on_click=RenderState.keep_going, data_testid="keep-rendering")),
+                rx.alert_dialog.action(rx.button("Cancel video", color_scheme="red", on_click=RenderState.cancel,
+                                                 data_testid="confirm-cancel")),
+                spacing="3", justify="end", margin_top="1em", wrap="wrap",
+            ),
+        ),
+        open=RenderState.confirm_cancel,
+    )
+
+
+def _heading() -> rx.Component:
+    return rx.vstack(
+        rx.cond(
+            RenderState.succeeded,
+            rx.vstack(rx.heading("Your video is ready", size="7", as_="h1", data_testid="render-heading"),
+                      rx.text(RenderState.topic, size="4", weight="medium", data_testid="render-topic"),
+                      spacing="1"),
+            rx.heading(RenderState.topic, size="7", as_="h1", data_testid="render-heading"),
+        ),
+        rx.hstack(status_badge(RenderState.status),
+                  rx.text(RenderState.timing, size="2", color=MUTED, data_testid="render-timing"),
+                  align="center", spacing="3", wrap="wrap"),
+        spacing="2", width="100%",
+    )
+
+
 def _details() -> rx.Component:
     return rx.vstack(
-        rx.hstack(rx.heading(RenderState.topic, size="7", as_="h1"), status_badge(RenderState.status),
-                  align="center", spacing="3", wrap="wrap"),
-        rx.text("Started ", RenderState.created, size="2", color=MUTED),
+        _heading(),
         rx.cond(RenderState.error != "", rx.callout(RenderState.error, icon="circle-x", color_scheme="red",
-                                                    role="alert", id="render-error")),
+                                                    role="alert", id="render-error", data_testid="render-error")),
         rx.cond(RenderState.notes != "", rx.callout(RenderState.notes, icon="info", color_scheme="blue")),
+        _result(),
         rx.card(rx.vstack(rx.foreach(RenderState.steps, _step), spacing="4", width="100%"), width="100%",
                 max_width="640px"),
-        _result(),
         rx.cond(RenderState.charged.length() > 0,
-                rx.text("Charged: ", RenderState.charged.join(", "), size="2", color=MUTED, id="charged")),
-        rx.cond(RenderState.action_message != "", rx.text(RenderState.action_message, role="status")),
+                rx.text("Charged: ", RenderState.charged.join(", "), size="2", color=MUTED, id="charged",
+                        data_testid="render-charged")),
+        rx.cond(RenderState.action_message != "", rx.text(RenderState.action_message, role="status",
+                                                          data_testid="render-message")),
         rx.hstack(
             rx.cond(~RenderState.finished,
-                    rx.button("Cancel render", on_click=RenderState.cancel, color_scheme="red", variant="soft",
-                              id="cancel-render")),
-            rx.link(rx.button("Back to library", variant="soft", color_scheme="gray"), href=routes.LIBRARY),
-            spacing="3",
+                    rx.button("Cancel render", on_click=RenderState.ask_cancel, color_scheme="red", variant="soft",
+                              id="cancel-render", data_testid="cancel-render")),
+            rx.link(rx.button("Back to library", variant="soft", color_scheme="gray"), href=routes.LIBRARY,
+                    data_testid="back-to-library"),
+            spacing="3", wrap="wrap",
         ),
-        spacing="4", width="100%",
+        _cancel_dialog(),
+        spacing="4", width="100%", min_width="0",
     )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import reflex as rx
 from pydantic import ValidationError
 
@@ -13,12 +16,21 @@ from saas_app.services.renders.input import RenderInput, estimate_usage
 from saas_app.services.renders.media.images import RESOLUTIONS, TEMPLATES
 from saas_app.services.renders.media.speech import VOICES
 from saas_app.services.usage.entitlements import PREMIUM_RESOLUTIONS
+from saas_app.services.usage.fit import blocked_reason, fit_line, fits
 from saas_app.services.usage.plans import first_premium_plan
-from saas_app.state.formatting import estimate_text
 from saas_app.state.render_options import RenderOptions
 from saas_app.state.usage import UsageState
 
 MAX_SCENES = 20
+DRAFT_KEY = "narrated_studio_create_draft"  # the browser's localStorage key of the unsent form
+_FORM_FIELDS = ("topic", "scenes", "template", "voice", "resolution")
+# Focus an element of a scene once the page shows it (a new scene appears with the next render).
+_FOCUS_JS = ("(function f(n){{const e=document.getElementById('{target}');"
+             "if(e&&!e.disabled){{e.focus();e.scrollIntoView({{block:'center'}});}}"
+             "else if(n>0){{requestAnimationFrame(()=>f(n-1));}}}})(60)")
+# After a refused submit: bring the error into view and move focus to it.
+_FOCUS_ERROR_JS = ("requestAnimationFrame(()=>{const e=document.getElementById('form-error-box');"
+                   "if(e){e.scrollIntoView({block:'center'});e.focus();}})")
 _FIELD_LABELS = {"topic": "Topic", "text": "Scene text", "narration": "Narration", "scenes": "Scenes"}
 
 
@@ -38,7 +50,8 @@ class CreateState(RenderOptions, UsageState):
     form_error: str = ""
     upgrade_hint: bool = False
     submitting: bool = False
-    estimate: list[str] = []
+    amounts: dict[str, float] = {}
+    draft: str = rx.LocalStorage("", name=DRAFT_KEY)
     template_options: list[dict[str, str]] = [
         {"id": t.id, "label": f"{t.name} ({first_premium_plan().name})" if t.premium else t.name,
          "description": t.description}
@@ -64,13 +77,70 @@ class CreateState(RenderOptions, UsageState):
             usage = estimate_usage(RenderInput(topic=self.topic or "draft", scenes=self._request_scenes()))
         except ValidationError:
             usage = None
-        self.estimate = [] if usage is None else [estimate_text(m, v) for m, v in usage.items()]
+        self.amounts = {} if usage is None else dict(usage)
+        self._save_draft()
+
+    def _form(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _FORM_FIELDS}
+
+    def _save_draft(self) -> None:
+        blank = not self.topic and all(not s["text"] and not s["narration"] for s in self.scenes)
+        self.draft = "" if blank else json.dumps({"owner": self.user_email, **self._form()})
+
+    def _restore_draft(self) -> None:
+        """Bring back the form this user left in this browser (a reload, a closed tab), if the form is empty."""
+        try:
+            saved = json.loads(self.draft) if self.draft else {}
+        except ValueError:
+            saved = {}
+        if not isinstance(saved, dict) or saved.get("owner") != self.user_email or self.topic:
+            return
+        scenes = saved.get("scenes")
+        if isinstance(scenes, list) and all(isinstance(s, dict) for s in scenes):
+            self.scenes = [{"text": str(s.get("text") or ""), "narration": str(s.get("narration") or "")}
+                           for s in scenes[:MAX_SCENES]] or [_blank_scene()]
+        for name in ("topic", "template", "voice", "resolution"):
+            if isinstance(saved.get(name), str):
+                setattr(self, name, saved[name])
+
+    def _fill(self, *, topic: str, scenes: list[dict[str, str]], template: str, voice: str, resolution: str) -> None:
+        """Put a render's input in the form (Edit & re-render), or an empty form (all values blank)."""
+        self.topic, self.template, self.voice, self.resolution = topic, template, voice, resolution
+        self.scenes = [{"text": s.get("text") or "", "narration": s.get("narration") or ""}
+                       for s in scenes] or [_blank_scene()]
+        self.errors, self.form_error, self.upgrade_hint = {}, "", False
+        self._changed()
+
+    def _clear(self) -> None:
+        self._fill(topic="", scenes=[], template="aurora", voice="en", resolution="720p")
+
+    @rx.var
+    def quota_lines(self) -> list[dict[str, str]]:
+        """The estimate per metric with what the plan has left ("3 images · 2 left"); fits: "yes"/"no"."""
+        known = not self.unavailable and bool(self.rows)
+        return [{"metric": metric, "fits": "yes" if not known or fits(amount, self.remaining.get(metric)) else "no",
+                 "text": fit_line(metric, amount=amount, remaining=self.remaining.get(metric), known=known)}
+                for metric, amount in self.amounts.items()]
+
+    @rx.var
+    def blocked(self) -> str:
+        """Why Create would be refused now ("" when the estimate fits what is left, or when that is unknown)."""
+        if self.unavailable or not self.rows:
+            return ""
+        return blocked_reason(self.amounts, dict(self.remaining))
 
     @rx.event
     def load(self):
-        """on_load: keep the draft, drop messages from an earlier visit."""
+        """on_load: keep the draft (or bring back the one saved in this browser), drop earlier messages."""
         self.errors, self.form_error, self.upgrade_hint, self.submitting = {}, "", False, False
+        self._restore_draft()
         self._changed()
+
+    @rx.event
+    def start_blank(self):
+        """"Create another": an empty form."""
+        self._clear()
+        return rx.redirect(routes.CREATE)
 
     @rx.event
     def set_topic(self, value: str):
@@ -93,6 +163,8 @@ class CreateState(RenderOptions, UsageState):
         if len(self.scenes) < MAX_SCENES:
             self.scenes.append(_blank_scene())
             self._changed()
+            return rx.call_script(_FOCUS_JS.format(target=f"scene-text-{len(self.scenes) - 1}"))
+        return None
 
     @rx.event
     def remove_scene(self, index: int):
@@ -110,6 +182,10 @@ class CreateState(RenderOptions, UsageState):
             self.scenes[index], self.scenes[target] = self.scenes[target], self.scenes[index]
             self.errors = {}
             self._changed()
+            at_end = target in (0, len(self.scenes) - 1)  # its arrow that way is disabled there: focus the other
+            direction = ("down" if delta < 0 else "up") if at_end else ("up" if delta < 0 else "down")
+            return rx.call_script(_FOCUS_JS.format(target=f"move-{direction}-{target}"))
+        return None
 
     @rx.event
     def set_option(self, name: str, value: str):
@@ -139,6 +215,7 @@ class CreateState(RenderOptions, UsageState):
         except ValidationError as exc:
             self.errors = self._field_errors(exc)
             self.form_error = "Please fix the highlighted fields."
+            yield rx.call_script(_FOCUS_ERROR_JS)
             return
         self.submitting, self.errors = True, {}
         yield
@@ -148,8 +225,10 @@ class CreateState(RenderOptions, UsageState):
         except AppError as exc:
             self.form_error = exc.message
             self.upgrade_hint = isinstance(exc, (QuotaExceeded, PlanRequired))
+            self.submitting = False
+            yield rx.call_script(_FOCUS_ERROR_JS)
             return
         finally:
             self.submitting = False
-        self.scenes, self.topic, self.errors, self.form_error = [_blank_scene()], "", {}, ""
+        self._clear()
         yield rx.redirect(routes.render_path(render.id))

@@ -82,9 +82,18 @@ def usage_rows(summary: UsageSummary) -> list[dict[str, str]]:
 
 
 def format_duration(seconds: float) -> str:
-    """`1:05` style."""
-    total = int(round(seconds))
+    """`1:05` style, in whole seconds counted down as a video player does (8.9 s is 0:08)."""
+    total = int(seconds + 1e-6)
     return f"{total // 60}:{total % 60:02d}"
+
+
+def format_elapsed(seconds: float) -> str:
+    """How long something took: "4 s", "1 min 5 s" (whole seconds, at least 1)."""
+    total = max(1, int(round(seconds)))
+    minutes, rest = divmod(total, 60)
+    if not minutes:
+        return f"{rest} s"
+    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
 
 
 def format_date(moment: datetime | str | None) -> str:

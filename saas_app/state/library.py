@@ -1,19 +1,23 @@
-"""The library: this tenant's renders, paginated, with delete after confirmation."""
+"""The library: this tenant's renders, paginated, with delete after confirmation; the cards follow
+running renders by themselves (the tab's update stream, `UsageState.watch`)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import reflex as rx
 
 from saas_app import routes
 from saas_app.services.auth.sessions import Principal
 from saas_app.services.renders import submission as renders
-from saas_app.services.renders.views import list_render_page
+from saas_app.services.renders.views import RenderPage, list_render_page
 from saas_app.state.formatting import format_date, format_duration
-from saas_app.state.usage import UsageState
+from saas_app.state.usage import UsageState, live_page
 
 PAGE_SIZE = 12
 
 
+@live_page(routes.LIBRARY)
 class LibraryState(UsageState):
     """One page of renders as display rows."""
 
@@ -30,9 +34,11 @@ class LibraryState(UsageState):
         """How many pages there are."""
         return max(1, -(-self.total // PAGE_SIZE))
 
-    async def _load(self, principal: Principal) -> None:
-        page = await self._call(list_render_page, tenant_id=principal.tenant_id, limit=PAGE_SIZE,
-                                offset=self.page * PAGE_SIZE)
+    async def _fetch_page(self, principal: Principal, page: int) -> RenderPage:
+        return await self._call(list_render_page, tenant_id=principal.tenant_id, limit=PAGE_SIZE,
+                                offset=page * PAGE_SIZE)
+
+    def _show_page(self, page: RenderPage) -> None:
         self.total = page.total
         self.items = [{
             "id": r.id, "topic": r.topic, "status": r.status,
@@ -41,6 +47,18 @@ class LibraryState(UsageState):
             "thumb": routes.render_thumbnail(r.id) if r.has_video else "",
         } for r in page.items]
         self.loaded = True
+
+    async def _load(self, principal: Principal) -> None:
+        self._show_page(await self._fetch_page(principal, self.page))
+
+    def _live_args(self) -> dict[str, Any] | None:
+        return {"page": self.page} if self.loaded else None
+
+    async def _fetch_live(self, principal: Principal, args: dict[str, Any]) -> Any:
+        return await self._fetch_page(principal, args["page"])
+
+    def _show_live(self, data: Any, args: dict[str, Any]) -> None:
+        self._show_page(data)
 
     async def _reload(self, principal: Principal) -> None:
         await self._load(principal)

@@ -173,3 +173,30 @@ class Hydration:
             assert waited < timeout_ms, "the page never finished loading (no is_hydrated frame)"
             self.page.wait_for_timeout(50)
             waited += 50
+
+
+# The badge of a finished video: "Ready" in plain words (components/status_badge.py); the raw status
+# is accepted until that wording lands, so these tests check the flow, not the badge's words.
+READY_BADGE = re.compile(r"^(Ready|succeeded)$")
+
+
+def expect_no_horizontal_overflow(page: Page) -> None:
+    """Nothing on the page is wider than the viewport, and the page does not scroll sideways."""
+    wide = page.evaluate("""() => {
+        const width = document.documentElement.clientWidth;
+        const over = [...document.querySelectorAll('body *')].filter(e => {
+            const r = e.getBoundingClientRect();
+            return r.width > 0 && (r.right > width + 1 || r.left < -1) && getComputedStyle(e).position !== 'fixed';
+        }).map(e => `${e.tagName.toLowerCase()}#${e.id}.${[...e.classList].join('.')} `
+                    + `${Math.round(e.getBoundingClientRect().right)}`);
+        return {scroll: document.documentElement.scrollWidth - width, over: over.slice(0, 10)};
+    }""")
+    assert wide["scroll"] <= 0 and not wide["over"], wide
+
+
+def expect_in_viewport(page: Page, locator: Locator) -> None:
+    """The element is entirely inside the viewport without scrolling (above the fold)."""
+    box = locator.bounding_box()
+    size = page.viewport_size
+    assert box is not None and size is not None
+    assert box["y"] >= 0 and box["y"] + box["height"] <= size["height"], (box, size)

@@ -50,8 +50,13 @@ def test_render_progresses_live_then_plays_and_downloads(page: Page, sign_in: Ca
     fill_form(page, "How volcanoes work", [("Magma rises", None), ("Pressure builds", narration),
                                            ("The volcano erupts", None)])
     estimate = page.locator("#estimate")
-    expect(estimate).to_have_text(re.compile(r"^This render will use 3 images, about [\d.]+ (s|min) of narration, "
-                                             r"[\d.]+ (s|min) of rendering, up to [\d.]+ (KB|MB) of storage\.$"))
+    expect(estimate.get_by_test_id("estimate-images_count")).to_have_text("3 images · 6 left")
+    expect(estimate.get_by_test_id("estimate-tts_seconds")).to_have_text(
+        re.compile(r"^about [\d.]+ (s|min) of narration · [\d,.]+ (s|min) left$"))
+    expect(estimate.get_by_test_id("estimate-render_minutes")).to_have_text(
+        re.compile(r"^[\d.]+ (s|min) of rendering · [\d,.]+ (s|min) left$"))
+    expect(estimate.get_by_test_id("estimate-storage_mb")).to_have_text(
+        re.compile(r"^up to [\d.]+ (KB|MB) of storage · [\d,.]+ (MB|GB) left$"))
     screenshot(page, "render-01-create-filled")
 
     render_id = submit_render(page)
@@ -265,15 +270,17 @@ def test_quota_reached_blocks_the_next_render_with_an_upgrade_link(page: Page, s
 
     page.goto("/create")
     fill_form(page, "Too big", [*SHORT_SCENES, ("One scene too many", None)])
-    page.locator("#create-submit").click()
-    expect(page.locator("#form-error")).to_have_text(
-        "This render needs more images than your plan has left this month. "
-        "Upgrade your plan or wait for the monthly reset.")
-    expect(page.locator("#upgrade-link")).to_be_visible()
+    expect(page.get_by_test_id("estimate-images_count")).to_have_text("4 images · 3 left")
+    expect(page.get_by_test_id("estimate-images_count")).to_have_attribute("data-fits", "no")
+    expect(page.locator("#create-blocked")).to_have_text(
+        "Not enough images left this month: this video needs 4 images, your plan has 3 images left.")
+    expect(page.locator("#create-submit")).to_be_disabled()
+    expect(page.get_by_test_id("blocked-upgrade-link")).to_have_attribute("href", "/billing")
     expect(page).to_have_url(url_re("/create"))
 
     page.get_by_role("button", name="Remove scene 4").click()
-    expect(page.locator("#form-error")).to_have_count(0)
+    expect(page.locator("#create-blocked")).to_have_count(0)
+    expect(page.locator("#create-submit")).to_be_enabled()
     page.locator("#topic").fill("Second of two")
     submit_render(page)
     wait_succeeded(page)
@@ -284,9 +291,9 @@ def test_quota_reached_blocks_the_next_render_with_an_upgrade_link(page: Page, s
 
     page.goto("/create")
     fill_form(page, "One more", SHORT_SCENES[:1])
-    page.locator("#create-submit").click()
-    expect(page.locator("#form-error")).to_contain_text("needs more images than your plan has left this month")
-    upgrade = page.locator("#upgrade-link")
+    expect(page.locator("#create-submit")).to_be_disabled()
+    expect(page.locator("#create-blocked")).to_contain_text("this video needs 1 image, your plan has 0 images left")
+    upgrade = page.get_by_test_id("blocked-upgrade-link")
     expect(upgrade).to_have_text("See plans and upgrade")
     screenshot(page, "render-08-quota-exceeded")
     upgrade.click()
@@ -331,6 +338,17 @@ def test_cancel_a_long_render(page: Page, sign_in: Callable[..., object], email:
     expect(cancel).to_be_visible()
     assert "done" not in step_statuses(page)[-1:], "the render finished before it could be canceled"
     cancel.click()
+    dialog = page.get_by_role("alertdialog")
+    expect(dialog).to_contain_text("Cancel this video?")
+    expect(dialog.get_by_test_id("cancel-charges")).to_contain_text("Nothing more will be charged")
+    expect(dialog).to_contain_text("the video itself is not charged")
+    dialog.evaluate("el => Promise.all(el.getAnimations({subtree: true}).map(a => a.finished))")
+    screenshot(page, "render-cancel-dialog")
+    dialog.get_by_test_id("keep-rendering").click()
+    expect(dialog).to_have_count(0)
+    expect(cancel).to_be_visible()  # asked, not canceled
+    cancel.click()
+    page.get_by_test_id("confirm-cancel").click()
     expect(page.locator(".status-badge").first).to_have_attribute("data-status", "canceled")
     expect(page.get_by_role("status").filter(has_text="Render canceled. Nothing more will be charged.")).to_be_visible()
     expect(cancel).to_have_count(0)

@@ -43,6 +43,7 @@ from saas_app.services.core.errors import BillingError, Forbidden, InvalidInput,
 from saas_app.services.core.mail import send_email
 from saas_app.services.core.roles import OWNER
 from saas_app.services.core.storage import Area, get_store
+from saas_app.services.renders import changes
 from saas_app.services.renders.files import tenant_prefix
 from saas_app.services.usage import plans, quotas
 from saas_app.settings import get_settings
@@ -146,6 +147,7 @@ def _stop_running_renders(render_ids: list[str]) -> None:
 def _purge_redis(tenant_id: str, user_ids: list[str], session_ids: list[str], render_ids: list[str]) -> None:
     """Ask each owner of Redis keys to forget the tenant, then drop its jobs (not the one running this)."""
     quotas.forget_tenant(tenant_id=tenant_id, render_ids=render_ids)
+    changes.forget_tenant(tenant_id=tenant_id)
     auth_sessions.forget_users(user_ids=user_ids, session_ids=session_ids)
     current = get_current_job()
     queue.delete_jobs([*[queue.render_job_id(rid) for rid in render_ids], queue.purge_job_id(tenant_id)],

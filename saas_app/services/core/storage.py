@@ -25,6 +25,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO
 
+from saas_app.services.core.downloads import content_disposition
 from saas_app.services.core.errors import ServiceUnavailable
 from saas_app.settings import get_settings
 
@@ -49,15 +50,22 @@ class Download:
 
     Attributes:
         media_type: The Content-Type it is served with.
-        filename: Served as an attachment (a browser download) under this name; None = inline.
+        filename: The name the browser gives the file (`downloads.download_name`); None: none given.
+        inline: Shown in the browser (an image) rather than saved as a download.
         path: The file on this machine (local backend).
         url: A presigned URL that serves the file with that type and name (S3 backend).
     """
 
     media_type: str
     filename: str | None
+    inline: bool = False
     path: Path | None = None
     url: str | None = None
+
+    @property
+    def content_disposition(self) -> str | None:
+        """The `Content-Disposition` the file is served with (None when it has no name)."""
+        return None if self.filename is None else content_disposition(self.filename, inline=self.inline)
 
 
 def check_key(key: str) -> str:
@@ -125,8 +133,10 @@ class ObjectStore(ABC):
         """
 
     @abstractmethod
-    def download(self, *, key: str, media_type: str, filename: str | None) -> Download | None:
-        """How to serve a stored file to a client, or None when there is no such file.
+    def download(self, *, key: str, media_type: str, filename: str | None,
+                 inline: bool = False) -> Download | None:
+        """How to serve a stored file to a client (named `filename`, saved unless `inline`), or None
+        when there is no such file.
 
         Raises:
             StorageUnavailable: The store cannot be asked.
@@ -169,9 +179,10 @@ class LocalStore(ObjectStore):
     def delete_prefix(self, *, prefix: str) -> None:
         shutil.rmtree(self.path(prefix.rstrip("/")), ignore_errors=True)
 
-    def download(self, *, key: str, media_type: str, filename: str | None) -> Download | None:
+    def download(self, *, key: str, media_type: str, filename: str | None,
+                 inline: bool = False) -> Download | None:
         path = self.path(key)
-        return Download(media_type, filename, path=path) if path.is_file() else None
+        return Download(media_type, filename, inline, path=path) if path.is_file() else None
 
 
 def get_store(area: Area) -> ObjectStore:

@@ -121,13 +121,15 @@ class S3Store(ObjectStore):
                 batch = [{"Key": k} for k in keys[start:start + _DELETE_BATCH]]
                 self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
 
-    def download(self, *, key: str, media_type: str, filename: str | None) -> Download | None:
+    def download(self, *, key: str, media_type: str, filename: str | None,
+                 inline: bool = False) -> Download | None:
         if self.size(key=key) is None:
             return None
         params = {"Bucket": self.bucket, "Key": self.object_key(key), "ResponseContentType": media_type}
-        if filename is not None:
-            params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+        disposition = Download(media_type, filename, inline).content_disposition
+        if disposition is not None:
+            params["ResponseContentDisposition"] = disposition
         signer = _client_for(self.settings, self.settings.S3_PUBLIC_ENDPOINT_URL or self.settings.S3_ENDPOINT_URL)
         url = signer.generate_presigned_url("get_object", Params=params,
                                             ExpiresIn=self.settings.S3_PRESIGN_TTL_SECONDS)
-        return Download(media_type, filename, url=str(url))
+        return Download(media_type, filename, inline, url=str(url))

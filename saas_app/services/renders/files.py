@@ -66,6 +66,19 @@ def store_kept_files(*, tenant_id: str, render_id: str, kept: tuple[KeptFile, ..
                       media_type=file.media_type)
 
 
+def delete_kept_files(*, tenant_id: str, render_id: str, kept: tuple[KeptFile, ...]) -> None:
+    """Delete these kept files of a render from the store and its folder (what a step made for a
+    render that ended before the step could be charged).
+
+    Raises:
+        StorageUnavailable: The store could not delete them.
+    """
+    store, folder = get_store(Area.RENDERS), render_dir(tenant_id, render_id)
+    for file in kept:
+        store.delete(key=render_key(tenant_id, render_id, file.filename))
+        (folder / file.filename).unlink(missing_ok=True)
+
+
 def kept_files_stored(*, tenant_id: str, render_id: str, kept: tuple[KeptFile, ...]) -> bool:
     """Whether every one of these kept files is in the store (a retried job skips a step whose are)."""
     store = get_store(Area.RENDERS)
@@ -132,8 +145,9 @@ def get_kept_file_or_raise(*, render: Render, key: str) -> Download:
     """How to serve a finished render's kept file, by its URL key ("video", "thumbnail", ...).
 
     Returns:
-        The file to send, or a presigned URL to redirect to; an attachment named
-        ``<render id>-<filename>`` when the step keeps it as one.
+        The file to send, or a presigned URL to redirect to, named after the render's topic
+        (`KeptFile.download_name`): saved as a download when the step keeps it as an attachment,
+        else shown inline.
 
     Raises:
         NotFound: No step keeps such a file, the render has not succeeded, or the file is gone.
@@ -146,7 +160,7 @@ def get_kept_file_or_raise(*, render: Render, key: str) -> Download:
         raise NotFound("This video is not ready.")
     download = get_store(Area.RENDERS).download(
         key=render_key(render.tenant_id, render.id, kept.filename), media_type=kept.media_type,
-        filename=f"{render.id}-{kept.filename}" if kept.attachment else None)
+        filename=kept.download_name(render.topic), inline=not kept.attachment)
     if download is None:
         raise NotFound("This video is not ready.")
     return download

@@ -22,10 +22,11 @@ from saas_app.db import session_scope
 from saas_app.models import Render, RenderStep, utcnow
 from saas_app.services.account import purge_fence
 from saas_app.services.core import logs, observability
-from saas_app.services.renders import files, reservation
+from saas_app.services.renders import charging, files, reservation
+from saas_app.services.renders.changes import note_render_change
 from saas_app.services.renders.files import kept_bytes, render_dir
 from saas_app.services.renders.status import RenderStatus, StepStatus
-from saas_app.services.renders.steps.base import RenderCanceled, RenderContext, Step, StepError
+from saas_app.services.renders.steps.base import RenderCanceled, RenderContext, Step, StepError, StepResult
 from saas_app.services.renders.steps.registry import STEPS
 from saas_app.services.usage import ledger, quotas
 from saas_app.services.usage.metering import publish_usage, storage_mb
@@ -86,6 +87,7 @@ def _watch(ctx: RenderContext, step_id: int, step: Step) -> None:
         if now - state["reported"] >= WATCH_SECONDS or progress >= 1:
             state["reported"] = now
             _set_step(step_id, progress=round(progress, 3))
+            note_render_change(ctx.tenant_id)
 
     def canceled() -> bool:
         now = _check_deadline(deadline, step, timeout)
@@ -109,34 +111,41 @@ def _check_deadline(deadline: float, step: Step, timeout: int) -> float:
     return now
 
 
-def _charge(ctx: RenderContext, step: Step, step_id: int, amounts: dict[str, float], detail: str,
-            render_updates: dict[str, Any]) -> None:
+def _charge(ctx: RenderContext, step: Step, step_id: int, result: StepResult) -> None:
     """Record a finished step's charges, mark it done and publish the charges (each exactly once).
 
-    A charge never exceeds what the render's reservation has left (`reservation`): a step that used
+    A render that ended meanwhile is not charged for the step (`charging.claim_step_charge`). A
+    charge never exceeds what the render's reservation has left (`reservation`): a step that used
     more is charged the rest and the render stops with a plain message.
+
+    Raises:
+        RenderCanceled: The render ended while the step ran; what the step kept is deleted.
+        StepError: The step used more than the reservation had left (charged the rest).
     """
-    size_bytes = None
+    amounts, size_bytes = result.amounts, None
     if step.keeps:  # what a step keeps is charged as storage, by the size it takes
         amounts = {**amounts, STORAGE.name: storage_mb(kept_bytes(ctx.folder, step.keeps))}
         size_bytes = files.stored_bytes(tenant_id=ctx.tenant_id, render_id=ctx.render_id)
     with session_scope() as s:
+        if not charging.claim_step_charge(session=s, render_id=ctx.render_id, step_id=step_id,
+                                          detail=result.detail):  # first: it writes, taking the render's row
+            s.rollback()
+            files.delete_kept_files(tenant_id=ctx.tenant_id, render_id=ctx.render_id, kept=step.keeps)
+            raise RenderCanceled()
         _check_purge_fence(ctx.tenant_id, s)
         render = s.get(Render, ctx.render_id)
         assert render is not None
         amounts, over = reservation.cap_to_reservation(session=s, render=render, step=step.name, amounts=amounts)
         rows = ledger.record_usage(session=s, tenant_id=ctx.tenant_id, user_id=ctx.user_id,
                                    render_id=ctx.render_id, step=step.name, amounts=amounts)
-        row = s.get(RenderStep, step_id)
-        assert row is not None
-        row.status, row.progress, row.finished_at, row.detail = StepStatus.DONE, 1.0, utcnow(), detail
-        for key, value in render_updates.items():
+        for key, value in result.render_updates.items():
             setattr(render, key, value)
         if size_bytes is not None:
             render.size_bytes = size_bytes
-        s.add_all([row, render])
+        s.add(render)
         s.commit()
         publish_usage(session=s, rows=rows)
+    note_render_change(ctx.tenant_id)
     if over:  # charged what the reservation had left; nothing more runs
         raise StepError(reservation.over_reservation_message(over), transient=False)
 
@@ -156,12 +165,13 @@ def _run_step(ctx: RenderContext, step_id: int, name: str, status: str) -> None:
         return
     _check_purge_fence(ctx.tenant_id)
     _set_step(step_id, status=StepStatus.RUNNING, progress=0.0, started_at=utcnow(), detail="")
+    note_render_change(ctx.tenant_id)
     _watch(ctx, step_id, step)
     with logs.step_span(render_id=ctx.render_id, step=step.name, canceled=RenderCanceled):
         result = step.run(ctx)
         _check_purge_fence(ctx.tenant_id)
         files.store_kept_files(tenant_id=ctx.tenant_id, render_id=ctx.render_id, kept=step.keeps)
-    _charge(ctx, step, step_id, result.amounts, result.detail, result.render_updates)
+    _charge(ctx, step, step_id, result)
 
 
 def _start(render_id: str) -> tuple[RenderContext, list[tuple[int, str, str]]] | None:
@@ -176,7 +186,9 @@ def _start(render_id: str) -> tuple[RenderContext, list[tuple[int, str, str]]] |
         s.add(render)
         rows = s.exec(select(RenderStep.id, RenderStep.name, RenderStep.status)
                       .where(RenderStep.render_id == render_id).order_by(col(RenderStep.position))).all()
-        return _context(render), [(int(i or 0), name, status) for i, name, status in rows]
+        started = _context(render), [(int(i or 0), name, status) for i, name, status in rows]
+    note_render_change(started[0].tenant_id)
+    return started
 
 
 def run_render(*, render_id: str, retries_left: int) -> str:
@@ -255,6 +267,10 @@ def _mark_retrying(render_id: str, message: str) -> None:
         if render is not None and render.status not in RenderStatus.TERMINAL:
             render.status, render.notes = RenderStatus.QUEUED, f"Retrying after a problem: {message}"
             s.add(render)
+            tenant_id = render.tenant_id
+        else:
+            return
+    note_render_change(tenant_id)
 
 
 def fail_render(*, render_id: str, message: str) -> None:
@@ -274,6 +290,7 @@ def finish_render(*, render_id: str) -> None:
         publish_usage(session=s, rows=ledger.list_render_rows(session=s, render_id=render_id))
         tenant_id = render.tenant_id
     files.drop_work_files(tenant_id=tenant_id, render_id=render_id)
+    note_render_change(tenant_id)
     try:  # last, so a released reservation means the render is fully wound up
         quotas.release(tenant_id=tenant_id, render_id=render_id)
     except redis.RedisError as exc:

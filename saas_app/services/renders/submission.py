@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -19,6 +20,8 @@ from saas_app.services.assets.library import resolve_render_assets
 from saas_app.services.auth.sessions import Principal
 from saas_app.services.core import observability, queue
 from saas_app.services.core.errors import Conflict, InsufficientStorage, NotFound, ServiceUnavailable
+from saas_app.services.renders import charging
+from saas_app.services.renders.changes import note_render_change
 from saas_app.services.renders.files import delete_render_files
 from saas_app.services.renders.input import RenderInput, estimate_usage
 from saas_app.services.renders.status import RenderStatus, StepStatus
@@ -99,6 +102,7 @@ def create_render(*, session: Session, principal: Principal, request: RenderInpu
                      user_id=principal.user_id, actor=principal.actor_name, target=render.id)
         session.commit()
         _enqueue(render)
+        note_render_change(render.tenant_id)
     except redis.RedisError as exc:
         render.status, render.finished_at = RenderStatus.FAILED, utcnow()
         render.error = "Could not be queued; nothing was charged."
@@ -150,12 +154,18 @@ def cancel_render(*, session: Session, principal: Principal, render_id: str, ctx
         NotFound: Not this tenant's render. Conflict: already finished.
     """
     render = get_render_or_raise(session=session, tenant_id=principal.tenant_id, render_id=render_id)
+    charging.lock_render(session=session, render_id=render.id)  # against a step being charged right now
+    session.refresh(render)
     if render.status in RenderStatus.TERMINAL:
         raise Conflict(f"This render has already {render.status}.")
+    steps = list_steps(session=session, render_id=render.id)
+    if steps and all(step.status == StepStatus.DONE for step in steps):
+        session.rollback()
+        raise Conflict("This video is already made; it is being saved.")
     was_queued = render.status == RenderStatus.QUEUED
     render.status, render.finished_at, render.error = RenderStatus.CANCELED, utcnow(), ""
     session.add(render)
-    for step in list_steps(session=session, render_id=render.id):
+    for step in steps:
         if step.status in StepStatus.ACTIVE:
             step.status = StepStatus.CANCELED
             session.add(step)
@@ -169,6 +179,7 @@ def cancel_render(*, session: Session, principal: Principal, render_id: str, ctx
         log.info("cancel of job for %s: %s", render.id, exc)
     if was_queued:  # a running job releases when it stops, after its last charge
         _release_quietly(render)
+    note_render_change(render.tenant_id)
     return render
 
 
@@ -181,7 +192,8 @@ def delete_render(*, session: Session, principal: Principal, render_id: str, ctx
     """
     render = get_render_or_raise(session=session, tenant_id=principal.tenant_id, render_id=render_id)
     if render.status not in RenderStatus.TERMINAL:
-        render = cancel_render(session=session, principal=principal, render_id=render_id, ctx=ctx)
+        with contextlib.suppress(Conflict):  # ended meanwhile, or every step is done: deleted all the same
+            render = cancel_render(session=session, principal=principal, render_id=render_id, ctx=ctx)
     delete_render_files(tenant_id=render.tenant_id, render_id=render.id)
     stored = sum(r.amount for r in ledger.list_render_rows(session=session, render_id=render.id)
                  if r.metric == STORAGE.name)
@@ -193,6 +205,7 @@ def delete_render(*, session: Session, principal: Principal, render_id: str, ctx
                  user_id=principal.user_id, actor=principal.actor_name, target=render.id)
     session.commit()
     publish_usage(session=session, rows=rows)
+    note_render_change(render.tenant_id)
 
 
 def requeue_orphaned_renders(*, session: Session) -> int:

@@ -26,6 +26,7 @@ from saas_app.services.core.errors import QuotaExceeded, RateLimited, ServiceUna
 from saas_app.services.core.redis_client import get_redis
 from saas_app.services.renders.status import RenderStatus
 from saas_app.services.usage import quota_scripts as lua
+from saas_app.services.usage.fit import refusal_message
 from saas_app.services.usage.ledger import list_counted_rows, list_render_rows, period_of, sum_usage
 from saas_app.services.usage.metrics import METRICS, gauge_names, is_gauge
 from saas_app.services.usage.plans import Plan, get_limits, get_plan
@@ -222,8 +223,7 @@ def admit(*, session: Session, tenant_id: str, plan_id: str, render_id: str, est
     if outcome[0] == "quota":
         metric, used, limit, req = outcome[1], float(outcome[2]), float(outcome[3]), float(outcome[4])
         raise QuotaExceeded(
-            f"This render needs more {METRICS.get(metric).label.lower()} than your plan has left this month. "
-            "Upgrade your plan or wait for the monthly reset.",
+            refusal_message(metric, used=used, limit=limit, requested=req),
             metric=metric, used=round(used, 3), limit=limit, requested=round(req, 3), upgrade_url=upgrade_url())
     count, maximum = int(outcome[1]), int(outcome[2])
     eta = 30 * max(1, count - maximum + 1)

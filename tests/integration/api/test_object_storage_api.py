@@ -72,13 +72,13 @@ def test_a_finished_render_keeps_its_files_in_the_bucket_only(api: TestClient, m
     video = _follow(api, f"/api/renders/{render.id}/video", headers)
     assert video.status_code == 200 and video.content == s3.read(f"{user['tenant_id']}/renders/{render.id}/video.mp4")
     assert video.headers["content-type"] == "video/mp4"
-    assert video.headers["content-disposition"] == f'attachment; filename="{render.id}-video.mp4"'
+    assert video.headers["content-disposition"] == 'attachment; filename="stored-far-away.mp4"'
     part = _follow(api, f"/api/renders/{render.id}/files/video", headers, Range="bytes=0-99")
     assert part.status_code == 206 and part.content == video.content[:100]
 
     thumbnail = _follow(api, f"/api/renders/{render.id}/thumbnail", headers)
     assert thumbnail.status_code == 200 and thumbnail.headers["content-type"] == "image/jpeg"
-    assert "content-disposition" not in thumbnail.headers  # shown inline
+    assert thumbnail.headers["content-disposition"] == 'inline; filename="stored-far-away-thumbnail.jpg"'
     assert thumbnail.content[:2] == b"\xff\xd8"
 
 

@@ -151,6 +151,7 @@ def test_a_finished_render_shows_steps_usage_and_serves_files(api: TestClient, m
     full = api.get(f"/api/renders/{created['id']}/video", headers=headers)
     assert full.status_code == 200 and full.headers["content-type"] == "video/mp4"
     assert full.content == video and video[4:8] == b"ftyp"
+    assert full.headers["content-disposition"] == 'attachment; filename="tiny-facts.mp4"'  # the topic "Tiny facts"
     ranged = api.get(f"/api/renders/{created['id']}/video", headers={**headers, "Range": "bytes=0-99"})
     assert ranged.status_code == 206
     assert ranged.headers["content-range"] == f"bytes 0-99/{len(video)}"
@@ -160,6 +161,7 @@ def test_a_finished_render_shows_steps_usage_and_serves_files(api: TestClient, m
     thumb = api.get(f"/api/renders/{created['id']}/thumbnail", headers=headers)
     assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
     assert thumb.content[:2] == b"\xff\xd8"
+    assert thumb.headers["content-disposition"] == 'inline; filename="tiny-facts-thumbnail.jpg"'
     for kept in kept_files():  # every kept file is also served by its key, with its step's media type
         served = api.get(routes.render_file(created["id"], kept.key), headers=headers)
         assert served.status_code == 200 and served.headers["content-type"] == kept.media_type

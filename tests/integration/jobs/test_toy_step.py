@@ -86,7 +86,8 @@ def test_a_toy_step_is_estimated_admitted_run_metered_once_and_labelled(
         app_settings.set(QUOTA_IMAGES_COUNT=FRAMES - 1)  # the images fit, the preview frames do not
         refused = api.post("/api/renders", json=payload, headers=headers)
         assert refused.status_code == 402, refused.text
-        assert refused.json()["metric"] == "preview_frames" and "preview frames" in refused.json()["message"]
+        assert refused.json()["metric"] == "preview_frames"
+        assert refused.json()["message"].startswith(f"Preview frames: this render needs {FRAMES:.0f} frames, ")
         assert render_rows(me["tenant_id"]) == [] and queued_render_jobs() == []
         app_settings.set(QUOTA_IMAGES_COUNT=FRAMES)
         created = submit_render(api, headers, scenes=SCENES)

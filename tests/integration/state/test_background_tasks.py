@@ -36,6 +36,7 @@ from saas_app.settings import get_settings
 from saas_app.state.billing import BillingState
 from saas_app.state.library import LibraryState
 from saas_app.state.render import RenderState
+from saas_app.state.usage import UsageState
 
 pytestmark = pytest.mark.db
 WAIT = 30
@@ -114,9 +115,10 @@ async def _wait(event: threading.Event) -> None:
 
 
 def _run_while_redis_holds(token: str, router_data: dict, start: Event, relay: HoldingRelay,
-                           caplog: pytest.LogCaptureFixture, before: tuple[Event, ...] = ()) -> None:
+                           caplog: pytest.LogCaptureFixture, before: tuple[Event, ...] = (),
+                           ends: bool = True) -> None:
     """Open the tab (`before`: its first events), start a background task, let it reach Redis
-    (held), then run another event of the same tab."""
+    (held), then run another event of the same tab (`ends`: then wait for the task to end)."""
     caplog.set_level(logging.WARNING)
 
     async def scenario() -> None:
@@ -138,7 +140,10 @@ def _run_while_redis_holds(token: str, router_data: dict, start: Event, relay: H
             timed_out = [r.getMessage() for r in caplog.records if r.name.startswith("saas_app")]
             assert timed_out == [], f"the event waited for the background task's Redis call to fail: {timed_out}"
             relay.release()
-            await asyncio.wait_for(started, WAIT)
+            if ends:
+                await asyncio.wait_for(started, WAIT)
+            else:  # a task that runs on while the tab is open (the tab's update stream)
+                started.cancel()
 
     # A loop of its own, in its own thread (the browser tests' Playwright may own this thread's
     # loop), with this thread's context: Reflex keeps its registry of states in a context variable.
@@ -146,7 +151,7 @@ def _run_while_redis_holds(token: str, router_data: dict, start: Event, relay: H
         runner.submit(contextvars.copy_context().run, asyncio.run, scenario()).result()
 
 
-def test_the_render_poll_waits_on_redis_without_holding_the_tab(
+def test_the_tabs_update_stream_waits_on_redis_without_holding_the_tab(
     session: Session, relay: HoldingRelay, caplog: pytest.LogCaptureFixture,
 ) -> None:
     user = make_user(session)
@@ -154,9 +159,10 @@ def test_the_render_poll_waits_on_redis_without_holding_the_tab(
     token = secrets.token_hex(8)
     router_data = _router_data(token, _browser_cookie(session, user.id, user.tenant_id), f"/render/{render.id}",
                                "/render/[id]")
-    [load] = Event.from_event_type(RenderState.load, router_data=router_data)  # starts the poll
+    [load] = Event.from_event_type(RenderState.load, router_data=router_data)
+    [watch] = Event.from_event_type(UsageState.watch, router_data=router_data)  # what every page load starts
 
-    _run_while_redis_holds(token, router_data, load, relay, caplog)
+    _run_while_redis_holds(token, router_data, watch, relay, caplog, before=(load,), ends=False)
 
 
 def test_the_wait_after_checkout_reads_without_holding_the_tab(

@@ -11,6 +11,8 @@ from saas_app.state.formatting import (
     charge_text,
     estimate_text,
     format_amount,
+    format_duration,
+    format_elapsed,
     plan_quota_text,
 )
 
@@ -63,3 +65,11 @@ def test_every_render_status_has_a_plain_label() -> None:
     labels = dict(RENDER_STATUS_LABELS)
     assert set(labels) == set(RenderStatus)
     assert labels[RenderStatus.SUCCEEDED] == "Ready" and labels[RenderStatus.RUNNING] == "Rendering…"
+@pytest.mark.parametrize(("seconds", "text"), [(8.9, "0:08"), (9.0, "0:09"), (65.2, "1:05"), (0.4, "0:00")])
+def test_a_duration_counts_whole_seconds_as_the_player_does(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(4.2, "4 s"), (0.2, "1 s"), (65, "1 min 5 s"), (120, "2 min")])
+def test_elapsed_time_reads_in_minutes_and_seconds(seconds: float, text: str) -> None:
+    assert format_elapsed(seconds) == text

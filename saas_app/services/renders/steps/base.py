@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from saas_app.services.core.downloads import download_name
+
 if TYPE_CHECKING:
     from saas_app.services.renders.input import RenderInput
 
@@ -73,13 +75,21 @@ class KeptFile:
         key: Its name in URLs (`/api/renders/{id}/files/{key}`), e.g. "video".
         filename: Its name in the render's folder and in exports, e.g. "video.mp4".
         media_type: The Content-Type it is served with.
-        attachment: Served as a download named `<render id>-<filename>` (else shown inline).
+        attachment: Served as a download (else shown inline, like a thumbnail).
+        primary: Named after the topic alone ("how-volcanoes-work.mp4"); the others add their key
+            ("how-volcanoes-work-thumbnail.jpg").
     """
 
     key: str
     filename: str
     media_type: str
     attachment: bool = False
+    primary: bool = False
+
+    def download_name(self, topic: str) -> str:
+        """The name a browser gives this file of a render about `topic` (`downloads.download_name`)."""
+        title = topic if self.primary else f"{topic} {self.key}"
+        return download_name(title, Path(self.filename).suffix, fallback="video" if self.primary else self.key)
 
 
 def _no_work_files(_ctx: RenderContext) -> list[Path]:

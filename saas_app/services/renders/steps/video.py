@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from saas_app.services.renders.input import RenderInput
 
 log = logging.getLogger(__name__)
-VIDEO = KeptFile("video", "video.mp4", "video/mp4", attachment=True)
+VIDEO = KeptFile("video", "video.mp4", "video/mp4", attachment=True, primary=True)
 THUMBNAIL = KeptFile("thumbnail", "thumb.jpg", "image/jpeg")
 # Measured size of 720p/1080p stills at 15 fps plus 96 kb/s AAC, with headroom; plus the thumbnail.
 _MB_PER_MINUTE = {"720p": 2.0, "1080p": 3.5}
