@@ -23,6 +23,8 @@ SENTENCES: dict[str, str] = {
     "render.created": "You created a video",
     "render.canceled": "You canceled a video",
     "render.deleted": "You deleted a video",
+    "asset.uploaded": "You uploaded a file to your library",
+    "asset.deleted": "You deleted a file from your library",
     "api_key.created": "You created an API key",
     "api_key.rotated": "You replaced an API key (the old one stopped working)",
     "api_key.revoked": "You revoked an API key",

@@ -43,9 +43,10 @@ def test_every_link_to_an_api_file_is_a_browser_download(page: Callable[[], rx.C
             assert "reloadDocument:true" in props and any(p.startswith("download:") for p in props), props
 
 
-def test_the_render_page_has_its_download_link() -> None:
+def test_the_render_page_has_its_download_links() -> None:
     downloads = [props for props in _router_links(render_page) if "reloadDocument:true" in props]
-    assert len(downloads) == 1 and any("video_url" in p for p in downloads[0]), downloads
+    targets = sorted(next(p for p in props if p.startswith("to:")).rsplit(".", 1)[-1] for props in downloads)
+    assert targets == ["captions_srt_url_rx_state_", "captions_vtt_url_rx_state_", "video_url_rx_state_"], downloads
 
 
 def test_create_inputs_send_typing_within_100_ms() -> None:
