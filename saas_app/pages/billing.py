@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from saas_app.components.theme import BRAND, MUTED
-from saas_app.state.billing import BillingState
+from saas_app.state.billing import CANCELED_VIDEO_FAQ, BillingState
 from saas_app.state.formatting import SUBSCRIPTION_STATUS_COLORS
 
 _FAQ = [
@@ -17,6 +17,7 @@ _FAQ = [
                                  "message before anything is charged. Upgrade, or wait for the monthly reset."),
     ("What if a payment fails?", "Your plan keeps working for a grace period while you update your card; after "
                                  "it the workspace moves to Free."),
+    CANCELED_VIDEO_FAQ,
 ]
 
 

@@ -14,6 +14,7 @@ from saas_app.services.billing import checkout as billing
 from saas_app.services.billing.status import SubscriptionStatus
 from saas_app.services.billing.views import SubscriptionSummary
 from saas_app.services.core.errors import AppError
+from saas_app.services.renders.charging import CHARGE_RULE
 from saas_app.services.usage.plans import PLANS, get_limits, get_plan, is_paid
 from saas_app.state.formatting import format_date, plan_quota_text
 from saas_app.state.usage import UsageState
@@ -30,6 +31,10 @@ def plan_cards(current: str) -> list[dict[str, str]]:
              "quota": plan_quota_text(get_limits(plan.id)), "features": " · ".join(plan.features),
              "current": "yes" if plan.id == current else "", "sold": "yes" if is_paid(plan.id) else ""}
             for plan in PLANS]
+
+
+# The charge rule for videos that do not succeed, as the billing page states it (one text: charging.py).
+CANCELED_VIDEO_FAQ = ("Is a canceled or failed video charged?", CHARGE_RULE)
 
 
 class BillingState(UsageState):

@@ -21,6 +21,7 @@ from stripe_server import (
     session_id_from_url,
 )
 
+from saas_app.services.renders.charging import CHARGE_RULE
 from saas_app.services.usage.plans import PLANS
 
 pytestmark = pytest.mark.e2e
@@ -143,6 +144,7 @@ def test_free_workspace_sees_plans_and_faq(page: Page, sign_in: Callable[..., ob
     expect(page.get_by_role("heading", name="Questions")).to_be_visible()
     for question in ("When am I billed?", "Can I cancel?", "What happens over quota?", "What if a payment fails?"):
         expect(page.get_by_text(question)).to_be_visible()
+    expect(page.get_by_text(CHARGE_RULE)).to_be_visible()  # what a canceled or failed video costs
     screenshot(page, "billing-01-free")
 
 
