@@ -19,7 +19,8 @@ next to these additions:
 - ``Idempotency-Key`` is honoured like Stripe does (same key and body: the first response is
   replayed), which the app relies on to create one customer per tenant.
 - ``POST /_test/reset`` forgets everything and recreates the plans; ``/_test/inbox`` is a webhook
-  receiver that records deliveries (so tests can relay what localstripe signed).
+  receiver that records deliveries (so tests can relay what localstripe signed);
+  ``GET /_test/webhooks/pending`` counts deliveries not yet made (to wait until none is left).
 
 The app reaches it only through the ``stripe`` library over HTTP (``STRIPE_API_BASE``). Use the
 session-scoped ``stripe_server`` fixture (import it into a test module or conftest:
@@ -316,6 +317,13 @@ async def inbox_list(_request: web.Request) -> web.Response:
     return _json({"data": _inbox})
 
 
+async def pending_webhooks(_request: web.Request) -> web.Response:
+    """GET /_test/webhooks/pending: how many webhook deliveries are scheduled and not yet done."""
+    pending = [t for t in asyncio.all_tasks()
+               if t.get_coro().__name__ == "_send_webhook" and not t.done()]  # type: ignore[union-attr]
+    return _json({"pending": len(pending)})
+
+
 async def set_delay(request: web.Request) -> web.Response:
     """POST /_test/delay {"path": "/v1/subscriptions/", "seconds": 2}: answer those requests late."""
     data = await request.json()
@@ -405,6 +413,7 @@ def build_app() -> web.Application:
     app.router.add_post("/_test/reset", reset)
     app.router.add_post("/_test/inbox", inbox_receive)
     app.router.add_get("/_test/inbox", inbox_list)
+    app.router.add_get("/_test/webhooks/pending", pending_webhooks)
     app.router.add_post("/_test/delay", set_delay)
     app.router.add_get("/_test/delay", get_delay)
     app.router.add_post("/_test/hold", set_hold)

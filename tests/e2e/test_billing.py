@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Callable
 
+import httpx
 import pytest
 from e2e_helpers import LiveApp, expect_usage, screenshot, url_re
 from playwright.sync_api import Page, expect
@@ -78,6 +79,14 @@ def follow_to_stripe(page: Page, button: str, url: re.Pattern[str]) -> Page:
 def checkout_re(stripe: str) -> re.Pattern[str]:
     """The local Stripe's hosted Checkout page."""
     return re.compile(rf"^{re.escape(stripe)}/_test/checkout/cs_test_\w+$")
+
+
+def wait_for_webhooks_delivered(stripe: str) -> None:
+    """Until the Stripe server has no webhook delivery left to make (the event, not a number of seconds)."""
+    deadline = time.monotonic() + 30
+    while httpx.get(f"{stripe}/_test/webhooks/pending").json()["pending"]:
+        assert time.monotonic() < deadline, "webhooks still pending after 30 s"
+        time.sleep(0.05)
 
 
 def go_to_checkout(page: Page, stripe: str) -> Page:
@@ -233,7 +242,7 @@ def test_canceled_checkout_keeps_free(page: Page, sign_in: Callable[..., object]
     expect(page.locator("#billing-message")).to_have_text(
         "Checkout canceled. You have not been charged and your plan is unchanged.")
     expect_free(page)
-    page.wait_for_timeout(1500)  # no webhook arrives that could change the plan
+    wait_for_webhooks_delivered(local_stripe)  # every event Stripe had to send has arrived; none changed the plan
     page.reload()
     expect(page.locator("#current-plan")).to_have_text("Free")
     screenshot(page, "billing-05-checkout-canceled")
