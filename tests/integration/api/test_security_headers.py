@@ -1,6 +1,6 @@
 """Security headers on HTML and API responses (issue 9, item 6), in process.
 
-The browser test (tests/e2e/test_security_headers.py) checks the same on the app's own
+The browser test (tests/e2e/test_security_headers_browser.py) checks the same on the app's own
 pages in Chromium, with no CSP violation.
 """
 
