@@ -98,7 +98,10 @@ def logout_all(principal: UserPrincipal, session: DbSession, ctx: Context) -> Si
     return SignedOutEverywhere(sessions_ended=ended)
 
 
-# Browser form posts: they set or clear the HttpOnly cookie and redirect (303).
+# Browser form posts: they set or clear the HttpOnly cookie and redirect (303). Either way the browser's
+# principal changes, so its storage for the site (a draft the create page keeps in localStorage, the tab's
+# Reflex token) is cleared with it: nothing one user left in the browser reaches the next one.
+CLEAR_SITE_STORAGE = {"Clear-Site-Data": '"storage"'}
 
 def _set_cookie(response: RedirectResponse, value: str) -> None:
     settings = get_settings()
@@ -106,12 +109,14 @@ def _set_cookie(response: RedirectResponse, value: str) -> None:
         settings.SESSION_COOKIE_NAME, value, max_age=settings.REFRESH_EXPIRE_DAYS * 86400,
         httponly=True, samesite="lax", secure=settings.SECURE_COOKIES, path=routes.HOME,
     )
+    response.headers.update(CLEAR_SITE_STORAGE)
 
 
 def _clear_cookie(response: RedirectResponse) -> None:
     settings = get_settings()
     response.delete_cookie(settings.SESSION_COOKIE_NAME, path=routes.HOME, httponly=True, samesite="lax",
                            secure=settings.SECURE_COOKIES)
+    response.headers.update(CLEAR_SITE_STORAGE)
 
 
 @router.post("/session", include_in_schema=False)

@@ -180,18 +180,33 @@ class Hydration:
 READY_BADGE = re.compile(r"^(Ready|succeeded)$")
 
 
+# Elements whose edge passes the viewport's, outside any scrolling box (a table that scrolls inside its
+# card is allowed, and a line shortened with an ellipsis; anything else clipped counts as cut off).
+_TOO_WIDE = """() => {
+  const limit = document.documentElement.clientWidth;
+  const scrolls = (el) => { for (let p = el.parentElement; p; p = p.parentElement) {
+      const style = getComputedStyle(p), o = style.overflowX;
+      if (o === 'auto' || o === 'scroll' || (o === 'hidden' && style.textOverflow === 'ellipsis')) return true; }
+    return false; };
+  const over = [...document.querySelectorAll('body *')].filter((el) => {
+    const r = el.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && (r.right > limit + 1 || r.left < -1) && !scrolls(el)
+      && getComputedStyle(el).position !== 'fixed';
+  }).slice(0, 5).map((el) => `${el.tagName.toLowerCase()}#${el.id}.${el.className} right=${
+      Math.round(el.getBoundingClientRect().right)} "${(el.textContent || '').slice(0, 40)}"`);
+  return {scroll: document.documentElement.scrollWidth - limit, over};
+}"""
+
+
+def too_wide(page: Page) -> list[str]:
+    """What passes the viewport's width on the page as it is now (empty when it all fits)."""
+    found = page.evaluate(_TOO_WIDE)
+    return [f"page scrolls sideways by {found['scroll']} px", *found["over"]] if found["scroll"] > 0 else found["over"]
+
+
 def expect_no_horizontal_overflow(page: Page) -> None:
     """Nothing on the page is wider than the viewport, and the page does not scroll sideways."""
-    wide = page.evaluate("""() => {
-        const width = document.documentElement.clientWidth;
-        const over = [...document.querySelectorAll('body *')].filter(e => {
-            const r = e.getBoundingClientRect();
-            return r.width > 0 && (r.right > width + 1 || r.left < -1) && getComputedStyle(e).position !== 'fixed';
-        }).map(e => `${e.tagName.toLowerCase()}#${e.id}.${[...e.classList].join('.')} `
-                    + `${Math.round(e.getBoundingClientRect().right)}`);
-        return {scroll: document.documentElement.scrollWidth - width, over: over.slice(0, 10)};
-    }""")
-    assert wide["scroll"] <= 0 and not wide["over"], wide
+    assert not (offenders := too_wide(page)), offenders
 
 
 def expect_in_viewport(page: Page, locator: Locator) -> None:

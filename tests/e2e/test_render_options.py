@@ -64,7 +64,7 @@ def test_vertical_render_with_own_image_captions_and_music(page: Page, sign_in: 
     assert r > 100 and r > 2.5 * g and r > 2.5 * b, (r, g, b)  # the uploaded image fills the frame
     screenshot(page, "render-options-01-preview")
 
-    render_id = submit_render(page)
+    submit_render(page)
     wait_succeeded(page)
     video = page.locator("#render-video")
     dims = video.evaluate("""async (v) => {
@@ -76,7 +76,7 @@ def test_vertical_render_with_own_image_captions_and_music(page: Page, sign_in: 
         with page.expect_download() as started:
             page.locator(f"#captions-{key}-link").click()
         download = started.value
-        assert download.suggested_filename == f"{render_id}-captions.{key}"
+        assert download.suggested_filename == f"red-things-captions.{key}"  # named after the topic
         subs = pysubs2.load(download.path(), format_=fmt)
         assert " ".join(e.plaintext for e in subs) == "Fire trucks are red."
     screenshot(page, "render-options-02-done")

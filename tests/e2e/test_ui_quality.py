@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from e2e_helpers import LiveApp, screenshot, url_re
+from e2e_helpers import LiveApp, screenshot, too_wide, url_re
 from e2e_renders import SHORT_SCENES
 from page_objects import NewRender, Shell, by_testid
 from playwright.sync_api import Page, expect
@@ -25,22 +25,6 @@ AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 BLOCKING = ("serious", "critical")
-
-# Elements whose right edge passes the viewport's, outside any scrolling box (a table that scrolls inside
-# its card is allowed, and a line shortened with an ellipsis; anything else clipped counts as cut off).
-_TOO_WIDE = """(limit) => {
-  const scrolls = (el) => { for (let p = el.parentElement; p; p = p.parentElement) {
-      const style = getComputedStyle(p), o = style.overflowX;
-      if (o === 'auto' || o === 'scroll' || (o === 'hidden' && style.textOverflow === 'ellipsis')) return true; }
-    return false; };
-  return [...document.querySelectorAll('body *')].filter((el) => {
-    const r = el.getBoundingClientRect();
-    return r.width > 0 && r.height > 0 && (r.right > limit + 1 || r.left < -1) && !scrolls(el)
-      && getComputedStyle(el).position !== 'fixed';
-  }).slice(0, 5).map((el) => `${el.tagName.toLowerCase()}#${el.id}.${el.className} right=${
-      Math.round(el.getBoundingClientRect().right)}`);
-}"""
-
 
 # Every rule up to WCAG AA, the experimental ones too (label-content-name-mismatch is one of them).
 _RUN_AXE = """async () => {
@@ -97,16 +81,14 @@ def test_axe_finds_no_serious_violation_on_any_page(new_page: Callable[[], Page]
 
 def test_nothing_is_wider_than_a_phone(signed_in_page: Page, new_page: Callable[[], Page], render_id: str) -> None:
     page = signed_in_page
-    too_wide: dict[str, list[str]] = {}
+    cut_off: dict[str, list[str]] = {}
     for size_name, size in (("desktop", DESKTOP), ("phone", PHONE)):
         page.set_viewport_size(size)
         for name, path in _pages(render_id):
             _settled(page, path)
             screenshot(page, f"ui-{size_name}-{name}")
-            if size is PHONE:
-                assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"], name
-                if offenders := page.evaluate(_TOO_WIDE, PHONE["width"]):
-                    too_wide[name] = offenders
+            if size is PHONE and (offenders := too_wide(page)):
+                cut_off[name] = offenders
     visitor = new_page()
     for size_name, size in (("desktop", DESKTOP), ("phone", PHONE)):
         visitor.set_viewport_size(size)
@@ -114,9 +96,9 @@ def test_nothing_is_wider_than_a_phone(signed_in_page: Page, new_page: Callable[
             visitor.goto(path)
             expect(visitor.locator("main")).to_be_visible()
             screenshot(visitor, f"ui-{size_name}-{name}")
-            if size is PHONE and (offenders := visitor.evaluate(_TOO_WIDE, PHONE["width"])):
-                too_wide[name] = offenders
-    assert not too_wide, too_wide
+            if size is PHONE and (offenders := too_wide(visitor)):
+                cut_off[name] = offenders
+    assert not cut_off, cut_off
 
 
 def test_phone_header_is_one_row_with_a_menu_and_a_usage_line(signed_in_page: Page) -> None:

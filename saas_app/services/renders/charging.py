@@ -18,8 +18,8 @@ from saas_app.models import Render, RenderStep, utcnow
 from saas_app.services.renders.status import RenderStatus, StepStatus
 
 CHARGE_RULE = ("A canceled or failed video is charged only for the steps it finished before it ended "
-               "(narration and images already made); the video itself is not charged: no render minutes "
-               "and no storage.")
+               "(narration, images and captions already made); the video itself is not charged: no render "
+               "minutes and nothing stored for it.")
 
 
 def cancel_warning(charged: list[str]) -> str:

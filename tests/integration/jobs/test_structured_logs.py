@@ -18,6 +18,7 @@ from rq.serializers import JSONSerializer
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.services.core import logs
 from saas_app.services.core.queue import get_rq_connection, render_job_id
+from saas_app.services.renders.steps.registry import STEPS
 
 pytestmark = pytest.mark.db
 RID = "trace42abc"
@@ -65,7 +66,7 @@ def test_a_request_logs_one_line_and_its_id_follows_the_render_into_the_worker(
     assert wait_terminal(render_id, worker).status == "succeeded", worker.log_tail()
     steps = [line for line in _json_lines(worker.log_path.read_text(errors="replace"))
              if line.get("logger") == logs.STEP_LOGGER and line.get("render_id") == render_id]
-    assert [(s["step"], s["outcome"]) for s in steps] == [("speech", "done"), ("images", "done"), ("video", "done")]
+    assert [(s["step"], s["outcome"]) for s in steps] == [(name, "done") for name in STEPS.names()]
     for line in steps:
         assert (line["request_id"], line["tenant_id"], line["user"]) == (RID, me["tenant_id"], me["user_id"])
         assert line["job_id"] == render_job_id(render_id) and line["duration_ms"] > 0

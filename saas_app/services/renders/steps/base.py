@@ -76,8 +76,9 @@ class KeptFile:
         filename: Its name in the render's folder and in exports, e.g. "video.mp4".
         media_type: The Content-Type it is served with.
         attachment: Served as a download (else shown inline, like a thumbnail).
-        primary: Named after the topic alone ("how-volcanoes-work.mp4"); the others add their key
-            ("how-volcanoes-work-thumbnail.jpg").
+        primary: Named after the topic alone ("how-volcanoes-work.mp4"); the others add their
+            `label` ("how-volcanoes-work-thumbnail.jpg", "how-volcanoes-work-captions.srt").
+        label: The word a non-primary file's download name adds (default: its key).
     """
 
     key: str
@@ -85,11 +86,13 @@ class KeptFile:
     media_type: str
     attachment: bool = False
     primary: bool = False
+    label: str = ""
 
     def download_name(self, topic: str) -> str:
         """The name a browser gives this file of a render about `topic` (`downloads.download_name`)."""
-        title = topic if self.primary else f"{topic} {self.key}"
-        return download_name(title, Path(self.filename).suffix, fallback="video" if self.primary else self.key)
+        word = self.label or self.key
+        title = topic if self.primary else f"{topic} {word}"
+        return download_name(title, Path(self.filename).suffix, fallback="video" if self.primary else word)
 
 
 def _no_work_files(_ctx: RenderContext) -> list[Path]:

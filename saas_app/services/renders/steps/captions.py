@@ -19,8 +19,8 @@ from saas_app.services.usage.metrics import STORAGE
 if TYPE_CHECKING:
     from saas_app.services.renders.input import RenderInput
 
-SRT = KeptFile("srt", "captions.srt", "application/x-subrip", attachment=True)
-VTT = KeptFile("vtt", "captions.vtt", "text/vtt; charset=utf-8", attachment=True)
+SRT = KeptFile("srt", "captions.srt", "application/x-subrip", attachment=True, label="captions")
+VTT = KeptFile("vtt", "captions.vtt", "text/vtt; charset=utf-8", attachment=True, label="captions")
 ASS = "captions.ass"  # in the work folder, only when captions are burned in
 # Worst case per word: a cue of its own in both files (number, two clocks, arrows, blank lines).
 _BYTES_PER_CUE = 2 * 40
