@@ -13,6 +13,7 @@ from saas_app.pages.create import create_page
 from saas_app.pages.home import home_page
 from saas_app.pages.library import library_page
 from saas_app.pages.login import login_page
+from saas_app.pages.not_found import not_found_page
 from saas_app.pages.render import render_page
 from saas_app.pages.verify import verify_page
 from saas_app.state.account_data import AccountDataState
@@ -40,6 +41,7 @@ app.add_page(verify_page, route=routes.VERIFY, title="Confirm sign-in · Narrate
              on_load=VerifyState.on_load)
 app.add_page(home_page, route=routes.HOME, title="Narrated Studio · narrated videos from a topic",
              on_load=HomeState.on_load)
+app.add_page(not_found_page, route="404", title="Page not found · Narrated Studio")
 
 # Protected pages: the session check runs first, then the usage banner, then the page's loader.
 _PROTECTED_PAGES = [

@@ -19,6 +19,7 @@ _FAQ = [
                                  "it the workspace moves to Free."),
     CANCELED_VIDEO_FAQ,
 ]
+_ALWAYS = {"What happens over quota?"}  # the one answer that holds when online payment is not set up
 
 
 def _status() -> rx.Component:
@@ -89,7 +90,11 @@ def billing_page() -> rx.Component:
         rx.grid(rx.foreach(BillingState.cards, _card), spacing="4", width="100%",  # as many columns as fit
                 grid_template_columns="repeat(auto-fit, minmax(220px, 1fr))"),
         rx.heading("Questions", size="5", as_="h2"),
-        rx.vstack(*[rx.box(rx.text(q, weight="bold"), rx.text(a, color=MUTED, size="2")) for q, a in _FAQ],
+        # Without online payment there is nothing to be billed for, cancel or fail: only the quota answer applies.
+        rx.vstack(*[rx.box(rx.text(q, weight="bold"), rx.text(a, color=MUTED, size="2")) if q in _ALWAYS
+                    else rx.cond(BillingState.configured,
+                                 rx.box(rx.text(q, weight="bold"), rx.text(a, color=MUTED, size="2")))
+                    for q, a in _FAQ],
                   spacing="3"),
         spacing="4", width="100%",
     )

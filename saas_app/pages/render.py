@@ -96,9 +96,10 @@ def _heading() -> rx.Component:
         rx.cond(
             RenderState.succeeded,
             rx.vstack(rx.heading("Your video is ready", size="7", as_="h1", data_testid="render-heading"),
-                      rx.text(RenderState.topic, size="4", weight="medium", data_testid="render-topic"),
+                      rx.text(RenderState.topic, size="4", weight="medium", data_testid="render-topic",
+                              class_name="wrap-anywhere"),
                       spacing="1"),
-            rx.heading(RenderState.topic, size="7", as_="h1", data_testid="render-heading"),
+            rx.heading(RenderState.topic, size="7", as_="h1", data_testid="render-heading", class_name="wrap-anywhere"),
         ),
         rx.hstack(status_badge(RenderState.status),
                   rx.text(RenderState.timing, size="2", color=MUTED, data_testid="render-timing"),
