@@ -24,12 +24,14 @@ def _select(label: str, name: str, value: rx.Var, options: rx.Var) -> rx.Compone
 
 
 def _drop_zone(upload_id: str, text: str, accept: dict[str, list[str]], handler: rx.EventHandler) -> rx.Component:
-    return rx.upload.root(
+    # The label around the zone names its file input for assistive technology and opens the file dialog on
+    # a click (the zone's own click is off, so one click opens one dialog); Enter/Space still open it.
+    return rx.el.label(rx.upload.root(
         rx.hstack(rx.icon("upload", size=16), rx.text(text, size="2"), align="center", spacing="2"),
-        id=upload_id, accept=accept, max_files=1, multiple=False,
+        id=upload_id, accept=accept, max_files=1, multiple=False, no_click=True,
         on_drop=handler(rx.upload_files(upload_id=upload_id)),
         border="1px dashed #a78bfa", border_radius="8px", padding="0.6em 1em", cursor="pointer",
-    )
+    ), display="block")
 
 
 def scene_image_picker(scene: rx.Var, index: rx.Var) -> rx.Component:

@@ -19,7 +19,8 @@ _FAQ = [
                                  "it the workspace moves to Free."),
     CANCELED_VIDEO_FAQ,
 ]
-_ALWAYS = {"What happens over quota?"}  # the one answer that holds when online payment is not set up
+# The answers that hold when online payment is not set up (quotas and their charges apply on every plan).
+_ALWAYS = {"What happens over quota?", CANCELED_VIDEO_FAQ[0]}
 
 
 def _status() -> rx.Component:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,7 +51,9 @@ def test_vertical_render_with_own_image_captions_and_music(page: Page, sign_in: 
     expect(page.locator("#options-message")).to_contain_text("could not be read as a PNG, JPEG or WebP")
     expect(page.locator("#scene-image-0 option")).to_have_count(1)  # nothing was added
 
-    page.locator("#image-upload input[type=file]").set_input_files(str(_red_png(tmp_path)))
+    with page.expect_file_chooser() as chooser:  # a click on the zone opens the file dialog, as a person would
+        page.locator("#image-upload").get_by_text(re.compile(r"^Add an image")).click()
+    chooser.value.set_files(str(_red_png(tmp_path)))
     expect(page.locator("#options-message")).to_have_text("Added red.png to your library.")
     expect(page.locator("#scene-image-0 option")).to_have_count(2)
     expect(page.locator("#scene-image-0")).not_to_have_value("")  # the new image went to the scene
