@@ -115,7 +115,7 @@ def test_a_tab_signed_in_on_app_a_reloads_on_app_b_signed_in_with_its_draft(clus
         page.evaluate("url => { const a = document.createElement('a'); a.href = url; "
                       "document.body.appendChild(a); a.click(); }", f"/api/renders/{render_id}/video")
     download = started.value
-    assert download.suggested_filename == f"{render_id}-video.mp4"
+    assert download.suggested_filename == "a-draft-that-moves.mp4"  # named after the topic
     [(tenant_id,)] = cluster.query("SELECT tenant_id FROM render WHERE id = :id", id=render_id)
     assert Path(download.path()).read_bytes() == cluster.bucket.read(_video_key(tenant_id, render_id))
     context.close()
@@ -207,7 +207,7 @@ def test_twenty_renders_on_two_apps_finish_once_though_a_worker_is_killed(cluste
             assert redirect.status_code == 307, redirect.text
             fetched = httpx.get(redirect.headers["location"])
             assert fetched.content == video
-            assert fetched.headers["content-disposition"] == f'attachment; filename="{rid}-video.mp4"'
+            assert fetched.headers["content-disposition"] == f'attachment; filename="scale-out-render-{number}.mp4"'
     for app in apps:  # nothing of the renders on the apps' disks
         assert _local_files(app.workdir / "storage") == [] and _local_files(app.workdir / "exports") == []
 

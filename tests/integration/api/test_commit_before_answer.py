@@ -3,8 +3,10 @@ is sent; a change that cannot be made consistently answers an error and changes 
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +78,22 @@ def asgi_app() -> Any:
     return create_api()
 
 
-@pytest.mark.anyio
-async def test_a_new_key_is_committed_and_works_when_its_201_is_sent(asgi_app: Any) -> None:
+def _in_own_loop(body: Coroutine[Any, Any, None]) -> None:
+    """Run an async test body on a loop of its own thread: in a full run the browser tests' Playwright loop
+    still runs on this thread, and no second loop may run here."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, body).result()
+
+
+def test_a_new_key_is_committed_and_works_when_its_201_is_sent(asgi_app: Any) -> None:
+    _in_own_loop(_a_new_key_is_committed_at_its_201(asgi_app))
+
+
+def test_a_revoked_key_and_a_signed_out_token_are_refused_when_the_200_is_sent(asgi_app: Any) -> None:
+    _in_own_loop(_revoked_credentials_are_refused_at_the_200(asgi_app))
+
+
+async def _a_new_key_is_committed_at_its_201(asgi_app: Any) -> None:
     tokens = _tokens("commit@example.com")
     seen: dict[str, int] = {}
 
@@ -92,8 +108,7 @@ async def test_a_new_key_is_committed_and_works_when_its_201_is_sent(asgi_app: A
     assert _still_valid("api_key", body["key"])
 
 
-@pytest.mark.anyio
-async def test_a_revoked_key_and_a_signed_out_token_are_refused_when_the_200_is_sent(asgi_app: Any) -> None:
+async def _revoked_credentials_are_refused_at_the_200(asgi_app: Any) -> None:
     tokens = _tokens("revoke@example.com")
     headers = bearer(tokens["access_token"])
     status, key = await _call(asgi_app, "POST", "/api/account/api-keys", headers, b'{"name": "k"}', lambda: None)
