@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 from sqlmodel import Session
 
 from saas_app.services.assets.library import resolve_render_assets
@@ -57,7 +57,7 @@ def _sample_caption(picture: Image.Image, request: RenderInput) -> None:
     width, height = frame_size("720p", request.aspect)
     safe = safe_area(request.aspect)
     words = request.scenes[0].spoken.split()[:4]
-    font = ImageFont.load_default(size=round(min(width, height) * 0.055))
+    font = images.text_font(round(min(width, height) * 0.055))
     draw = ImageDraw.Draw(picture)
     text = " ".join(words)
     box = draw.textbbox((0, 0), text, font=font)

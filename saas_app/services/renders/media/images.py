@@ -4,6 +4,7 @@ of `renders/formats.py`: the layout keeps to the format's safe area and leaves t
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,24 @@ def _gradient(size: tuple[int, int], top: tuple[int, int, int], bottom: tuple[in
     return column.resize(size)
 
 
+# Fonts with wide script coverage (accents, Greek, Cyrillic, Hebrew, Arabic letters), found in the system's
+# font folders; Pillow's own default font draws a box for most letters outside basic Latin.
+TEXT_FONTS = ("DejaVuSans.ttf", "NotoSans-Regular.ttf", "LiberationSans-Regular.ttf")
+
+
+@functools.cache
+def text_font(size: int) -> ImageFont.FreeTypeFont:
+    """The font drawn text uses, at `size` pixels: the first of `TEXT_FONTS` installed, else Pillow's default."""
+    for name in TEXT_FONTS:
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue
+    font = ImageFont.load_default(size=size)
+    assert isinstance(font, ImageFont.FreeTypeFont)
+    return font
+
+
 def _wrap(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, max_width: int) -> list[str]:
     avg = max(1.0, draw.textlength("abcdefghijklmnopqrstuvwxyz", font=font) / 26)
     width_chars = max(10, int(max_width / avg))
@@ -111,10 +130,8 @@ def render_scene_image(
     draw = ImageDraw.Draw(image)
     left, top = int(width * safe.left), int(height * safe.top)
     right, bottom = width - int(width * safe.right), height - int(height * (safe.bottom + CAPTION_BAND))
-    title_font = ImageFont.load_default(size=int(34 * scale))
-    body_font = ImageFont.load_default(size=int(52 * scale))
-    assert isinstance(body_font, ImageFont.FreeTypeFont) and isinstance(title_font, ImageFont.FreeTypeFont)
-    small_font = ImageFont.load_default(size=int(24 * scale))
+    title_font, body_font = text_font(int(34 * scale)), text_font(int(52 * scale))
+    small_font = text_font(int(24 * scale))
     draw.rectangle([left, top, left + int(90 * scale), top + int(8 * scale)], fill=template.accent)
     header = _wrap(draw, topic, title_font, right - left - int(90 * scale))[:2]
     for n, line in enumerate(header):
