@@ -103,11 +103,14 @@ class CreateState(RenderOptions, UsageState):
             if isinstance(saved.get(name), str):
                 setattr(self, name, saved[name])
 
-    def _fill(self, *, topic: str, scenes: list[dict[str, str]], template: str, voice: str, resolution: str) -> None:
-        """Put a render's input in the form (Edit & re-render), or an empty form (all values blank)."""
+    def _fill(self, *, topic: str, scenes: list[dict[str, str]], template: str, voice: str, resolution: str,
+              aspect: str = "16:9", captions: str = "off", music: str = "none", music_volume: int = 30) -> None:
+        """Put a render's input in the form (Edit & re-render: its format, captions, music and scene images
+        too), or an empty form (all values blank)."""
         self.topic, self.template, self.voice, self.resolution = topic, template, voice, resolution
-        self.scenes = [{"text": s.get("text") or "", "narration": s.get("narration") or ""}
-                       for s in scenes] or [_blank_scene()]
+        self.aspect, self.captions, self.music, self.music_volume = aspect, captions, music, music_volume
+        self.preview_src = ""
+        self.scenes = [{name: s.get(name) or "" for name in _blank_scene()} for s in scenes] or [_blank_scene()]
         self.errors, self.form_error, self.upgrade_hint = {}, "", False
         self._changed()
 

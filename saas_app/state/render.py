@@ -17,6 +17,7 @@ from saas_app.services.renders.status import RenderStatus, StepStatus
 from saas_app.services.renders.views import RenderDetail, get_render_detail
 from saas_app.state.create import CreateState
 from saas_app.state.formatting import charge_text, format_date, format_duration, format_elapsed
+from saas_app.state.render_options import music_choice
 from saas_app.state.usage import UsageState, live_page
 
 _ENDED = {RenderStatus.SUCCEEDED: "Finished in", RenderStatus.FAILED: "Failed after",
@@ -88,9 +89,12 @@ class RenderState(UsageState):
         self.steps = [{"label": s.label, "status": s.status, "detail": s.detail,
                        "percent": f"{round(100 * s.progress)}"} for s in render.steps]
         self.charged = [charge_text(m, v) for m, v in render.usage.items() if v > 0]
+        options = render.options
         self._input = {"topic": render.topic, "template": render.template, "voice": render.voice,
-                       "resolution": render.resolution,
-                       "scenes": [{"text": s.text, "narration": s.narration or ""} for s in render.scenes_detail]}
+                       "resolution": render.resolution, "aspect": options.aspect, "captions": options.captions,
+                       "music": music_choice(options.music, options.music_asset), "music_volume": options.music_volume,
+                       "scenes": [{"text": s.text, "narration": s.narration or "", "image": s.image or ""}
+                                  for s in render.scenes_detail]}
 
     async def _fetch(self, principal: Principal, render_id: str) -> RenderDetail:
         return await self._call(get_render_detail, tenant_id=principal.tenant_id, render_id=render_id)

@@ -15,7 +15,7 @@ from saas_app.services.renders import preview
 from saas_app.services.renders.formats import ASPECT_LABELS, Aspect
 from saas_app.services.renders.input import RenderInput
 from saas_app.services.renders.media.captions import CAPTION_LABELS, CaptionStyle
-from saas_app.services.renders.media.music import BEDS, NONE
+from saas_app.services.renders.media.music import BEDS, NONE, UPLOADED
 
 if TYPE_CHECKING:
     from saas_app.services.account.audit import RequestContext
@@ -24,6 +24,13 @@ if TYPE_CHECKING:
 IMAGE_UPLOAD_ID = "image-upload"
 MUSIC_UPLOAD_ID = "music-upload"
 _ASSET = "asset:"  # prefix of a music choice that is an uploaded track
+
+
+def music_choice(music: str, music_asset: str | None) -> str:
+    """The music picker's value for a render's stored choice: a bed, "none", or "asset:<id>" for a track."""
+    if music_asset:
+        return _ASSET + music_asset
+    return NONE if music == UPLOADED else music
 
 
 def _choice(asset: library.AssetView) -> dict[str, str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pysubs2
 import pytest
-from e2e_helpers import screenshot
+from e2e_helpers import screenshot, url_re
 from e2e_renders import fill_form, submit_render, wait_succeeded
 from PIL import Image
 from playwright.sync_api import Page, expect
@@ -83,3 +83,14 @@ def test_vertical_render_with_own_image_captions_and_music(page: Page, sign_in: 
         subs = pysubs2.load(download.path(), format_=fmt)
         assert " ".join(e.plaintext for e in subs) == "Fire trucks are red."
     screenshot(page, "render-options-02-done")
+
+    render_url = page.url
+    page = page.context.new_page()  # a new tab: its form comes from the render, not from what was last typed
+    page.goto(render_url)
+    page.get_by_test_id("edit-rerender").click()
+    expect(page).to_have_url(url_re("/create"))
+    expect(page.locator("#topic")).to_have_value("Red things")
+    expect(page.locator("#pick-aspect")).to_have_value("9:16")
+    expect(page.locator("#pick-captions")).to_have_value("words")
+    expect(page.locator("#pick-music")).to_have_value("calm")
+    expect(page.locator("#scene-image-0")).not_to_have_value("")  # the uploaded image, still in the scene

@@ -199,5 +199,6 @@ def resolve_render_assets(*, session: Session, tenant_id: str,
         scenes.append(row)
     options: dict[str, object] = dict(request.options)
     if request.music_asset:
+        options["music_asset"] = request.music_asset  # to fill the form again (Edit & re-render)
         options["music_key"] = asset_key(tenant_id, found[request.music_asset].filename)
     return scenes, options

@@ -49,6 +49,7 @@ class OptionsView(View):
     captions: str = "off"
     music: str = "none"
     music_volume: int = 30
+    music_asset: str | None = None  # the library track played, when `music` is "upload"
 
 
 class RenderSummary(View):

@@ -130,7 +130,8 @@ def test_a_vertical_render_shows_the_uploaded_image_serves_captions_and_plays_mu
                             aspect="9:16", captions="words", music_asset=track["id"], music_volume=40)
     assert pipeline.run_render(render_id=created["id"], retries_left=0) == "succeeded"
     detail = api.get(f"/api/renders/{created['id']}", headers=headers).json()
-    assert detail["options"] == {"aspect": "9:16", "captions": "words", "music": "upload", "music_volume": 40}
+    assert detail["options"] == {"aspect": "9:16", "captions": "words", "music": "upload", "music_volume": 40,
+                                 "music_asset": track["id"]}
     assert detail["scenes_detail"][0]["image"] == image["id"]
     steps = {s["name"]: s["detail"] for s in detail["steps"]}
     assert steps["music"] == "Your music at 40%" and steps["captions"].endswith("burned in")
