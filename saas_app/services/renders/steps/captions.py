@@ -74,7 +74,7 @@ def _run(ctx: RenderContext) -> StepResult:
                                      aspect=ctx.aspect))
     ctx.report(1.0)
     burned = "" if path is None else ", burned in"
-    return StepResult({}, detail=f"{len(cues)} captions{burned}")
+    return StepResult({}, detail=f"{len(cues)} caption{'' if len(cues) == 1 else 's'}{burned}")
 
 
 STEP = Step("captions", "Captions", _run, charges=(), estimate=_estimate, work_files=_work_files, keeps=(SRT, VTT))
