@@ -4,11 +4,11 @@ form's inputs reach the estimate quickly (Reflex's default input debounce is 300
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 import reflex as rx
+from component_tree import nodes
 
 from saas_app.pages.create import INPUT_DEBOUNCE_MS, create_page
 from saas_app.pages.library import library_page
@@ -18,18 +18,10 @@ from saas_app.pages.render import render_page
 MINE: list[Callable[[], rx.Component]] = [create_page, render_page, library_page]
 
 
-def _nodes(tree: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield tree
-    for child in tree.get("children", []) or []:
-        if isinstance(child, dict):
-            yield from _nodes(child)
-    for key in ("true_value", "false_value"):
-        if isinstance(tree.get(key), dict):
-            yield from _nodes(tree[key])
 
 
 def _router_links(page: Callable[[], rx.Component]) -> list[list[str]]:
-    return [node.get("props", []) for node in _nodes(page().render()) if node.get("name") == "ReactRouterLink"]
+    return [node.get("props", []) for node in nodes(page().render()) if node.get("name") == "ReactRouterLink"]
 
 
 @pytest.mark.parametrize("page", MINE, ids=lambda p: p.__name__)

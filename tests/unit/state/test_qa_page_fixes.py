@@ -3,8 +3,9 @@ billing questions shown when online payment is not set up."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
+
+from component_tree import nodes
 
 from saas_app.pages.billing import billing_page
 from saas_app.pages.not_found import not_found_page
@@ -22,20 +23,12 @@ def test_the_render_page_topic_wraps_anywhere() -> None:
     assert rendered.count("wrap-anywhere") >= 2  # the finished page's topic line and the in-progress heading
 
 
-def _nodes(tree: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield tree
-    for child in tree.get("children", []) or []:
-        if isinstance(child, dict):
-            yield from _nodes(child)
-    for key in ("true_value", "false_value"):
-        if isinstance(tree.get(key), dict):
-            yield from _nodes(tree[key])
 
 
 def _only_when_configured(tree: dict[str, Any], question: str) -> bool:
     """Whether `question` sits in a small rx.cond on the billing state's `configured` flag."""
     return any("true_value" in node and question in str(node["true_value"]) and len(str(node["true_value"])) < 800
-               and str(node.get("cond_state", "")).endswith(".configured_rx_state_") for node in _nodes(tree))
+               and str(node.get("cond_state", "")).endswith(".configured_rx_state_") for node in nodes(tree))
 
 
 def test_payment_questions_are_shown_only_when_payment_is_set_up() -> None:
