@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from saas_app import routes
+from saas_app.components.file_link import file_download
 from saas_app.components.native_form import native_form
 from saas_app.components.theme import DANGER, MUTED
 from saas_app.state.account_data import AccountDataState as Data
@@ -24,8 +25,8 @@ def _note(text: rx.Var, id_: str) -> rx.Component:
 
 def _download_link(label: str, url: rx.Var) -> rx.Component:
     """A link the browser downloads (not a page of the app): the API names the file."""
-    return rx.el.a(label, href=url, download="", reload_document=True, class_name="export-download",
-                   data_testid="export-download", style={"color": "#5b21b6", "font_weight": "600"})
+    return file_download(label, href=url, class_name="export-download", data_testid="export-download",
+                         style={"color": "#5b21b6", "font_weight": "600"})
 
 
 def _export_row(row: rx.Var) -> rx.Component:
