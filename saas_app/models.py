@@ -46,16 +46,46 @@ class Tenant(SQLModel, table=True):
 
 
 class User(SQLModel, table=True):
-    """A person who signs in; belongs to one tenant with a role."""
+    """A person who signs in; a member of one or more workspaces (`Membership`)."""
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     email: str = Field(max_length=320, sa_column_kwargs={"unique": True}, index=True)
-    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=32)
-    role: str = Field(default="owner", max_length=32)
     created_at: datetime = Field(default_factory=utcnow)
     last_login_at: datetime | None = None
     # Sign out everywhere: access tokens issued before this moment are refused.
     tokens_valid_after: datetime | None = None
+
+
+class Membership(SQLModel, table=True):
+    """A person's place in a workspace: their role (`services/teams/permissions.Role`) and last activity."""
+
+    __table_args__ = (UniqueConstraint("tenant_id", "user_id", name="uq_membership_tenant_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=32)
+    user_id: str = Field(foreign_key="user.id", index=True, max_length=32)
+    role: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+    # Sign-in, switching and requests move it (at most once a minute); a new sign-in opens the newest.
+    last_active_at: datetime = Field(default_factory=utcnow)
+
+
+class Invitation(SQLModel, table=True):
+    """An invitation to join a workspace: a single-use link, stored as its SHA-256 only."""
+
+    __table_args__ = (Index("ix_invitation_tenant_email", "tenant_id", "email"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=32)
+    email: str = Field(max_length=320)
+    role: str = Field(max_length=16)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    invited_by: str = Field(max_length=32)  # a user id (kept when that person leaves)
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    accepted_at: datetime | None = None
+    revoked_at: datetime | None = None
 
 
 class MagicLink(SQLModel, table=True):
@@ -127,7 +157,9 @@ __all__ = [
     "AuditLog",
     "AuthSession",
     "DataExport",
+    "Invitation",
     "MagicLink",
+    "Membership",
     "RefreshToken",
     "Render",
     "StripeEvent",
@@ -137,6 +169,7 @@ __all__ = [
     "Tenant",
     "UsageRecord",
     "User",
+    "UserDeletion",
     "iso_or_none",
     "new_id",
     "utcnow",
@@ -302,9 +335,17 @@ class DataExport(SQLModel, table=True):
 
 
 class AccountDeletion(SQLModel, table=True):
-    """A scheduled deletion of a whole tenant, cancellable until `scheduled_for`."""
+    """A scheduled deletion of a whole workspace (tenant), cancellable until `scheduled_for`."""
 
     tenant_id: str = Field(foreign_key="tenant.id", primary_key=True, max_length=32)
     requested_by: str = Field(max_length=32)
+    requested_at: datetime = Field(default_factory=utcnow)
+    scheduled_for: datetime = Field(index=True)
+
+
+class UserDeletion(SQLModel, table=True):
+    """A scheduled deletion of one person's account, cancellable until `scheduled_for`."""
+
+    user_id: str = Field(foreign_key="user.id", primary_key=True, max_length=32)
     requested_at: datetime = Field(default_factory=utcnow)
     scheduled_for: datetime = Field(index=True)

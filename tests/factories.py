@@ -16,10 +16,11 @@ from urllib.parse import unquote
 import jwt
 import redis
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
+from saas_app.db import get_engine
 from saas_app.dev.mailcatcher import MailCatcher
-from saas_app.models import Tenant, User
+from saas_app.models import Membership, Tenant, User
 from saas_app.services.account.audit import RequestContext
 from saas_app.services.auth import magic_links
 from saas_app.services.core import rate_limit
@@ -41,17 +42,36 @@ def make_tenant(session: Session, **overrides: Any) -> Tenant:
     return tenant
 
 
-def make_user(session: Session, tenant: Tenant | None = None, **overrides: Any) -> User:
-    """A committed user (in a new tenant unless one is given)."""
+def make_user(session: Session, tenant: Tenant | None = None, *, role: str = "owner", **overrides: Any) -> User:
+    """A committed user, a member with `role` of `tenant` (a new workspace unless one is given)."""
     tenant = tenant or make_tenant(session)
-    values: dict[str, Any] = {"email": f"user-{secrets.token_hex(4)}@example.com", "tenant_id": tenant.id,
-                              "role": "owner"}
+    values: dict[str, Any] = {"email": f"user-{secrets.token_hex(4)}@example.com"}
     values.update(overrides)
     user = User(**values)
     session.add(user)
+    session.flush()
+    session.add(Membership(tenant_id=tenant.id, user_id=user.id, role=role))
     session.commit()
     session.refresh(user)
     return user
+
+
+def tenant_id_of(user: User) -> str:
+    """The workspace `user` was most recently active in (the only one, for users `make_user` made)."""
+    with Session(get_engine()) as session:
+        membership = session.exec(select(Membership).where(Membership.user_id == user.id)
+                                  .order_by(col(Membership.last_active_at).desc())).first()
+        assert membership is not None, f"{user.email} belongs to no workspace"
+        return membership.tenant_id
+
+
+def role_of(user: User, tenant_id: str | None = None) -> str:
+    """The user's role in a workspace (their most recent one by default)."""
+    with Session(get_engine()) as session:
+        wanted = tenant_id or tenant_id_of(user)
+        membership = session.exec(select(Membership).where(Membership.user_id == user.id,
+                                                           Membership.tenant_id == wanted)).one()
+        return membership.role
 
 
 # Email
@@ -167,9 +187,7 @@ def dead_redis() -> redis.Redis:
 
 from rq.job import Job  # noqa: E402
 from rq.serializers import JSONSerializer  # noqa: E402
-from sqlmodel import select  # noqa: E402
 
-from saas_app.db import get_engine  # noqa: E402
 from saas_app.models import Render, RenderStep, UsageRecord  # noqa: E402
 from saas_app.services.auth.sessions import Principal  # noqa: E402
 from saas_app.services.core import queue  # noqa: E402
@@ -194,8 +212,8 @@ def render_payload(scenes: int | list[dict] = 1, **overrides: Any) -> dict:
 
 def make_principal(user: User, tenant: Tenant, **overrides: Any) -> Principal:
     """The principal a request by `user` would resolve to (for calling services directly)."""
-    values: dict[str, Any] = {"user_id": user.id, "tenant_id": tenant.id, "email": user.email, "role": user.role,
-                              "plan": tenant.plan, "session_id": "test-session"}
+    values: dict[str, Any] = {"user_id": user.id, "tenant_id": tenant.id, "email": user.email,
+                              "role": role_of(user, tenant.id), "plan": tenant.plan, "session_id": "test-session"}
     values.update(overrides)
     return Principal(**values)
 
@@ -204,7 +222,7 @@ def make_render(session: Session, user: User, **overrides: Any) -> Render:
     """A committed render row of `user`'s tenant with a pending row per registered step (nothing queued)."""
     request = RenderInput(topic="Factory render", scenes=[{"text": "Hello there."}])  # type: ignore[list-item]
     values: dict[str, Any] = {
-        "tenant_id": user.tenant_id, "user_id": user.id, "topic": request.topic,
+        "tenant_id": tenant_id_of(user), "user_id": user.id, "topic": request.topic,
         "scenes_json": json.dumps([s.model_dump() for s in request.scenes]), "status": RenderStatus.QUEUED,
         "estimate_json": json.dumps(estimate_usage(request)), "period": period_of(),
     }

@@ -9,7 +9,7 @@ import reflex as rx
 from saas_app.services.account import audit, backups
 from saas_app.services.account.sessions import list_active_sessions, revoke_session
 from saas_app.services.auth.sessions import Principal
-from saas_app.services.core.roles import OWNER
+from saas_app.services.teams.permissions import Action, can
 from saas_app.state.formatting import format_date
 from saas_app.state.usage import UsageState
 
@@ -43,7 +43,7 @@ class AccountSecurityState(UsageState):
                           "actor": e.actor or "system", "ip": e.ip or "—"} for e in page.items]
         self.activity_total = page.total
         self.backup_line = ""
-        if principal.role == OWNER:
+        if can(principal.role, Action.BACKUPS_VIEW):
             status = await asyncio.to_thread(backups.get_backup_status)
             last = format_date(status.last_backup_at)
             self.backup_line = (f"Backups: last one {last}, " if last else "Backups: none yet, ") + \

@@ -59,6 +59,7 @@ class SessionState(rx.State):
     plan: str = FREE.id
     deletion_notice: str = ""
     _user_id: str = ""
+    _tenant_id: str = ""  # the workspace the tab's state was loaded for
     # Vars that hold a secret for the one event that reveals it: cleared before a tab's state is sent again.
     _one_shot_vars: ClassVar[tuple[str, ...]] = ()
 
@@ -82,11 +83,11 @@ class SessionState(rx.State):
 
     async def _resolve_principal(self) -> Principal | None:
         principal = await self._call(authenticate_browser_session, cookie_value=self._cookie_value())
-        user_id = principal.user_id if principal else ""
-        if self._user_id and user_id != self._user_id:
-            # Signed out, or another user in this tab: drop every per-user value on the page states.
+        user_id, tenant_id = (principal.user_id, principal.tenant_id) if principal else ("", "")
+        if self._user_id and (user_id, tenant_id) != (self._user_id, self._tenant_id):
+            # Signed out, another user in this tab, or another workspace: drop every per-user value.
             await self._reset_user_states()
-        self._user_id = user_id
+        self._user_id, self._tenant_id = user_id, tenant_id
         self.signed_in = principal is not None
         self.user_email = principal.email if principal else ""
         self.plan = principal.plan if principal else FREE.id
@@ -117,13 +118,15 @@ class SessionState(rx.State):
     async def _background_principal(self) -> Principal | None:
         """In a background task: the tab's user, looked up without holding the state lock.
 
-        None when nobody or another user is signed in now: the task stops, and the tab's
-        next event resets what it shows.
+        None when nobody, another user, or the user in another workspace is signed in now (removed
+        from the workspace, switched in another tab): the task stops, and the tab's next event resets
+        what it shows.
         """
         async with self:
-            cookie, user_id = self._cookie_value(), self._user_id
+            cookie, user_id, tenant_id = self._cookie_value(), self._user_id, self._tenant_id
         principal = await self._call(authenticate_browser_session, cookie_value=cookie)
-        return principal if principal is not None and principal.user_id == user_id else None
+        same = principal is not None and (principal.user_id, principal.tenant_id) == (user_id, tenant_id)
+        return principal if same else None
 
     async def _reload(self, principal: Principal) -> None:
         """Load what the page shows for `principal` (page states override this)."""

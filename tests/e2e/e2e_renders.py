@@ -86,14 +86,15 @@ def wait_succeeded(page: Page) -> None:
 def render_count(live_app: LiveApp, email: str) -> int:
     """How many renders the workspace of `email` has in the database (deleted ones included)."""
     with live_app.db() as db:
-        row = db.execute("SELECT count(*) FROM render r JOIN user u ON u.tenant_id = r.tenant_id "
-                         "WHERE u.email = ?", (email,)).fetchone()
+        row = db.execute("SELECT count(*) FROM render r WHERE r.tenant_id = ?",
+                         (tenant_of(live_app, email),)).fetchone()
     return int(row[0])
 
 
 def tenant_of(live_app: LiveApp, email: str) -> str:
-    """The tenant id of a signed-up user."""
+    """The id of the workspace a signed-up user was most recently active in."""
     with live_app.db() as db:
-        row = db.execute("SELECT tenant_id FROM user WHERE email = ?", (email,)).fetchone()
+        row = db.execute("SELECT m.tenant_id FROM membership m JOIN user u ON u.id = m.user_id WHERE u.email = ? "
+                         "ORDER BY m.last_active_at DESC LIMIT 1", (email,)).fetchone()
     assert row is not None, f"no user {email}"
     return str(row[0])

@@ -111,7 +111,8 @@ def upgrade_to_pro(page: Page, stripe: str) -> Page:
 def tenant_plan(live_app: LiveApp, email: str) -> str:
     """The plan stored for the workspace of `email`."""
     with live_app.db() as db:
-        row = db.execute("SELECT t.plan FROM tenant t JOIN user u ON u.tenant_id = t.id WHERE u.email = ?",
+        row = db.execute("SELECT t.plan FROM tenant t JOIN membership m ON m.tenant_id = t.id "
+                         "JOIN user u ON u.id = m.user_id WHERE u.email = ?",
                          (email,)).fetchone()
     assert row is not None, f"no workspace for {email}"
     return str(row[0])
@@ -181,7 +182,8 @@ def test_upgrade_to_pro_through_checkout_then_manage_billing(page: Page, sign_in
     screenshot(page, "billing-03-pro")
 
     with live_app.db() as db:
-        tenant = db.execute("SELECT tenant_id FROM user WHERE email = ?", (email,)).fetchone()[0]
+        tenant = db.execute("SELECT m.tenant_id FROM membership m JOIN user u ON u.id = m.user_id "
+                            "WHERE u.email = ?", (email,)).fetchone()[0]
     customers = customers_of_tenant(local_stripe, tenant)
     assert len(customers) == 1
     subs = list_all(local_stripe, "/v1/subscriptions", customer=customers[0]["id"])

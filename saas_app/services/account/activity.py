@@ -13,7 +13,8 @@ _SYSTEMS = [("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Wi
 
 # Every audit action the product records, as a sentence ("{device}": the browser and system it came from).
 SENTENCES: dict[str, str] = {
-    "tenant.created": "Your workspace was created",
+    "tenant.created": "The workspace was created",
+    "workspace.switched": "Switched to this workspace",
     "auth.link_requested": "A sign-in link was emailed",
     "auth.signed_in": "Signed in from {device}",
     "auth.logout": "Signed out on {device}",

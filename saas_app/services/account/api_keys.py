@@ -20,6 +20,7 @@ from saas_app.services.auth.principal import Principal, principal_for, proof_lif
 from saas_app.services.auth.tokens import sha256_hex
 from saas_app.services.core.errors import AuthError, InvalidInput, NotFound
 from saas_app.services.core.validation import clean_text
+from saas_app.services.teams.memberships import get_membership
 
 KEY_PREFIX = "nsk_"
 MAX_KEYS = 20
@@ -119,13 +120,14 @@ def authenticate_api_key(*, session: Session, secret: str) -> Principal:
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, sha256_hex(secret)):
         raise AuthError("This API key is not valid. Create or rotate a key on the account page.")
     user, tenant = session.get(User, row.user_id), session.get(Tenant, row.tenant_id)
-    if user is None or tenant is None:
+    membership = get_membership(session=session, tenant_id=row.tenant_id, user_id=row.user_id)
+    if user is None or tenant is None or membership is None:
         raise AuthError("This API key is not valid. Create or rotate a key on the account page.")
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
         row.last_used_at = now
         session.add(row)
-    principal = principal_for(user, tenant, "", via="api_key", actor=row.prefix)
+    principal = principal_for(user, tenant, membership, "", via="api_key", actor=row.prefix)
     if seen is not None:
         principal_cache.store(digest, principal, seen=seen, ttl_seconds=proof_lifetime(tenant),
                               scopes=[principal_cache.key_scope_of(row.prefix), principal_cache.user_scope_of(user.id),

@@ -26,6 +26,7 @@ from saas_app.models import (
     AuthSession,
     DataExport,
     MagicLink,
+    Membership,
     RefreshToken,
     Render,
     Subscription,
@@ -39,12 +40,12 @@ from saas_app.services.auth.sessions import Principal
 from saas_app.services.auth.tokens import sha256_hex
 from saas_app.services.billing import checkout as billing
 from saas_app.services.core import queue
-from saas_app.services.core.errors import BillingError, Forbidden, InvalidInput, NotFound
+from saas_app.services.core.errors import BillingError, InvalidInput, NotFound
 from saas_app.services.core.mail import send_email
-from saas_app.services.core.roles import OWNER
 from saas_app.services.core.storage import Area, get_store
 from saas_app.services.renders import changes
 from saas_app.services.renders.files import tenant_prefix
+from saas_app.services.teams.permissions import Action, require
 from saas_app.services.usage import plans, quotas
 from saas_app.settings import get_settings
 
@@ -72,8 +73,7 @@ def schedule_deletion(*, session: Session, principal: Principal, confirm_email: 
     Raises:
         Forbidden: Not the owner. InvalidInput: The typed email is not the account's.
     """
-    if principal.role != OWNER:
-        raise Forbidden("Only the workspace owner can delete it.")
+    require(principal, Action.WORKSPACE_DELETE)
     if (confirm_email or "").strip().lower() != principal.email.lower():
         raise InvalidInput("Type your account email exactly to confirm.", field="confirm_email")
     settings = get_settings()
@@ -177,7 +177,8 @@ def purge_tenant(*, session: Session, tenant_id: str) -> bool:
         return False
     render_ids = list(session.exec(select(Render.id).where(Render.tenant_id == tenant_id)).all())
     _stop_running_renders(render_ids)
-    users = list(session.exec(select(User).where(User.tenant_id == tenant_id)).all())
+    members = select(Membership.user_id).where(Membership.tenant_id == tenant_id)
+    users = list(session.exec(select(User).where(col(User.id).in_(members))).all())
     user_ids = [u.id for u in users]
     sub = session.get(Subscription, tenant_id)
     _purge_stripe(tenant, sub.stripe_subscription_id if sub else None)

@@ -41,6 +41,7 @@ from saas_app.services.core.mail import send_email
 from saas_app.services.core.storage import Area, Download, ObjectStore, get_store, scratch_file
 from saas_app.services.renders.files import render_key
 from saas_app.services.renders.steps.registry import kept_files
+from saas_app.services.teams.memberships import get_membership
 from saas_app.services.usage.metrics import METRICS
 from saas_app.settings import get_settings
 
@@ -122,12 +123,17 @@ def request_export(*, session: Session, principal: Principal, ctx: RequestContex
     return row
 
 
+def _role_in(session: Session, tenant_id: str, user_id: str) -> str:
+    membership = get_membership(session=session, tenant_id=tenant_id, user_id=user_id)
+    return membership.role if membership else ""
+
+
 def _documents(session: Session, tenant: Tenant, user: User) -> dict[str, object]:
     renders = session.exec(select(Render).where(Render.tenant_id == tenant.id)).all()
     sub = session.get(Subscription, tenant.id)
     audit = session.exec(select(AuditLog).where(AuditLog.tenant_id == tenant.id).order_by(col(AuditLog.id))).all()
     return {
-        "profile.json": {"user_id": user.id, "email": user.email, "role": user.role,
+        "profile.json": {"user_id": user.id, "email": user.email, "role": _role_in(session, tenant.id, user.id),
                          "created_at": iso_or_none(user.created_at), "last_login_at": iso_or_none(user.last_login_at)},
         "tenant.json": {"tenant_id": tenant.id, "name": tenant.name, "plan": tenant.plan,
                         "created_at": iso_or_none(tenant.created_at)},

@@ -26,6 +26,7 @@ from saas_app.services.core import observability
 from saas_app.services.core.errors import AuthError, InvalidInput, RateLimited, ServiceUnavailable
 from saas_app.services.core.mail import send_email
 from saas_app.services.core.rate_limit import Limit, Window, check_limits, ensure_windows, refund_limits
+from saas_app.services.teams.memberships import latest_membership
 from saas_app.settings import get_settings
 
 MAX_CODE_ATTEMPTS = 5
@@ -172,12 +173,18 @@ def _store_and_send(session: Session, *, address: str, next_path: str | None, ct
     user = session.exec(select(User).where(User.email == address)).first()
     record_event(
         session=session, action="auth.link_requested", ctx=ctx, actor=address,
-        tenant_id=user.tenant_id if user else None, user_id=user.id if user else None,
+        tenant_id=_home_tenant_id(session, user), user_id=user.id if user else None,
     )
     session.flush()
     link = routes.absolute(routes.verify_link(token))
     text, body = _email_bodies(link=link, code=code, ttl=ttl)
     send_email(to=address, subject=f"Your sign-in link (code {code})", text=text, html=body)
+
+
+def _home_tenant_id(session: Session, user: User | None) -> str | None:
+    """The workspace whose activity log shows this person's sign-in requests (where they sign in)."""
+    membership = latest_membership(session=session, user_id=user.id) if user else None
+    return membership.tenant_id if membership else None
 
 
 def _active_link_by_token(session: Session, token: str) -> MagicLink | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from saas_app.models import Tenant, User, utcnow
+from saas_app.models import Membership, Tenant, User, utcnow
 from saas_app.services.usage.plans import effective_plan_id
 
 
@@ -13,9 +13,9 @@ class Principal:
     """The verified caller of a request."""
 
     user_id: str
-    tenant_id: str
+    tenant_id: str  # the workspace the caller acts in (the session's current one, or the API key's)
     email: str
-    role: str
+    role: str  # the caller's role there (`services/teams/permissions.Role`)
     plan: str
     session_id: str
     via: str = "session"  # session (browser cookie or access token) | api_key
@@ -27,10 +27,11 @@ class Principal:
         return self.actor or self.email
 
 
-def principal_for(user: User, tenant: Tenant, session_id: str, *, via: str = "session", actor: str = "") -> Principal:
-    """The principal of a user acting in their tenant, with the plan in force now."""
+def principal_for(user: User, tenant: Tenant, membership: Membership, session_id: str, *, via: str = "session",
+                  actor: str = "") -> Principal:
+    """The principal of a member acting in a workspace, with their role and the plan in force now."""
     plan = effective_plan_id(tenant.plan, tenant.plan_grace_until, utcnow())
-    return Principal(user_id=user.id, tenant_id=tenant.id, email=user.email, role=user.role,
+    return Principal(user_id=user.id, tenant_id=tenant.id, email=user.email, role=membership.role,
                      plan=plan, session_id=session_id, via=via, actor=actor)
 
 

@@ -30,7 +30,7 @@ import redis
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
-from saas_app.models import ApiKey, AuthSession, Tenant, User
+from saas_app.models import ApiKey, AuthSession, Membership, Tenant, User
 from saas_app.services.auth.principal import Principal
 from saas_app.services.core.errors import ServiceUnavailable
 from saas_app.services.core.redis_client import get_redis
@@ -199,7 +199,8 @@ def scopes_changed_by(dirty: list[Any], deleted: list[Any]) -> list[str]:
     """The scopes whose principals these pending row changes alter (a plan, a revocation, a deletion)."""
     watched: dict[type, tuple[Callable[[str], str], tuple[str, ...], str]] = {
         Tenant: (tenant_scope_of, ("plan", "plan_grace_until"), "id"),
-        User: (user_scope_of, ("role", "email", "tenant_id", "tokens_valid_after"), "id"),
+        User: (user_scope_of, ("email", "tokens_valid_after"), "id"),
+        Membership: (user_scope_of, ("role", "tenant_id", "user_id"), "user_id"),
         AuthSession: (session_scope_of, ("revoked_at", "expires_at", "user_id", "tenant_id"), "id"),
         ApiKey: (key_scope_of, ("revoked_at", "key_hash", "user_id", "tenant_id"), "prefix"),
     }

@@ -15,7 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from saas_app.models import AuthSession, MagicLink, RefreshToken, Tenant, User, utcnow
+from saas_app.models import AuthSession, MagicLink, Membership, RefreshToken, Tenant, User, utcnow
 from saas_app.services.account.audit import RequestContext, record_event
 from saas_app.services.auth import principal_cache
 from saas_app.services.auth.principal import Principal as Principal
@@ -31,12 +31,19 @@ from saas_app.services.auth.tokens import (
     sha256_hex,
 )
 from saas_app.services.core.errors import AuthError
-from saas_app.services.core.roles import OWNER
-from saas_app.services.usage.plans import default_plan_id
+from saas_app.services.teams.memberships import (
+    create_workspace,
+    get_membership,
+    latest_membership,
+    personal_workspace_name,
+    touch_membership,
+)
 from saas_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 SESSION_ENDED = "Your session has ended. Please sign in again."
+NO_LONGER_MEMBER = "You are no longer a member of this workspace. Please sign in again."
+SWITCHED = "This token is for a workspace this session has left. Use the tokens the switch answered."
 
 
 @dataclass(frozen=True)
@@ -49,49 +56,55 @@ class TokenPair:
     principal: Principal
 
 
-def get_or_create_user(*, session: Session, email: str, ctx: RequestContext) -> tuple[User, Tenant]:
-    """The user for `email`; the first sign-in creates it with a personal tenant (owner)."""
+def get_or_create_user(*, session: Session, email: str, ctx: RequestContext) -> tuple[User, Tenant, Membership]:
+    """The user for `email` and the workspace a new session opens in (the one they were last active in).
+
+    The first sign-in creates the user with a personal workspace (owner); so does a sign-in of a
+    person who no longer belongs to any workspace.
+    """
     user = session.exec(select(User).where(User.email == email)).first()
     if user is None:
         try:
             with session.begin_nested():
-                tenant = Tenant(name=f"{email.split('@')[0]}'s workspace", plan=default_plan_id())
-                session.add(tenant)
-                session.flush()
-                user = User(email=email, tenant_id=tenant.id, role=OWNER)
+                user = User(email=email)
                 session.add(user)
                 session.flush()
-            record_event(session=session, action="tenant.created", ctx=ctx, tenant_id=tenant.id,
-                         user_id=user.id, actor=email, target=tenant.id)
+                create_workspace(session=session, user=user, name=personal_workspace_name(email), ctx=ctx)
         except IntegrityError:  # a concurrent first sign-in won the race
             user = session.exec(select(User).where(User.email == email)).one()
-    found = session.get(Tenant, user.tenant_id)
+    membership = latest_membership(session=session, user_id=user.id)
+    if membership is None:
+        membership = create_workspace(session=session, user=user, name=personal_workspace_name(email), ctx=ctx)
+    found = session.get(Tenant, membership.tenant_id)
     assert found is not None
-    return user, found
+    return user, found, membership
 
 
-def _open_session(session: Session, user: User, *, kind: str, ctx: RequestContext) -> tuple[AuthSession, str | None]:
+def _open_session(session: Session, user: User, membership: Membership, *, kind: str,
+                  ctx: RequestContext) -> tuple[AuthSession, str | None]:
     settings = get_settings()
     raw = new_secret_token(32) if kind == "browser" else None
     row = AuthSession(
-        user_id=user.id, tenant_id=user.tenant_id, kind=kind,
+        user_id=user.id, tenant_id=membership.tenant_id, kind=kind,
         token_hash=sha256_hex(raw) if raw else None, ip=ctx.ip[:64], user_agent=ctx.user_agent[:400],
         expires_at=utcnow() + timedelta(days=settings.REFRESH_EXPIRE_DAYS),
     )
     session.add(row)
-    user.last_login_at = utcnow()
+    user.last_login_at = membership.last_active_at = utcnow()
+    session.add(membership)
     session.flush()
     return row, raw
 
 
-def _issue_pair(session: Session, user: User, tenant: Tenant, auth_session: AuthSession) -> TokenPair:
+def _issue_pair(session: Session, user: User, tenant: Tenant, membership: Membership,
+                auth_session: AuthSession) -> TokenPair:
     access, _ = encode_token(typ=ACCESS, user_id=user.id, tenant_id=tenant.id, session_id=auth_session.id)
     refresh, claims = encode_token(typ=REFRESH, user_id=user.id, tenant_id=tenant.id, session_id=auth_session.id)
     session.add(RefreshToken(jti=claims.jti, session_id=auth_session.id, user_id=user.id,
                              expires_at=datetime.fromtimestamp(claims.expires_at, UTC)))
     return TokenPair(access_token=access, refresh_token=refresh,
                      expires_in=get_settings().JWT_EXPIRE_HOURS * 3600,
-                     principal=principal_for(user, tenant, auth_session.id))
+                     principal=principal_for(user, tenant, membership, auth_session.id))
 
 
 def sign_in_with_link(*, session: Session, link: MagicLink, ctx: RequestContext, kind: str) -> tuple[Principal, str]:
@@ -104,20 +117,37 @@ def sign_in_with_link(*, session: Session, link: MagicLink, ctx: RequestContext,
         The principal, and either the raw cookie value (browser) or "" (api; use
         `issue_api_tokens`).
     """
-    user, tenant = get_or_create_user(session=session, email=link.email, ctx=ctx)
-    auth_session, raw = _open_session(session, user, kind=kind, ctx=ctx)
+    user, tenant, membership = get_or_create_user(session=session, email=link.email, ctx=ctx)
+    auth_session, raw = _open_session(session, user, membership, kind=kind, ctx=ctx)
     record_event(session=session, action="auth.signed_in", ctx=ctx, tenant_id=tenant.id, user_id=user.id,
                  actor=user.email, target=auth_session.id, details={"kind": kind})
-    return principal_for(user, tenant, auth_session.id), raw or ""
+    return principal_for(user, tenant, membership, auth_session.id), raw or ""
 
 
 def issue_api_tokens(*, session: Session, principal: Principal) -> TokenPair:
-    """The first access and refresh tokens of an API session."""
+    """Access and refresh tokens for an API session, in the session's current workspace.
+
+    Raises:
+        AuthError: The caller is no longer a member of that workspace.
+    """
     user = session.get(User, principal.user_id)
-    tenant = session.get(Tenant, principal.tenant_id)
     auth_session = session.get(AuthSession, principal.session_id)
-    assert user and tenant and auth_session
-    return _issue_pair(session, user, tenant, auth_session)
+    assert user and auth_session
+    tenant, membership = _workspace_of(session, user, auth_session.tenant_id)
+    return _issue_pair(session, user, tenant, membership, auth_session)
+
+
+def _workspace_of(session: Session, user: User, tenant_id: str) -> tuple[Tenant, Membership]:
+    """The workspace a session acts in and the user's membership there.
+
+    Raises:
+        AuthError: The user is no longer a member (removed, left, or the workspace is gone).
+    """
+    membership = get_membership(session=session, tenant_id=tenant_id, user_id=user.id)
+    tenant = session.get(Tenant, tenant_id)
+    if membership is None or tenant is None:
+        raise AuthError(NO_LONGER_MEMBER)
+    return tenant, membership
 
 
 def open_api_session(*, session: Session, email: str, ctx: RequestContext) -> TokenPair:
@@ -125,9 +155,9 @@ def open_api_session(*, session: Session, email: str, ctx: RequestContext) -> To
 
     Creates the user and workspace on first use, like a first sign-in. Never reachable over HTTP.
     """
-    user, tenant = get_or_create_user(session=session, email=email, ctx=ctx)
-    auth_session, _ = _open_session(session, user, kind="api", ctx=ctx)
-    return _issue_pair(session, user, tenant, auth_session)
+    user, tenant, membership = get_or_create_user(session=session, email=email, ctx=ctx)
+    auth_session, _ = _open_session(session, user, membership, kind="api", ctx=ctx)
+    return _issue_pair(session, user, tenant, membership, auth_session)
 
 
 def refresh_tokens(*, session: Session, refresh_token: str, ctx: RequestContext) -> TokenPair:
@@ -158,10 +188,11 @@ def refresh_tokens(*, session: Session, refresh_token: str, ctx: RequestContext)
         session.commit()  # the revocation must stand although we refuse the request
         raise AuthError("This refresh token was already used; the session was ended for safety.")
     user = session.get(User, claims.user_id)
-    tenant = session.get(Tenant, auth_session.tenant_id)
-    assert user and tenant
+    assert user is not None
+    tenant, membership = _workspace_of(session, user, auth_session.tenant_id)
     auth_session.last_seen_at = utcnow()
-    return _issue_pair(session, user, tenant, auth_session)
+    touch_membership(session=session, membership=membership)
+    return _issue_pair(session, user, tenant, membership, auth_session)
 
 
 def _rotated_within_grace(session: Session, jti: str) -> bool:
@@ -209,9 +240,10 @@ def authenticate_access_token(*, session: Session, token: str) -> Principal:
     valid_after = floor_ms(user.tokens_valid_after.timestamp()) if user.tokens_valid_after else 0.0
     if auth_session.revoked_at is not None or claims.issued_at < valid_after:
         raise AuthError(SESSION_ENDED)
-    tenant = session.get(Tenant, user.tenant_id)
-    assert tenant is not None
-    principal = principal_for(user, tenant, auth_session.id)
+    if claims.tenant_id != auth_session.tenant_id:  # the session switched workspace: use the newer tokens
+        raise AuthError(SWITCHED)
+    tenant, membership = _workspace_of(session, user, auth_session.tenant_id)
+    principal = principal_for(user, tenant, membership, auth_session.id)
     principal_cache.store(digest, principal, seen=seen,
                           ttl_seconds=proof_lifetime(tenant, claims.expires_at, auth_session.expires_at.timestamp()),
                           scopes=_scopes(principal))
@@ -242,13 +274,15 @@ def authenticate_browser_session(*, session: Session, cookie_value: str, cached:
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
     user = session.get(User, row.user_id)
+    membership = get_membership(session=session, tenant_id=row.tenant_id, user_id=row.user_id)
     tenant = session.get(Tenant, row.tenant_id)
-    if user is None or tenant is None:
+    if user is None or tenant is None or membership is None:
         return None
     if (now - row.last_seen_at).total_seconds() > 60:
         row.last_seen_at = now
         session.add(row)
-    principal = principal_for(user, tenant, row.id)
+    touch_membership(session=session, membership=membership)
+    principal = principal_for(user, tenant, membership, row.id)
     principal_cache.store(digest, principal, seen=seen, ttl_seconds=proof_lifetime(tenant, row.expires_at.timestamp()),
                           scopes=_scopes(principal))
     return principal

@@ -28,6 +28,8 @@ class Plan:
         premium: Whether premium options (1080p, premium templates) are included.
         features: The plan card's feature lines.
         price_setting: The setting holding its Stripe price id; None for a plan that is not sold.
+        seats: How many members a workspace on it may have, pending invitations included
+            (None = unlimited).
     """
 
     id: str
@@ -38,6 +40,7 @@ class Plan:
     premium: bool
     features: tuple[str, ...] = field(default_factory=tuple)
     price_setting: str | None = None
+    seats: int | None = 1
 
 
 def _plan_id(plan: Plan) -> str:
@@ -46,13 +49,14 @@ def _plan_id(plan: Plan) -> str:
 
 PLANS: Registry[Plan] = Registry("plan", key=_plan_id)
 FREE = PLANS.add(Plan("free", "Free", 0, 1, 1, False,
-                      ("Base monthly quota", "1 video at a time", "720p output", "3 templates")))
+                      ("Base monthly quota", "1 video at a time", "720p output", "3 templates", "1 seat"),
+                      seats=1))
 PLANS.add(Plan("pro", "Pro", 29, 5, 3, True,
-               ("5x the base quota", "3 videos at a time", "1080p output", "Premium templates"),
-               price_setting="STRIPE_PRICE_PRO"))
+               ("5x the base quota", "3 videos at a time", "1080p output", "Premium templates", "5 seats"),
+               price_setting="STRIPE_PRICE_PRO", seats=5))
 PLANS.add(Plan("enterprise", "Enterprise", 299, None, 10, True,
-               ("Unlimited usage", "10 videos at a time", "1080p output", "Premium templates"),
-               price_setting="STRIPE_PRICE_ENTERPRISE"))
+               ("Unlimited usage", "10 videos at a time", "1080p output", "Premium templates", "Unlimited seats"),
+               price_setting="STRIPE_PRICE_ENTERPRISE", seats=None))
 
 
 def get_plan(plan_id: str | None) -> Plan:

@@ -20,6 +20,7 @@ from factories import (
     make_user,
     sign_in_api,
     sign_jwt,
+    tenant_id_of,
     unsigned_jwt,
 )
 from fastapi.testclient import TestClient
@@ -117,7 +118,7 @@ def test_me(api: TestClient, session: Session, mailbox: MailCatcher) -> None:
     me = api.get("/api/auth/me", headers=bearer(body["access_token"]))
     assert me.status_code == 200
     user = session.exec(select(User).where(User.email == EMAIL)).one()
-    assert me.json() == {"user_id": user.id, "tenant_id": user.tenant_id, "email": EMAIL,
+    assert me.json() == {"user_id": user.id, "tenant_id": tenant_id_of(user), "email": EMAIL,
                          "roles": ["owner"], "plan": "free"}
     _unauthorized(api.get("/api/auth/me"))
     _unauthorized(api.get("/api/auth/me", headers={"Authorization": "Basic dXNlcjpwYXNz"}))

@@ -11,7 +11,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from factories import CTX, make_principal, make_user
+from factories import CTX, make_principal, make_user, tenant_id_of
 from fastapi import Depends, FastAPI
 from fastapi.security import HTTPBearer
 from fastapi.testclient import TestClient
@@ -52,7 +52,7 @@ def _error(response) -> ErrorBody:  # type: ignore[no-untyped-def]
 def _user_headers(session: Session) -> dict[str, str]:
     """A new user with an API session of its own: its access token's header."""
     user = make_user(session)
-    tenant = session.get(Tenant, user.tenant_id)
+    tenant = session.get(Tenant, tenant_id_of(user))
     assert tenant is not None
     row = AuthSession(user_id=user.id, tenant_id=tenant.id, kind="api", expires_at=utcnow() + timedelta(days=1))
     session.add(row)
@@ -64,7 +64,7 @@ def _user_headers(session: Session) -> dict[str, str]:
 
 def _api_key_headers(session: Session) -> dict[str, str]:
     user = make_user(session)
-    tenant = session.get(Tenant, user.tenant_id)
+    tenant = session.get(Tenant, tenant_id_of(user))
     assert isinstance(user, User) and tenant is not None
     key = create_api_key(session=session, principal=make_principal(user, tenant), name="contract", ctx=CTX)
     session.commit()

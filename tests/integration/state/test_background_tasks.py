@@ -21,7 +21,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from factories import make_render, make_user, set_plan
+from factories import make_render, make_user, set_plan, tenant_id_of
 from reflex.state import State
 from reflex_base.constants import CompileVars
 from reflex_base.event import Event
@@ -157,7 +157,7 @@ def test_the_tabs_update_stream_waits_on_redis_without_holding_the_tab(
     user = make_user(session)
     render = make_render(session, user, status="running")
     token = secrets.token_hex(8)
-    router_data = _router_data(token, _browser_cookie(session, user.id, user.tenant_id), f"/render/{render.id}",
+    router_data = _router_data(token, _browser_cookie(session, user.id, tenant_id_of(user)), f"/render/{render.id}",
                                "/render/[id]")
     [load] = Event.from_event_type(RenderState.load, router_data=router_data)
     [watch] = Event.from_event_type(UsageState.watch, router_data=router_data)  # what every page load starts
@@ -169,9 +169,9 @@ def test_the_wait_after_checkout_reads_without_holding_the_tab(
     session: Session, relay: HoldingRelay, caplog: pytest.LogCaptureFixture,
 ) -> None:
     user = make_user(session)
-    set_plan(session, user.tenant_id, "pro")  # the webhook has switched the plan: the banner is reloaded
+    set_plan(session, tenant_id_of(user), "pro")  # the webhook has switched the plan: the banner is reloaded
     token = secrets.token_hex(8)
-    router_data = _router_data(token, _browser_cookie(session, user.id, user.tenant_id), "/billing", "/billing")
+    router_data = _router_data(token, _browser_cookie(session, user.id, tenant_id_of(user)), "/billing", "/billing")
     [load] = Event.from_event_type(BillingState.load, router_data=router_data)
     [wait] = Event.from_event_type(BillingState.wait_for_plan("pro"), router_data=router_data)
 

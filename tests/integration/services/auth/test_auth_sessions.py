@@ -7,7 +7,17 @@ from datetime import timedelta
 
 import pytest
 import redis
-from factories import CTX, age_refresh_rotation, claims_of, clear_rate_limits, jwt_payload, request_link, sign_jwt
+from factories import (
+    CTX,
+    age_refresh_rotation,
+    claims_of,
+    clear_rate_limits,
+    jwt_payload,
+    request_link,
+    role_of,
+    sign_jwt,
+    tenant_id_of,
+)
 from sqlmodel import Session, select
 
 from saas_app.dev.mailcatcher import MailCatcher
@@ -59,9 +69,9 @@ def test_first_sign_in_creates_an_owner_in_a_new_tenant(session: Session, mailbo
                                                         redis_client: redis.Redis) -> None:
     pair = api_sign_in(session, mailbox, redis_client)
     user = session.exec(select(User).where(User.email == EMAIL)).one()
-    tenant = session.get(Tenant, user.tenant_id)
+    tenant = session.get(Tenant, tenant_id_of(user))
     assert tenant is not None and tenant.plan == "free" and tenant.name == "grace's workspace"
-    assert user.role == "owner" and user.last_login_at is not None
+    assert role_of(user) == "owner" and user.last_login_at is not None
     assert pair.principal == Principal(user_id=user.id, tenant_id=tenant.id, email=EMAIL, role="owner",
                                        plan="free", session_id=pair.principal.session_id)
     auth_session = session.get(AuthSession, pair.principal.session_id)
@@ -184,7 +194,7 @@ def test_logout_all_cutoff_refuses_older_tokens_even_for_a_live_session(
     assert user is not None and user.tokens_valid_after is not None
     cutoff = calendar.timegm(user.tokens_valid_after.utctimetuple())
     # A token for the new, live session but issued before the cutoff (as if stolen earlier).
-    older = sign_jwt(jwt_payload(sub=user.id, tid=user.tenant_id, sid=fresh.principal.session_id,
+    older = sign_jwt(jwt_payload(sub=user.id, tid=tenant_id_of(user), sid=fresh.principal.session_id,
                                  iat=cutoff - 10))
     for flushed in (False, True):
         if flushed:

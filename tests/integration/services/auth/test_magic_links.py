@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 import redis
-from factories import CTX, clear_rate_limits, html_part, link_and_code, make_user, request_link, text_part
+from factories import CTX, clear_rate_limits, html_part, link_and_code, make_user, request_link, tenant_id_of, text_part
 from sqlmodel import Session, select
 
 from saas_app.db import get_engine
@@ -66,7 +66,7 @@ def test_request_is_audited_and_the_same_for_known_and_unknown_addresses(
     request_link(session, mailbox, "nobody@example.com")
     rows = session.exec(select(AuditLog).where(AuditLog.action == "auth.link_requested")).all()
     by_actor = {row.actor: row for row in rows}
-    assert by_actor["known@example.com"].tenant_id == user.tenant_id
+    assert by_actor["known@example.com"].tenant_id == tenant_id_of(user)
     assert by_actor["known@example.com"].user_id == user.id
     assert by_actor["nobody@example.com"].tenant_id is None
     assert {row.ip for row in rows} == {CTX.ip}

@@ -14,6 +14,7 @@ from factories import (
     make_usage,
     make_user,
     reserved,
+    tenant_id_of,
     used_counters,
 )
 from sqlmodel import Session, select
@@ -88,11 +89,11 @@ def test_release_returns_what_was_not_used(session: Session, redis_client: redis
 
 def test_a_failed_render_keeps_its_charges_and_releases_the_rest(session: Session, redis_client: redis.Redis) -> None:
     user = make_user(session)
-    quotas.ensure_counters(session=session, tenant_id=user.tenant_id)  # as in create_render: admitted, then committed
+    quotas.ensure_counters(session=session, tenant_id=tenant_id_of(user))  # as in create_render: admitted, committed
     render = make_render(session, user, status="running",
                          estimate_json=json.dumps({"images_count": 1.0, "tts_seconds": 6.0}))
-    _admit(session, user.tenant_id, render.id, images_count=1.0, tts_seconds=6.0)
-    ledger.record_usage(session=session, tenant_id=user.tenant_id, user_id=user.id, render_id=render.id,
+    _admit(session, tenant_id_of(user), render.id, images_count=1.0, tts_seconds=6.0)
+    ledger.record_usage(session=session, tenant_id=tenant_id_of(user), user_id=user.id, render_id=render.id,
                           step="speech", amounts={"tts_seconds": 2.5})
     session.commit()  # charged in the ledger, but the worker died before publishing it
 
@@ -100,10 +101,10 @@ def test_a_failed_render_keeps_its_charges_and_releases_the_rest(session: Sessio
 
     session.refresh(render)
     assert render.status == "failed" and "encoder failed" in render.error
-    assert used_counters(redis_client, user.tenant_id) == {"tts_seconds": 2.5}
-    assert reserved(redis_client, user.tenant_id) == pytest.approx(ZERO)
-    assert redis_client.scard(f"usage:{user.tenant_id}:active") == 0
-    _admit(session, user.tenant_id, "next", images_count=1.0)  # the concurrency slot is free again
+    assert used_counters(redis_client, tenant_id_of(user)) == {"tts_seconds": 2.5}
+    assert reserved(redis_client, tenant_id_of(user)) == pytest.approx(ZERO)
+    assert redis_client.scard(f"usage:{tenant_id_of(user)}:active") == 0
+    _admit(session, tenant_id_of(user), "next", images_count=1.0)  # the concurrency slot is free again
 
 
 def test_a_canceled_render_releases_its_reservation(session: Session, redis_client: redis.Redis) -> None:
@@ -128,7 +129,7 @@ def test_a_canceled_render_releases_its_reservation(session: Session, redis_clie
 def _ledger_with_unfinished_renders(session: Session):  # type: ignore[no-untyped-def]
     """A tenant with a finished render's charges, a running render half charged, a queued one and a failed one."""
     user = make_user(session)
-    tid = user.tenant_id
+    tid = tenant_id_of(user)
     done = make_render(session, user, status="succeeded")
     for metric, amount in {"images_count": 3.0, "tts_seconds": 12.0, "render_minutes": 0.25,
                            "storage_mb": 2.5}.items():

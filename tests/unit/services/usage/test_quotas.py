@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
-from factories import make_render, make_tenant, make_usage, make_user, reserved, used_counters
+from factories import make_render, make_tenant, make_usage, make_user, reserved, tenant_id_of, used_counters
 from sqlmodel import Session
 
 from saas_app import routes
@@ -286,9 +286,9 @@ def test_the_global_queue_depth_applies_across_tenants(session: Session, app_set
 def _ended_without_release(session: Session, user, plan: str, status: str, ago: timedelta = timedelta(minutes=5),
                            **estimate: float):  # type: ignore[no-untyped-def]
     """A render admitted, then ended (`ago`) in the database while its release never reached Redis."""
-    quotas.ensure_counters(session=session, tenant_id=user.tenant_id)  # as in the app: built before the row exists
+    quotas.ensure_counters(session=session, tenant_id=tenant_id_of(user))  # as in the app: built before the row exists
     render = make_render(session, user, estimate_json=json.dumps(estimate))
-    _admit(session, user.tenant_id, render.id, plan=plan, **estimate)
+    _admit(session, tenant_id_of(user), render.id, plan=plan, **estimate)
     render.status, render.finished_at = status, utcnow() - ago
     session.add(render)
     session.commit()
@@ -300,13 +300,13 @@ def test_a_lost_release_does_not_refuse_the_next_render_over_quota(
     app_settings.set(QUOTA_IMAGES_COUNT=3)
     user = make_user(session, make_tenant(session, plan=roomy_plan))
     ended = _ended_without_release(session, user, roomy_plan, "failed", images_count=3.0)
-    assert reserved(redis_client, user.tenant_id)["images_count"] == 3  # what the lost release left held
+    assert reserved(redis_client, tenant_id_of(user))["images_count"] == 3  # what the lost release left held
 
-    _admit(session, user.tenant_id, "next", plan=roomy_plan, images_count=2.0)  # would be a 402 otherwise
+    _admit(session, tenant_id_of(user), "next", plan=roomy_plan, images_count=2.0)  # would be a 402 otherwise
 
-    assert reserved(redis_client, user.tenant_id)["images_count"] == 2
+    assert reserved(redis_client, tenant_id_of(user))["images_count"] == 2
     assert not redis_client.exists(f"usage:resv:{ended.id}")
-    assert redis_client.smembers(f"usage:{user.tenant_id}:active") == {"next"}
+    assert redis_client.smembers(f"usage:{tenant_id_of(user)}:active") == {"next"}
 
 
 def test_the_maintenance_sweep_releases_ended_renders_of_every_tenant(
@@ -321,8 +321,8 @@ def test_the_maintenance_sweep_releases_ended_renders_of_every_tenant(
     assert quotas.release_all_ended(session=session) == 2
 
     for user in (first, second):
-        assert reserved(redis_client, user.tenant_id) == pytest.approx(dict.fromkeys(METRICS.names(), 0.0))
-        assert redis_client.scard(f"usage:{user.tenant_id}:active") == 0
+        assert reserved(redis_client, tenant_id_of(user)) == pytest.approx(dict.fromkeys(METRICS.names(), 0.0))
+        assert redis_client.scard(f"usage:{tenant_id_of(user)}:active") == 0
     # the unfinished render keeps its hold; the one that just ended is left to its worker for now
     assert redis_client.smembers("usage:active") == {running.id, just_ended.id}
     assert reserved(redis_client, busy.tenant_id)["images_count"] == 2
