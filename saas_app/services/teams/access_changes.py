@@ -1,0 +1,54 @@
+"""A person's access change counter: removing them from a workspace, changing their role or ending
+their sessions adds one. Each signed-in browser tab watches its user's counter (one Redis read about
+twice a second) and checks its principal again when it moved, so an open tab loses access at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import cast
+
+import redis
+
+from saas_app.services.core.redis_client import get_redis
+
+log = logging.getLogger(__name__)
+KEEP_SECONDS = 7 * 24 * 3600  # an untouched counter is dropped after a week (a watcher reads 0, then sees it move)
+
+
+def _key(user_id: str) -> str:
+    return f"access:changed:{user_id}"
+
+
+def note_access_change(user_ids: list[str]) -> None:
+    """Tell these people's open tabs to check their access again (best effort: call it after the commit;
+    a lost note only delays a tab until its next event, which is refused anyway)."""
+    if not user_ids:
+        return
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for user_id in user_ids:
+            pipe.incr(_key(user_id))
+            pipe.expire(_key(user_id), KEEP_SECONDS)
+        pipe.execute()
+    except redis.RedisError as exc:
+        log.info("access change note for %s lost: %s", user_ids, exc)
+
+
+def get_access_changes(user_id: str) -> int | None:
+    """The person's access change counter (0 before any change); None when Redis cannot be asked."""
+    try:
+        value = cast(str | None, get_redis().get(_key(user_id)))
+    except redis.RedisError:
+        return None
+    return int(value or 0)
+
+
+def forget_users(*, user_ids: list[str]) -> None:
+    """Drop these people's counters (account deletion).
+
+    Raises:
+        redis.RedisError: Redis could not be reached (the purge is retried).
+    """
+    if user_ids:
+        get_redis().delete(*[_key(uid) for uid in user_ids])
