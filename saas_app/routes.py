@@ -17,6 +17,8 @@ LIBRARY = "/library"
 RENDER = "/render/[id]"
 BILLING = "/billing"
 ACCOUNT = "/account"
+TEAM = "/team"
+INVITE = "/invite"
 
 STYLESHEET = "/styles.css"
 
@@ -49,7 +51,7 @@ CHECKOUT_SUCCESS = "success"
 CHECKOUT_CANCELED = "canceled"
 
 # Top-bar navigation: (label, path).
-NAV_ITEMS = [("Create", CREATE), ("Library", LIBRARY), ("Billing", BILLING), ("Account", ACCOUNT)]
+NAV_ITEMS = [("Create", CREATE), ("Library", LIBRARY), ("Team", TEAM), ("Billing", BILLING), ("Account", ACCOUNT)]
 
 
 def render_path(render_id: str) -> str:
@@ -60,6 +62,11 @@ def render_path(render_id: str) -> str:
 def login_with_next(next_path: str) -> str:
     """The sign-in page that returns to `next_path` afterwards."""
     return f"{LOGIN}?{urlencode({'next': next_path})}"
+
+
+def login_access_lost() -> str:
+    """The sign-in page after an open tab lost access to its workspace (it says so)."""
+    return f"{LOGIN}?{urlencode({'signed_out': 'access'})}"
 
 
 def login_for_address(email: str) -> str:
@@ -75,6 +82,11 @@ def absolute(path: str) -> str:
 def verify_link(token: str) -> str:
     """The sign-in link mailed to a user."""
     return f"{VERIFY}?{urlencode({'token': token})}"
+
+
+def invite_link(token: str) -> str:
+    """The invitation page a mailed invitation opens."""
+    return f"{INVITE}?{urlencode({'token': token})}"
 
 
 def billing_return(outcome: str, plan_id: str | None = None) -> str:

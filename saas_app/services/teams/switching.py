@@ -8,7 +8,7 @@ from saas_app.models import AuthSession, Tenant, User, utcnow
 from saas_app.services.account.audit import RequestContext, record_event
 from saas_app.services.auth.principal import Principal, principal_for
 from saas_app.services.core.errors import Forbidden
-from saas_app.services.teams.memberships import get_membership_or_raise
+from saas_app.services.teams.memberships import create_workspace, get_membership_or_raise
 
 
 def switch_workspace(*, session: Session, principal: Principal, tenant_id: str, ctx: RequestContext) -> Principal:
@@ -43,4 +43,18 @@ def switch_workspace(*, session: Session, principal: Principal, tenant_id: str, 
     return principal_for(user, tenant, membership, auth_session.id)
 
 
+def create_and_switch(*, session: Session, principal: Principal, name: str, ctx: RequestContext) -> Principal:
+    """Create a workspace owned by the caller and make it the current one of their session (the switcher's
+    "Create workspace"; committed by the caller).
 
+    Returns:
+        The caller's principal in the new workspace.
+
+    Raises:
+        InvalidInput: The name is empty or too long.
+        Forbidden: The caller is an API key.
+    """
+    user = session.get(User, principal.user_id)
+    assert user is not None
+    membership = create_workspace(session=session, user=user, name=name, ctx=ctx)
+    return switch_workspace(session=session, principal=principal, tenant_id=membership.tenant_id, ctx=ctx)
