@@ -18,7 +18,7 @@ RENDER = "/render/[id]"
 BILLING = "/billing"
 ACCOUNT = "/account"
 TEAM = "/team"
-INVITE = "/invite"
+INVITE = "/invite"  # an invitation link opens it with `?token=...`
 
 STYLESHEET = "/styles.css"
 
@@ -85,7 +85,7 @@ def verify_link(token: str) -> str:
 
 
 def invite_link(token: str) -> str:
-    """The invitation page a mailed invitation opens."""
+    """The invitation link mailed to an invitee."""
     return f"{INVITE}?{urlencode({'token': token})}"
 
 
