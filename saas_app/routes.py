@@ -59,9 +59,9 @@ def render_path(render_id: str) -> str:
     return f"/render/{render_id}"
 
 
-def login_with_next(next_path: str) -> str:
-    """The sign-in page that returns to `next_path` afterwards."""
-    return f"{LOGIN}?{urlencode({'next': next_path})}"
+def login_with_next(next_path: str, address: str = "") -> str:
+    """The sign-in page that returns to `next_path` afterwards (with `address` filled in, if given)."""
+    return f"{LOGIN}?{urlencode({'next': next_path} | ({'address': address} if address else {}))}"
 
 
 def login_access_lost() -> str:

@@ -74,7 +74,7 @@ def workspace_switcher() -> rx.Component:
                 )
             ),
             rx.menu.content(
-                rx.menu.label("Your workspaces"),
+                rx.text("Your workspaces", size="1", color=MUTED, padding="0.25em 0.5em"),
                 rx.foreach(Ws.workspaces, _row),
                 rx.menu.separator(),
                 rx.menu.item(rx.icon("plus", size=14, aria_hidden="true"), "Create workspace",
