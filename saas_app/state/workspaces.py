@@ -73,13 +73,17 @@ class WorkspacesState(SessionState):
     @rx.event
     async def load(self):
         """on_load of every signed-in page: the switcher's list, and the tab's access watch."""
-        principal = await self._resolve_principal()
+        before = self._user_id
+        seen = await asyncio.to_thread(get_access_changes, before) if before else None
+        principal = await self._resolve_principal()  # after reading the counter: a change from now on is seen
         if principal is None:
             return None
+        if principal.user_id != before or seen is None:
+            seen = await asyncio.to_thread(get_access_changes, principal.user_id)
         await self._reload(principal)
         self.switch_error = ""
         self._access_watch = secrets.token_hex(8)
-        return WorkspacesState.watch_access(self._access_watch)
+        return WorkspacesState.watch_access(self._access_watch, -1 if seen is None else seen)
 
     def _after_switch(self) -> EventSpec:
         path = self.router.page.path
@@ -140,14 +144,14 @@ class WorkspacesState(SessionState):
         return rx.redirect(routes.login_access_lost(), replace=True)
 
     @rx.event(background=True)
-    async def watch_access(self, watch_id: str):
-        """Follow the user's access change counter while this tab shows a signed-in page."""
+    async def watch_access(self, watch_id: str, seen: int):
+        """Follow the user's access change counter (`seen`: its value when the page loaded) while this tab
+        shows a signed-in page."""
         async with self:
             user_id, tenant_id, role = self._user_id, self._tenant_id, self.role
             cookie, token = self._cookie_value(), self.router.session.client_token
         if not user_id:
             return None
-        seen = await asyncio.to_thread(get_access_changes, user_id)
         try:
             while await _tab_connected(token):
                 await asyncio.sleep(ACCESS_SECONDS)
