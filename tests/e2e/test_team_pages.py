@@ -34,7 +34,7 @@ PHONE = {"width": 390, "height": 844}
 def _set_plan(live_app: LiveApp, email: str, plan: str) -> None:
     """Put the workspace `email` signed up with on `plan` (test set-up: no Checkout)."""
     with live_app.db() as db:
-        db.execute("UPDATE tenant SET plan = ? WHERE id IN (SELECT m.tenant_id FROM membership m JOIN "user" u "
+        db.execute("UPDATE tenant SET plan = ? WHERE id IN (SELECT m.tenant_id FROM membership m JOIN user u "
                    "ON u.id = m.user_id WHERE u.email = ?)", (plan, email))
 
 
