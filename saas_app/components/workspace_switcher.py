@@ -7,7 +7,6 @@ from __future__ import annotations
 import reflex as rx
 
 from saas_app.components.theme import MUTED
-from saas_app.state.session import SessionState
 from saas_app.state.workspaces import WorkspacesState as Ws
 
 
@@ -66,7 +65,7 @@ def workspace_switcher() -> rx.Component:
                     rx.icon("building-2", size=16, aria_hidden="true"),
                     rx.text.span("Workspace: ", class_name="sr-only"),
                     rx.text.span(Ws.current_name, class_name="ws-current", data_testid="workspace-current"),
-                    rx.badge(SessionState.role, color_scheme="gray", variant="surface", class_name="desktop-only",
+                    rx.badge(Ws.current_role, color_scheme="gray", variant="surface", class_name="desktop-only",
                              data_testid="workspace-role"),
                     rx.icon("chevrons-up-down", size=14, aria_hidden="true", class_name="desktop-only"),
                     variant="ghost", color_scheme="gray", id="workspace-switcher", data_testid="workspace-switcher",

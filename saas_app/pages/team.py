@@ -86,6 +86,7 @@ def _invite_form() -> rx.Component:
                           rx.input(id="invite-email", name="email", type="email", value=Team.invite_email,
                                    on_change=Team.set_invite_email, placeholder="name@example.com", width="100%",
                                    data_testid="invite-email", auto_complete="off",
+                                   aria_invalid=rx.cond(Team.invite_error != "", "true", "false"),
                                    aria_describedby=rx.cond(Team.invite_error != "", "invite-error", "")),
                           spacing="1", flex="1 1 16em", min_width="0"),
                 rx.vstack(rx.el.label("Role", html_for="invite-role", font_weight="600"),
@@ -110,7 +111,7 @@ def _invite_form() -> rx.Component:
                 width="100%")),
             spacing="3", width="100%",
         ),
-        on_submit=Team.invite, width="100%",
+        on_submit=Team.invite, width="100%", no_validate=True,  # our message, not the browser's bubble
     )
 
 

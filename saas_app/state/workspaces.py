@@ -54,6 +54,7 @@ class WorkspacesState(SessionState):
     workspaces: list[dict[str, str]] = []
     current_name: str = ""
     current_plan: str = ""
+    current_role: str = ""
     create_open: bool = False
     new_name: str = ""
     create_error: str = ""
@@ -69,6 +70,7 @@ class WorkspacesState(SessionState):
         current = next((v for v in views if v.current), None)
         self.current_name = current.name if current else ""
         self.current_plan = current.plan_name if current else ""
+        self.current_role = current.role.title() if current else ""
 
     @rx.event
     async def load(self):

@@ -77,7 +77,7 @@ def test_the_switcher_lists_creates_and_switches_workspaces(signed_in_page: Page
     switcher = by_testid(page, "workspace-switcher")
     personal = f"{email.split('@')[0]}'s workspace"
     expect(switcher).to_contain_text(personal)
-    expect(by_testid(page, "workspace-role")).to_have_text("owner")
+    expect(by_testid(page, "workspace-role")).to_have_text("Owner")
     switcher.press("Enter")  # keyboard: the menu opens and lists the workspaces
     expect(by_testid(page, "workspace-option")).to_have_count(1)
     page.get_by_role("menuitem", name="Create workspace").click()
