@@ -183,8 +183,11 @@ def _confirm_dialog() -> rx.Component:
 
 
 def _message(icon: str, scheme: str) -> rx.Component:
-    return rx.callout(Team.message, icon=icon, color_scheme=scheme, role="status", id="team-message",
-                      tab_index=-1, data_testid="team-message", width="100%")
+    # Darker text than Radix's green callout (#1d8255 on its tint is 4.1:1; this is 6:1 or more).
+    ink = "#166534" if scheme == "green" else "#991b1b"
+    return rx.callout.root(rx.callout.icon(rx.icon(icon)), rx.callout.text(Team.message, color=ink),
+                           color_scheme=scheme, role="status", id="team-message",
+                           tab_index=-1, data_testid="team-message", width="100%")
 
 
 def team_page() -> rx.Component:

@@ -232,5 +232,6 @@ def axe_violations(page: Page) -> list[dict[str, object]]:
     page's CSP allows for Reflex)."""
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.evaluate("source => { (0, eval)(source); }", _AXE_SOURCE.read_text())
-    return [{"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+    return [{"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5],
+             "why": v["nodes"][0].get("failureSummary", "") if v["nodes"] else ""}
             for v in page.evaluate(_RUN_AXE) if v["impact"] in ("serious", "critical")]
