@@ -11,6 +11,8 @@ from saas_app.state.session import SessionState
 from saas_app.state.team import TeamState as Team
 from saas_app.state.workspaces import WorkspacesState
 
+_EMAIL_WIDTH = "13em"  # on a phone the table scrolls sideways rather than break addresses letter by letter
+
 
 def _section(title: str, *children: rx.Component, **props) -> rx.Component:
     return rx.card(rx.vstack(rx.heading(title, size="5", as_="h2"), *children, spacing="3", width="100%"),
@@ -40,7 +42,8 @@ def _role_cell(row: rx.Var) -> rx.Component:
 def _member_row(row: rx.Var) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text.span(row["email"], class_name="wrap-anywhere"),
-                      rx.cond(row["you"] == "yes", rx.badge("You", margin_left="0.5em", color_scheme="violet"))),
+                      rx.cond(row["you"] == "yes", rx.badge("You", margin_left="0.5em", color_scheme="violet")),
+                      min_width=_EMAIL_WIDTH),
         rx.table.cell(_role_cell(row)),
         rx.table.cell(row["last_active"], white_space="nowrap"),
         rx.table.cell(row["joined"], white_space="nowrap"),
@@ -118,9 +121,9 @@ def _invite_form() -> rx.Component:
 def _invite_row(row: rx.Var) -> rx.Component:
     expired = row["status"] == "expired"
     return rx.table.row(
-        rx.table.cell(rx.text.span(row["email"], class_name="wrap-anywhere")),
+        rx.table.cell(rx.text.span(row["email"], class_name="wrap-anywhere"), min_width=_EMAIL_WIDTH),
         rx.table.cell(row["role_label"]),
-        rx.table.cell(row["invited_by"], class_name="wrap-anywhere"),
+        rx.table.cell(row["invited_by"], class_name="wrap-anywhere", min_width=_EMAIL_WIDTH),
         rx.table.cell(rx.cond(expired, rx.badge("Expired", color_scheme="red"),
                               rx.text("Until ", row["expires"], white_space="nowrap"))),
         rx.table.cell(rx.hstack(
