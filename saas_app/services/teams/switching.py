@@ -8,7 +8,7 @@ from saas_app.models import AuthSession, Tenant, User, utcnow
 from saas_app.services.account.audit import RequestContext, record_event
 from saas_app.services.auth.principal import Principal, principal_for
 from saas_app.services.core.errors import Forbidden
-from saas_app.services.teams.memberships import create_workspace, get_membership_or_raise
+from saas_app.services.teams.memberships import create_workspace_for, get_membership_or_raise
 
 
 def switch_workspace(*, session: Session, principal: Principal, tenant_id: str, ctx: RequestContext) -> Principal:
@@ -54,7 +54,8 @@ def create_and_switch(*, session: Session, principal: Principal, name: str, ctx:
         InvalidInput: The name is empty or too long.
         Forbidden: The caller is an API key.
     """
-    user = session.get(User, principal.user_id)
-    assert user is not None
-    membership = create_workspace(session=session, user=user, name=name, ctx=ctx)
-    return switch_workspace(session=session, principal=principal, tenant_id=membership.tenant_id, ctx=ctx)
+    if principal.via == "api_key":
+        raise Forbidden("An API key belongs to one workspace; create a key in the other workspace instead.")
+    created = create_workspace_for(session=session, user_id=principal.user_id, name=name, ctx=ctx,
+                                   current_tenant_id=principal.tenant_id)
+    return switch_workspace(session=session, principal=principal, tenant_id=created.tenant_id, ctx=ctx)
