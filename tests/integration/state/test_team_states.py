@@ -304,3 +304,40 @@ def test_the_invitation_page_accepts_only_as_the_invited_address(session: Sessio
 
 def _tenant_of(session: Session, user: User) -> str:
     return session.exec(select(Membership.tenant_id).where(Membership.user_id == user.id)).first() or ""
+
+
+def test_the_team_page_changes_roles_removes_after_confirming_and_leaves(session: Session) -> None:
+    tenant, owner, member = _team(session)
+    admin = make_user(session, tenant, role="admin", email="adam@example.com")
+    owner_cookie, admin_cookie = _cookie(session, owner, tenant.id), _cookie(session, admin, tenant.id)
+
+    async def scenario(processor: BaseStateEventProcessor, updates: Updates) -> None:
+        tab = Tab(processor, owner_cookie, "/team")
+        await tab.open(TeamState.load)
+        await tab.run(TeamState.change_role(member.id, "admin"))
+        assert updates.values("message")[-1] == "mia@example.com is now Admin."
+        assert [r["role"] for r in updates.values("members")[-1] if r["email"] == "mia@example.com"] == ["admin"]
+        await tab.run(TeamState.change_role(owner.id, "member"))  # your own row has no select; the service says no
+        assert updates.values("message_ok")[-1] is False
+
+        await tab.run(TeamState.ask("remove", member.id, "mia@example.com"))
+        assert updates.values("confirm_kind")[-1] == "remove"
+        await tab.run(TeamState.set_confirm_open(False))  # Cancel: nothing happens
+        assert updates.values("confirm_kind")[-1] == ""
+        assert len(updates.values("members")[-1]) == 3
+        await tab.run(TeamState.ask("remove", member.id, "mia@example.com"))
+        await tab.run(TeamState.confirm)
+        assert updates.values("message")[-1] == "mia@example.com was removed from the workspace."
+        assert [r["email"] for r in updates.values("members")[-1]] == ["olivia@example.com", "adam@example.com"]
+
+        leaver = Tab(processor, admin_cookie, "/team")
+        await leaver.open(WorkspacesState.load, TeamState.load)
+        await leaver.run(TeamState.ask("leave", "", ""))
+        await leaver.run(TeamState.confirm)
+        assert "window.location.assign('/create')" in json.dumps(updates.frontend("_call_script"))
+        assert (await leaver.state(WorkspacesState))._access_watch == ""  # the tab moves on by itself
+
+    _run(scenario)
+    session.expire_all()
+    left = session.exec(select(Membership).where(Membership.tenant_id == tenant.id)).all()
+    assert sorted(m.user_id for m in left) == [owner.id]
