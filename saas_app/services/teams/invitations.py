@@ -161,6 +161,8 @@ def create_invitation(*, session: Session, principal: Principal, email: str, rol
         raise Conflict(f"{address} is already invited; resend the invitation instead.")
     check_seat_free(plan_id=principal.plan, taken=count_members(session=session, tenant_id=principal.tenant_id)
                     + count_pending(session=session, tenant_id=principal.tenant_id))
+    session.exec(update(Invitation).where(_open(principal.tenant_id), col(Invitation.email) == address)
+                 .values(revoked_at=utcnow()))  # expired ones to this address: the new one replaces them
     row = Invitation(tenant_id=principal.tenant_id, email=address, role=chosen.value, token_hash=new_secret_token(16),
                      invited_by=principal.user_id, expires_at=utcnow())
     record_event(session=session, action="team.invitation_sent", ctx=ctx, tenant_id=principal.tenant_id,
