@@ -16,14 +16,12 @@ from saas_app.api.deps import Context, DbSession, UserPrincipal
 from saas_app.api.errors import AUTH, BODY, errors
 from saas_app.api.params import PathId
 from saas_app.api.schemas import Revoked
-from saas_app.models import AuthSession
-from saas_app.services.auth import sessions as auth_sessions
 from saas_app.services.auth.principal import Principal
 from saas_app.services.auth.views import Me, TokenResponse
 from saas_app.services.teams import invitations, members
+from saas_app.services.teams.arrival import arrive_in
 from saas_app.services.teams.invitations import InvitationPreview, InvitationView
 from saas_app.services.teams.members import MemberView
-from saas_app.services.teams.switching import switch_workspace
 
 router = APIRouter(route_class=ApiRoute, tags=["team"])
 InviteToken = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$",
@@ -56,13 +54,10 @@ class InWorkspace(BaseModel):
 
 
 def _now_in(session: DbSession, principal: Principal, tenant_id: str, ctx: Context) -> InWorkspace:
-    """The answer after this session moved to `tenant_id` (switching to the current one changes nothing)."""
-    moved = switch_workspace(session=session, principal=principal, tenant_id=tenant_id, ctx=ctx)
-    row = session.get(AuthSession, principal.session_id)
-    tokens = None
-    if row is not None and row.kind != "browser":
-        tokens = TokenResponse.from_pair(auth_sessions.issue_api_tokens(session=session, principal=moved))
-    return InWorkspace(tenant_id=tenant_id, user=Me.from_principal(moved), tokens=tokens)
+    """The answer after this session moved to `tenant_id`."""
+    moved, pair = arrive_in(session=session, principal=principal, tenant_id=tenant_id, ctx=ctx)
+    return InWorkspace(tenant_id=tenant_id, user=Me.from_principal(moved),
+                       tokens=TokenResponse.from_pair(pair) if pair else None)
 
 
 @router.get("/api/team/members", response_model=list[MemberView], responses=errors(*AUTH))

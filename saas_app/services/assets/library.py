@@ -122,10 +122,15 @@ def get_asset_or_raise(*, session: Session, tenant_id: str, asset_id: str, kind:
     return asset
 
 
-def list_assets(*, session: Session, tenant_id: str, kind: str | None = None, limit: int = 50,
+def list_assets(*, session: Session, principal: Principal, kind: str | None = None, limit: int = 50,
                 offset: int = 0) -> AssetPage:
-    """This tenant's assets (of one kind, when given), newest first."""
-    where = [Asset.tenant_id == tenant_id] + ([Asset.kind == kind] if kind else [])
+    """The caller's workspace's assets (of one kind, when given), newest first.
+
+    Raises:
+        Forbidden: The caller's role may not use the library.
+    """
+    require(principal, Action.ASSET_MANAGE)
+    where = [Asset.tenant_id == principal.tenant_id] + ([Asset.kind == kind] if kind else [])
     rows = session.exec(select(Asset).where(*where).order_by(col(Asset.created_at).desc(), col(Asset.id))
                         .offset(offset).limit(limit)).all()
     total = session.exec(select(func.count()).select_from(Asset).where(*where)).one()

@@ -7,7 +7,6 @@ An owner or admin invites an address with a role; the invitee signs in with the 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
 
 from sqlalchemy import ColumnElement, and_, update
 from sqlmodel import Session, col, func, select
@@ -26,6 +25,7 @@ from saas_app.services.teams.members import count_members
 from saas_app.services.teams.memberships import get_membership
 from saas_app.services.teams.permissions import Action, Role, assignable_roles, require
 from saas_app.services.teams.seats import check_seat_free, plan_of
+from saas_app.services.teams.status import InvitationStatus
 from saas_app.services.teams.switching import switch_workspace
 from saas_app.settings import get_settings
 
@@ -43,7 +43,7 @@ class InvitationView(View):
     created_at: IsoDatetime
     sent_at: IsoDatetime
     expires_at: IsoDatetime
-    status: Literal["pending", "expired"]
+    status: InvitationStatus  # PENDING or EXPIRED
 
 
 class InvitationPreview(View):
@@ -54,15 +54,15 @@ class InvitationPreview(View):
     email: str
     role: str
     expires_at: IsoDatetime
-    status: Literal["pending", "expired", "accepted", "revoked"]
+    status: InvitationStatus
 
 
-def _status(row: Invitation) -> Literal["pending", "expired", "accepted", "revoked"]:
+def _status(row: Invitation) -> InvitationStatus:
     if row.accepted_at is not None:
-        return "accepted"
+        return InvitationStatus.ACCEPTED
     if row.revoked_at is not None:
-        return "revoked"
-    return "expired" if row.expires_at <= utcnow() else "pending"
+        return InvitationStatus.REVOKED
+    return InvitationStatus.EXPIRED if row.expires_at <= utcnow() else InvitationStatus.PENDING
 
 
 def _email_of(session: Session, user_id: str) -> str:
@@ -71,7 +71,7 @@ def _email_of(session: Session, user_id: str) -> str:
 
 
 def _view(session: Session, row: Invitation) -> InvitationView:
-    status = "expired" if row.expires_at <= utcnow() else "pending"
+    status = InvitationStatus.EXPIRED if row.expires_at <= utcnow() else InvitationStatus.PENDING
     return InvitationView(id=row.id, email=row.email, role=row.role, invited_by=_email_of(session, row.invited_by),
                           created_at=row.created_at, sent_at=row.sent_at, expires_at=row.expires_at, status=status)
 
@@ -161,6 +161,8 @@ def create_invitation(*, session: Session, principal: Principal, email: str, rol
         raise Conflict(f"{address} is already invited; resend the invitation instead.")
     check_seat_free(plan_id=principal.plan, taken=count_members(session=session, tenant_id=principal.tenant_id)
                     + count_pending(session=session, tenant_id=principal.tenant_id))
+    session.exec(update(Invitation).where(_open(principal.tenant_id), col(Invitation.email) == address)
+                 .values(revoked_at=utcnow()))  # expired ones to this address: the new one replaces them
     row = Invitation(tenant_id=principal.tenant_id, email=address, role=chosen.value, token_hash=new_secret_token(16),
                      invited_by=principal.user_id, expires_at=utcnow())
     record_event(session=session, action="team.invitation_sent", ctx=ctx, tenant_id=principal.tenant_id,

@@ -50,7 +50,7 @@ def _view(membership: Membership, user: User, principal: Principal) -> MemberVie
                       last_active_at=membership.last_active_at, is_you=user.id == principal.user_id)
 
 
-def notify_after_commit(session: Session, user_ids: list[str]) -> None:
+def notify_after_commit(*, session: Session, user_ids: list[str]) -> None:
     """Tell these people's open tabs to check their access once `session` commits (a rollback tells
     nobody; a note after a later commit would only make a tab check again)."""
     def _notify(_session: object) -> None:
@@ -126,7 +126,7 @@ def change_role(*, session: Session, principal: Principal, user_id: str, role: s
                  user_id=principal.user_id, actor=principal.actor_name, target=user.email,
                  details={"from": old, "to": role, "member": user.id})
     session.flush()
-    notify_after_commit(session, [user.id])
+    notify_after_commit(session=session, user_ids=[user.id])
     return _view(membership, user, principal)
 
 
@@ -171,7 +171,7 @@ def remove_member(*, session: Session, principal: Principal, user_id: str, ctx: 
                  user_id=principal.user_id, actor=principal.actor_name, target=user.email,
                  details={"member": user.id, "role": membership.role})
     session.flush()
-    notify_after_commit(session, [user.id])
+    notify_after_commit(session=session, user_ids=[user.id])
 
 
 def leave_workspace(*, session: Session, principal: Principal, ctx: RequestContext) -> str:
@@ -211,5 +211,5 @@ def leave_workspace(*, session: Session, principal: Principal, ctx: RequestConte
     following.last_active_at = utcnow()
     session.add(following)
     session.flush()
-    notify_after_commit(session, [user.id])
+    notify_after_commit(session=session, user_ids=[user.id])
     return following.tenant_id

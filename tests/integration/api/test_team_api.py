@@ -99,6 +99,8 @@ def test_removal_ends_token_cookie_and_key_in_that_workspace_only(
     switched = api.post(f"/api/workspaces/{home_tenant}/switch", headers=bearer(home["access_token"])).json()
     home_headers = bearer(switched["tokens"]["access_token"])
 
+    assert api.get("/api/usage", headers=api_key_headers(key)).status_code == 200  # each credential proved once
+    assert api.get("/api/renders", headers=invitee).status_code == 200
     removed = api.delete(f"/api/team/members/{me['user_id']}", headers=owner)
     assert removed.status_code == 200 and removed.json() == {"user_id": me["user_id"], "removed": True}
     assert api.get("/api/renders", headers=invitee).status_code == 401
@@ -202,3 +204,16 @@ def test_the_team_routes_are_in_the_openapi_document(api: TestClient) -> None:
         assert "content" in operation["responses"][ok], (path, method)
     assert "402" in paths["/api/team/invitations"]["post"]["responses"]
     assert {"MemberView", "InvitationView", "InvitationPreview"} <= set(spec["components"]["schemas"])
+
+
+def test_a_role_change_applies_to_the_next_request_of_an_open_session(
+    api: TestClient, mailbox: MailCatcher, session: Session, redis_client: redis.Redis,
+) -> None:
+    owner, _ = _owner(api, mailbox, session)
+    member, me = join_api(api, owner, mailbox, redis_client, INVITEE)
+    assert api.get("/api/team/invitations", headers=member).status_code == 403  # proved (and cached) as member
+    promoted = api.patch(f"/api/team/members/{me['user_id']}", json={"role": "admin"}, headers=owner)
+    assert promoted.status_code == 200 and promoted.json()["role"] == "admin"
+    assert api.get("/api/team/invitations", headers=member).status_code == 200
+    api.patch(f"/api/team/members/{me['user_id']}", json={"role": "member"}, headers=owner)
+    assert api.get("/api/account/api-keys", headers=member).status_code == 403

@@ -116,6 +116,10 @@ def test_a_link_expires_after_seven_days(session: Session, mailbox: MailCatcher)
     with pytest.raises(Gone) as gone:
         invitations.accept_invitation(session=session, principal=signed_in(session, INVITEE), token=token, ctx=CTX)
     assert gone.value.status_code == 410 and "expired" in gone.value.message
+    session.rollback()
+    again, _ = _invite(session, mailbox, owner)  # a new invitation replaces the expired one in the list
+    assert [(v.id, v.status) for v in invitations.list_invitations(session=session, principal=owner)] == [
+        (again.id, "pending")]
 
 
 def test_resend_gives_a_new_link_and_the_old_one_stops_working(
