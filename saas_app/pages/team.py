@@ -8,6 +8,7 @@ import reflex as rx
 from saas_app import routes
 from saas_app.components.theme import BRAND, MUTED
 from saas_app.state.session import SessionState
+from saas_app.state.team import INVITATION_EXPIRED
 from saas_app.state.team import TeamState as Team
 from saas_app.state.workspaces import WorkspacesState
 
@@ -119,7 +120,7 @@ def _invite_form() -> rx.Component:
 
 
 def _invite_row(row: rx.Var) -> rx.Component:
-    expired = row["status"] == "expired"
+    expired = row["status"] == INVITATION_EXPIRED
     return rx.table.row(
         rx.table.cell(rx.text.span(row["email"], class_name="wrap-anywhere"), min_width=_EMAIL_WIDTH),
         rx.table.cell(row["role_label"]),

@@ -11,15 +11,17 @@ import reflex as rx
 from saas_app import routes
 from saas_app.services.core.errors import AppError
 from saas_app.services.teams import invitations
+from saas_app.services.teams.status import InvitationStatus
 from saas_app.state.formatting import format_date
 from saas_app.state.session import SessionState, show_error
 
 TOKEN_MAX = 200
 # What the page says for an invitation that cannot be accepted any more.
 ENDED = {
-    "expired": "This invitation has expired. Ask the person who invited you to send it again.",
-    "revoked": "This invitation was withdrawn. Ask the person who invited you for a new one.",
-    "accepted": "This invitation was already used. If it was you, the workspace is in your workspace menu.",
+    InvitationStatus.EXPIRED: "This invitation has expired. Ask the person who invited you to send it again.",
+    InvitationStatus.REVOKED: "This invitation was withdrawn. Ask the person who invited you for a new one.",
+    InvitationStatus.ACCEPTED: "This invitation was already used. If it was you, the workspace is in your "
+                               "workspace menu.",
 }
 
 
@@ -54,7 +56,7 @@ class InviteState(SessionState):
         self.workspace_name, self.inviter = preview.workspace_name, preview.inviter_email or "A member"
         self.invited_email, self.role_label = preview.email, preview.role.title()
         self.expires = format_date(preview.expires_at)
-        self.problem = ENDED.get(preview.status, "")
+        self.problem = ENDED.get(InvitationStatus(preview.status), "")
         self.is_invitee = self.visitor_email.lower() == preview.email.lower()
         self.checked = True
 

@@ -15,12 +15,14 @@ from saas_app.services.teams import invitations, members
 from saas_app.services.teams.invitations import InvitationView
 from saas_app.services.teams.members import MemberView
 from saas_app.services.teams.permissions import Role, assignable_roles
+from saas_app.services.teams.status import InvitationStatus
 from saas_app.services.usage.plans import get_plan
 from saas_app.state.formatting import format_date
 from saas_app.state.session import SessionState, show_error
 from saas_app.state.workspaces import WorkspacesState
 
 PAGE_SIZE = 50
+INVITATION_EXPIRED = InvitationStatus.EXPIRED.value  # the pending list marks these (pages import it from here)
 
 
 def member_rows(views: list[MemberView], giveable: list[str]) -> list[dict[str, str]]:
