@@ -155,7 +155,7 @@ def _accept_invitation(page: Page, live_app: LiveApp, link: str, address: str, w
     expect(by_testid(page, "invite-workspace")).to_have_text(workspace)
     expect(by_testid(page, "invite-address")).to_have_text(address)
     expect(by_testid(page, "invite-role")).to_have_text("Member")
-    screenshot(page, "team-desktop-invitation-signed-out")
+    _check_page(page, "invitation-signed-out")
     by_testid(page, "invite-sign-in").click()
     expect(page).to_have_url(url_re("/login"))
     expect(page.locator("#email")).to_have_value(address)
@@ -195,6 +195,7 @@ def test_an_invited_member_joins_sees_what_a_member_may_and_loses_access_when_re
     expect(by_testid(member, "billing-owners-only")).to_have_text(
         f"Only an owner of {workspace} can manage billing. Ask an owner to change the plan.")
     expect(member.locator(".plan-card")).to_have_count(0)
+    _check_page(member, "member-billing")
     member.goto("/library")
     expect(by_testid(member, "workspace-current")).to_have_text(workspace)
 

@@ -27,6 +27,7 @@ from reflex_base.constants import CompileVars
 from reflex_base.event import Event
 from reflex_base.event.processor.base_state_processor import BaseStateEventProcessor
 from reflex_base.utils.format import format_event_handler
+from shared_helpers import SettingsOverride
 from sqlmodel import Session, select
 from team_flows import invite_token
 
@@ -255,6 +256,25 @@ def test_the_invite_form_explains_refusals_and_sends_the_email(session: Session,
         assert [(r["email"], r["role_label"], r["status"]) for r in updates.values("invites")[-1]] == [
             ("friend@example.com", "Admin", "pending")]
         assert invite_token(newest_email(smtp, "friend@example.com", before))
+
+    _run(scenario)
+
+
+def test_too_many_invitations_say_how_long_to_wait(session: Session, smtp: MailCatcher,
+                                                  app_settings: SettingsOverride) -> None:
+    app_settings.set(INVITES_PER_INVITER_PER_HOUR=1)
+    tenant, owner, _ = _team(session)
+    cookie = _cookie(session, owner, tenant.id)
+
+    async def scenario(processor: BaseStateEventProcessor, updates: Updates) -> None:
+        tab = Tab(processor, cookie, "/team")
+        await tab.open(TeamState.load)
+        await tab.run(TeamState.invite({"email": "one@example.com", "role": "member"}))
+        assert updates.values("message")[-1] == "Invitation sent to one@example.com."
+        await tab.run(TeamState.invite({"email": "two@example.com", "role": "member"}))
+        refused = updates.values("invite_error")[-1]
+        assert "Try again in" in refused and updates.values("invite_upgrade")[-1] is False
+        assert updates.values("invite_email")[-1] == "two@example.com"  # kept, to send once the wait is over
 
     _run(scenario)
 
