@@ -64,6 +64,11 @@ def login_with_next(next_path: str, address: str = "") -> str:
     return f"{LOGIN}?{urlencode({'next': next_path} | ({'address': address} if address else {}))}"
 
 
+def login_signed_out() -> str:
+    """The sign-in page after signing out (it says so)."""
+    return f"{LOGIN}?{urlencode({'signed_out': '1'})}"
+
+
 def login_access_lost() -> str:
     """The sign-in page after an open tab lost access to its workspace (it says so)."""
     return f"{LOGIN}?{urlencode({'signed_out': 'access'})}"

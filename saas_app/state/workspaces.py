@@ -8,7 +8,8 @@ While a signed-in page is open, one background task per tab (`watch_access`) rea
 access change counter (`services/teams/access_changes.py`) about twice a second. When it moves
 (removed from the workspace, a role changed, sessions ended) the tab checks its principal again:
 gone means every user-bound state is reset and the tab goes to the sign-in page with a plain
-message; another workspace or role means the page loads again as it is now.
+message (removed from the workspace, or signed out); another workspace or role means the page loads
+again as it is now.
 """
 
 from __future__ import annotations
@@ -138,9 +139,12 @@ class WorkspacesState(SessionState):
         self.create_open = False
         yield _go(routes.CREATE)
 
-    async def _lost_access(self, name: str) -> EventSpec:
-        """The tab's user may no longer act here: forget everything the tab showed and go to sign in."""
+    async def _lost_access(self, name: str, signed_out: bool) -> EventSpec:
+        """The tab's user may no longer act here (removed from the workspace, or their session ended):
+        forget everything the tab showed and go to sign in, saying which."""
         await self._reset_user_states()
+        if signed_out:
+            return rx.redirect(routes.login_signed_out(), replace=True)
         login = await self.get_state(LoginState)
         login._lost_workspace = name
         return rx.redirect(routes.login_access_lost(), replace=True)
@@ -166,8 +170,9 @@ class WorkspacesState(SessionState):
                 seen = changes
                 principal = await self._call(authenticate_browser_session, cookie_value=cookie)
                 if principal is None:
+                    member = await self._call(memberships.get_membership, tenant_id=tenant_id, user_id=user_id)
                     async with self:
-                        return await self._lost_access(self.current_name)
+                        return await self._lost_access(self.current_name, signed_out=member is not None)
                 if (principal.user_id, principal.tenant_id, principal.role) != (user_id, tenant_id, role):
                     return rx.call_script("window.location.reload()")  # another role or workspace: load again
         except Exception:  # a page must never break: the next page load starts watching again

@@ -9,6 +9,8 @@ import logging
 from typing import cast
 
 import redis
+from sqlalchemy import event
+from sqlmodel import Session
 
 from saas_app.services.core.redis_client import get_redis
 
@@ -33,6 +35,15 @@ def note_access_change(user_ids: list[str]) -> None:
         pipe.execute()
     except redis.RedisError as exc:
         log.info("access change note for %s lost: %s", user_ids, exc)
+
+
+def note_after_commit(*, session: Session, user_ids: list[str]) -> None:
+    """Tell these people's open tabs to check their access once `session` commits (a rollback tells
+    nobody; a note after a later commit would only make a tab check again)."""
+    def _notify(_session: object) -> None:
+        note_access_change(user_ids)
+
+    event.listen(session, "after_commit", _notify, once=True)
 
 
 def get_access_changes(user_id: str) -> int | None:

@@ -34,6 +34,7 @@ from team_flows import invite_token
 from saas_app.db import get_engine, session_scope
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.models import AuthSession, Membership, Tenant, User, utcnow
+from saas_app.services.auth import sessions as auth_sessions
 from saas_app.services.auth.tokens import sha256_hex
 from saas_app.services.teams import invitations, members
 from saas_app.services.teams.access_changes import get_access_changes
@@ -167,6 +168,27 @@ def test_a_removed_members_open_tab_goes_to_sign_in_at_once(session: Session) ->
         assert updates.values("notice")[-1] == "You no longer have access to Acme Studio. Sign in again to continue."
 
     _run(scenario)
+
+
+def test_an_open_tab_whose_session_ends_goes_to_sign_in_signed_out(session: Session) -> None:
+    tenant, _, member = _team(session)
+    cookie = _cookie(session, member, tenant.id)
+    [session_id] = session.exec(select(AuthSession.id).where(AuthSession.user_id == member.id)).all()
+
+    async def scenario(processor: BaseStateEventProcessor, updates: Updates) -> None:
+        tab = Tab(processor, cookie, "/account")
+        await tab.open(WorkspacesState.load)
+        await asyncio.to_thread(_revoke, session_id)  # "sign out" of this device from another one
+        await _until(lambda: bool(updates.frontend("_redirect")), "the tab to be sent to sign in")
+        assert [r["path"] for r in updates.frontend("_redirect")] == ["/login?signed_out=1"]
+        assert updates.values("signed_in")[-1] is False
+
+    _run(scenario)
+
+
+def _revoke(session_id: str) -> None:
+    with session_scope() as session:
+        auth_sessions.revoke_sessions(session=session, session_ids=[session_id])
 
 
 def _remove(user_id: str, owner: Any) -> None:
