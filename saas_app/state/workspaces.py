@@ -15,9 +15,11 @@ again as it is now.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import secrets
+from typing import Any
 
 import reflex as rx
 from reflex.event import EventSpec
@@ -40,13 +42,26 @@ def _go(path: str) -> EventSpec:
     return rx.call_script(f"window.location.assign({json.dumps(path)})")
 
 
-async def _tab_connected(token: str) -> bool:
-    """Whether the tab's websocket is still connected to some instance (True when it cannot be told)."""
+_WATCHES: dict[str, str] = {}  # tab token -> the id of its running access watch (a tab's events run here)
+
+
+@functools.cache
+def _token_manager() -> Any:
+    """The app's record of connected tabs (None when this process serves no app: tests driving states)."""
     try:
         namespace = prerequisites.get_app().app.event_namespace
-        return namespace is None or await namespace._token_manager.is_token_connected(token)
-    except Exception:  # no app in this process (tests driving the states directly)
+    except Exception:
+        return None
+    return None if namespace is None else namespace._token_manager
+
+
+def _tab_here(token: str) -> bool:
+    """Whether the tab's websocket is connected to this process (where its watch runs); True when unknown."""
+    manager = _token_manager()
+    if manager is None:
         return True
+    record = manager.token_to_socket.get(token)
+    return record is not None and record.instance_id == manager.instance_id
 
 
 class WorkspacesState(SessionState):
@@ -85,7 +100,7 @@ class WorkspacesState(SessionState):
             seen = await asyncio.to_thread(get_access_changes, principal.user_id)
         await self._reload(principal)
         self.switch_error = ""
-        self._access_watch = secrets.token_hex(8)
+        self._access_watch = _WATCHES[self.router.session.client_token] = secrets.token_hex(8)
         return WorkspacesState.watch_access(self._access_watch, -1 if seen is None else seen)
 
     def _after_switch(self) -> EventSpec:
@@ -158,16 +173,16 @@ class WorkspacesState(SessionState):
             cookie, token = self._cookie_value(), self.router.session.client_token
         if not user_id:
             return None
-        try:
-            while await _tab_connected(token):
+        try:  # the loop takes no lock: one Redis read per turn
+            while _tab_here(token) and _WATCHES.get(token) == watch_id:  # else: gone, or a newer load watches
                 await asyncio.sleep(ACCESS_SECONDS)
-                async with self:
-                    if self._access_watch != watch_id:  # a newer page load watches now, or the tab was reset
-                        return None
                 changes = await asyncio.to_thread(get_access_changes, user_id)
                 if changes is None or changes == seen:
                     continue
                 seen = changes
+                async with self:
+                    if self._access_watch != watch_id:  # the tab was reset meanwhile (signed out in it)
+                        return None
                 principal = await self._call(authenticate_browser_session, cookie_value=cookie)
                 if principal is None:
                     member = await self._call(memberships.get_membership, tenant_id=tenant_id, user_id=user_id)
@@ -177,4 +192,7 @@ class WorkspacesState(SessionState):
                     return rx.call_script("window.location.reload()")  # another role or workspace: load again
         except Exception:  # a page must never break: the next page load starts watching again
             log.exception("access watch stopped")
+        finally:
+            if _WATCHES.get(token) == watch_id:
+                del _WATCHES[token]
         return None

@@ -237,6 +237,26 @@ def test_the_access_watch_ends_when_the_tab_goes_away(session: Session) -> None:
     _run(scenario)
 
 
+def test_a_page_load_replaces_the_tabs_watch(session: Session) -> None:
+    tenant, _, member = _team(session)
+    cookie = _cookie(session, member, tenant.id)
+
+    async def scenario(processor: BaseStateEventProcessor, updates: Updates) -> None:
+        tab = Tab(processor, cookie, "/create")
+        await tab.open(WorkspacesState.load)
+        first = (await tab.state(WorkspacesState))._access_watch
+        [watch] = Event.from_event_type(WorkspacesState.watch_access(first, get_access_changes(member.id)),
+                                        router_data=tab.router_data)
+        running = await processor.enqueue(tab.token, watch)
+        tab.go("/library")
+        await tab.run(WorkspacesState.load)  # the next page: one watch per tab, not one per page seen
+        assert (await tab.state(WorkspacesState))._access_watch != first
+        await asyncio.wait_for(running, WAIT)
+        await tab.close()
+
+    _run(scenario)
+
+
 def test_the_team_page_shows_managers_the_forms_and_seats_and_members_the_list(session: Session) -> None:
     tenant, owner, member = _team(session)
     owner_cookie, member_cookie = _cookie(session, owner, tenant.id), _cookie(session, member, tenant.id)
