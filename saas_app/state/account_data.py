@@ -44,7 +44,7 @@ class AccountDataState(UsageState):
         return self.confirm_text.strip().lower() == self.user_email.lower() and self.user_email != ""
 
     async def _fetch(self, principal: Principal) -> DataPrivacy:
-        rows = await self._call(exports.list_exports, tenant_id=principal.tenant_id)
+        rows = await self._call(exports.list_exports, tenant_id=principal.tenant_id, user_id=principal.user_id)
         pending = await self._call(deletion.get_deletion, tenant_id=principal.tenant_id)
         return DataPrivacy(exports=rows, deletion=DeletionView.from_row(pending))
 

@@ -33,7 +33,11 @@ SENTENCES: dict[str, str] = {
     "account.deletion_scheduled": "You scheduled the workspace's deletion",
     "account.deletion_canceled": "You canceled the workspace's deletion",
     "account.purged": "The workspace was deleted",
-    "account.user_purged": "The workspace was deleted",
+    "account.user_purged": "An account was deleted",
+    "account.user_deletion_scheduled": "You scheduled your account's deletion",
+    "account.user_deletion_canceled": "You canceled your account's deletion",
+    "account.user_deletion_blocked": "Your account was not deleted: you are the only owner of a shared workspace",
+    "account.member_deleted": "A member deleted their account; their videos stay with the workspace",
     "billing.checkout_started": "You opened checkout to change plan",
     "billing.portal_opened": "You opened the billing portal",
 }
