@@ -81,15 +81,17 @@ def make_principal(plan: str = "enterprise", name: str = "bench"):  # type: igno
     from sqlmodel import Session
 
     from saas_app.db import get_engine
-    from saas_app.models import Tenant, User, new_id
+    from saas_app.models import Membership, Tenant, User, new_id
     from saas_app.services.auth.sessions import Principal
 
     with Session(get_engine(), expire_on_commit=False) as s:
         tenant = Tenant(name=name, plan=plan)
         s.add(tenant)
         s.flush()
-        user = User(email=f"{name}-{new_id()[:8]}@bench.local", tenant_id=tenant.id)
+        user = User(email=f"{name}-{new_id()[:8]}@bench.local")
         s.add(user)
+        s.flush()
+        s.add(Membership(tenant_id=tenant.id, user_id=user.id, role="owner"))
         s.commit()
         return Principal(user_id=user.id, tenant_id=tenant.id, email=user.email, role="owner", plan=plan,
                          session_id="bench")

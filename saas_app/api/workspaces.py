@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from saas_app.api.capacity import ApiRoute
 from saas_app.api.deps import Context, DbSession, UserPrincipal
 from saas_app.api.errors import AUTH, BODY, errors
-from saas_app.models import AuthSession, User
+from saas_app.api.params import PathId
 from saas_app.services.auth import sessions as auth_sessions
 from saas_app.services.auth.views import Me, TokenResponse
 from saas_app.services.teams import memberships
@@ -40,23 +40,15 @@ def list_workspaces(principal: UserPrincipal, session: DbSession) -> list[Worksp
 @router.post("", status_code=201, response_model=WorkspaceView, responses=errors(*AUTH, *BODY))
 def create_workspace(body: NewWorkspace, principal: UserPrincipal, session: DbSession, ctx: Context) -> WorkspaceView:
     """Create a workspace on the Free plan with the caller as its owner (the current one stays current)."""
-    user = session.get(User, principal.user_id)
-    assert user is not None
-    membership = memberships.create_workspace(session=session, user=user, name=body.name, ctx=ctx)
-    views = memberships.list_workspaces(session=session, user_id=user.id, current_tenant_id=principal.tenant_id)
-    return next(v for v in views if v.tenant_id == membership.tenant_id)
+    return memberships.create_workspace_for(session=session, user_id=principal.user_id, name=body.name, ctx=ctx,
+                                            current_tenant_id=principal.tenant_id)
 
 
-@router.post("/{tenant_id}/switch", response_model=Switched, responses=errors(*AUTH, 404))
-def switch(tenant_id: str, principal: UserPrincipal, session: DbSession, ctx: Context) -> Switched:
+@router.post("/{tenant_id}/switch", response_model=Switched, responses=errors(*AUTH, 404, 422))
+def switch(tenant_id: PathId, principal: UserPrincipal, session: DbSession, ctx: Context) -> Switched:
     """Make a workspace the caller belongs to the current one of this session."""
-    switched = switch_workspace(session=session, principal=principal, tenant_id=tenant_id[:32], ctx=ctx)
+    switched = switch_workspace(session=session, principal=principal, tenant_id=tenant_id, ctx=ctx)
     tokens = None
-    if principal.session_id and not _is_browser(session, principal.session_id):
+    if auth_sessions.is_api_session(session=session, session_id=principal.session_id):
         tokens = TokenResponse.from_pair(auth_sessions.issue_api_tokens(session=session, principal=switched))
     return Switched(user=Me.from_principal(switched), tokens=tokens)
-
-
-def _is_browser(session: DbSession, session_id: str) -> bool:
-    row = session.get(AuthSession, session_id)
-    return row is not None and row.kind == "browser"

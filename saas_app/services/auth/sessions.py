@@ -137,6 +137,12 @@ def issue_api_tokens(*, session: Session, principal: Principal) -> TokenPair:
     return _issue_pair(session, user, tenant, membership, auth_session)
 
 
+def is_api_session(*, session: Session, session_id: str) -> bool:
+    """Whether a session is an API refresh-token family (not a browser cookie)."""
+    row = session.get(AuthSession, session_id) if session_id else None
+    return row is not None and row.kind == "api"
+
+
 def _workspace_of(session: Session, user: User, tenant_id: str) -> tuple[Tenant, Membership]:
     """The workspace a session acts in and the user's membership there.
 

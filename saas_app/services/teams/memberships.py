@@ -104,3 +104,17 @@ def list_workspaces(*, session: Session, user_id: str, current_tenant_id: str) -
                                    plan_name=get_plan(plan).name, current=tenant.id == current_tenant_id,
                                    joined_at=membership.created_at))
     return views
+
+
+def create_workspace_for(*, session: Session, user_id: str, name: str, ctx: RequestContext,
+                         current_tenant_id: str) -> WorkspaceView:
+    """Create a workspace with the caller as owner (the current one stays current).
+
+    Raises:
+        InvalidInput: The name is empty or too long.
+    """
+    user = session.get(User, user_id)
+    assert user is not None
+    membership = create_workspace(session=session, user=user, name=name, ctx=ctx)
+    views = list_workspaces(session=session, user_id=user_id, current_tenant_id=current_tenant_id)
+    return next(v for v in views if v.tenant_id == membership.tenant_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from factories import CTX, bearer, make_user, sign_in_api
+from factories import CTX, bearer, make_user, sign_in_api, tenant_id_of
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -27,7 +27,7 @@ def test_audit_listing_never_mixes_tenants(api: TestClient, session: Session, ma
     bob = sign_in_api(api, mailbox, "bob@example.com")["user"]
     carol = make_user(session, email="carol@example.com")
     for n in range(25):  # more than one page of someone else's rows
-        record_event(session=session, action="test.noise", ctx=CTX, tenant_id=carol.tenant_id, target=str(n))
+        record_event(session=session, action="test.noise", ctx=CTX, tenant_id=tenant_id_of(carol), target=str(n))
     record_event(session=session, action="system.no_tenant", ctx=CTX)
     session.commit()
 
@@ -38,6 +38,6 @@ def test_audit_listing_never_mixes_tenants(api: TestClient, session: Session, ma
 
     bob_rows, _ = list_events(session=session, tenant_id=bob["tenant_id"], limit=100)
     assert not {row.id for row in rows} & {row.id for row in bob_rows}
-    carol_rows, carol_total = list_events(session=session, tenant_id=carol.tenant_id, limit=10)
+    carol_rows, carol_total = list_events(session=session, tenant_id=tenant_id_of(carol), limit=10)
     assert carol_total == 25 and len(carol_rows) == 10
     assert [row.target for row in carol_rows] == [str(n) for n in range(24, 14, -1)]  # newest first

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from factories import make_tenant, make_user, sign_in_headers
+from factories import make_tenant, make_user, sign_in_headers, tenant_id_of
 from fastapi.testclient import TestClient
 from shared_helpers import SettingsOverride, alembic_config
 from sqlalchemy.engine import make_url
@@ -226,11 +226,11 @@ def test_maintenance_backs_up_when_due_and_sweeps_exports_and_deletions(
 ) -> None:
     app_settings.set(BACKUPS_CRON="0 3 1 1 *")  # yearly: once taken, not due again during the test
     doomed = make_user(session, email="doomed@example.com")
-    doomed_tenant = doomed.tenant_id
-    session.add(AccountDeletion(tenant_id=doomed.tenant_id, requested_by=doomed.id,
+    doomed_tenant = tenant_id_of(doomed)
+    session.add(AccountDeletion(tenant_id=doomed_tenant, requested_by=doomed.id,
                                 scheduled_for=utcnow() - timedelta(minutes=1)))
     owner = make_user(session, email="exporter@example.com")
-    export = DataExport(tenant_id=owner.tenant_id, user_id=owner.id, status="ready", filename="export-old.zip",
+    export = DataExport(tenant_id=tenant_id_of(owner), user_id=owner.id, status="ready", filename="export-old.zip",
                         expires_at=utcnow() - timedelta(minutes=1))
     session.add(export)
     session.commit()

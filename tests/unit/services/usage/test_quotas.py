@@ -316,7 +316,7 @@ def test_the_maintenance_sweep_releases_ended_renders_of_every_tenant(
         _ended_without_release(session, user, "pro", status, images_count=2.0, tts_seconds=5.0)
     just_ended = _ended_without_release(session, busy, "pro", "failed", ago=timedelta(seconds=1), images_count=1.0)
     running = make_render(session, busy, status="running")
-    _admit(session, busy.tenant_id, running.id, plan="pro", images_count=1.0)
+    _admit(session, tenant_id_of(busy), running.id, plan="pro", images_count=1.0)
 
     assert quotas.release_all_ended(session=session) == 2
 
@@ -325,7 +325,7 @@ def test_the_maintenance_sweep_releases_ended_renders_of_every_tenant(
         assert redis_client.scard(f"usage:{tenant_id_of(user)}:active") == 0
     # the unfinished render keeps its hold; the one that just ended is left to its worker for now
     assert redis_client.smembers("usage:active") == {running.id, just_ended.id}
-    assert reserved(redis_client, busy.tenant_id)["images_count"] == 2
+    assert reserved(redis_client, tenant_id_of(busy))["images_count"] == 2
     assert quotas.release_all_ended(session=session) == 0
     assert quotas.release_all_ended(session=session, grace=timedelta(0)) == 1
     assert redis_client.smembers("usage:active") == {running.id}
