@@ -186,7 +186,7 @@ def _usage(session: Session, tenant_id: str) -> str:
                    + "\n" for u in ledger.all())
 
 
-def write_zip(path: Path, session: Session, tenant: Tenant, user: User, role: str) -> None:
+def write_zip(*, path: Path, session: Session, tenant: Tenant, user: User, role: str) -> None:
     """Write the export ZIP of `user` in `tenant` for `role` (only the parts that role may see)."""
     names = {p.name for p in parts_for(role)}
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:

@@ -95,7 +95,7 @@ def build_export(*, session: Session, export_id: str) -> DataExport:
     if tenant is None or user is None or membership is None:  # they left or were removed meanwhile
         raise NotFound("The person who asked for this export is no longer a member of the workspace.")
     with scratch_file(export_path(row.filename).parent, row.filename) as tmp:
-        write_zip(tmp, session, tenant, user, membership.role)
+        write_zip(path=tmp, session=session, tenant=tenant, user=user, role=membership.role)
         size = tmp.stat().st_size
         _exports().put(key=row.filename, source=tmp, media_type=EXPORT_MEDIA_TYPE, move=True)
     row.status, row.ready_at = ExportStatus.READY, utcnow()
