@@ -17,6 +17,7 @@ LIBRARY = "/library"
 RENDER = "/render/[id]"
 BILLING = "/billing"
 ACCOUNT = "/account"
+TEAM = "/team"
 
 STYLESHEET = "/styles.css"
 

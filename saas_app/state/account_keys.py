@@ -11,6 +11,7 @@ from reflex.event import EventSpec
 from saas_app.services.account import api_keys
 from saas_app.services.account.views import NewKey
 from saas_app.services.auth.sessions import Principal
+from saas_app.services.teams.permissions import Action, can
 from saas_app.state.formatting import format_date
 from saas_app.state.session import show_error
 from saas_app.state.usage import UsageState
@@ -28,8 +29,13 @@ class AccountKeysState(UsageState):
     _one_shot_vars: ClassVar[tuple[str, ...]] = ("revealed_secret", "revealed_name")
     confirm_rotate_id: str = ""
     replaced: bool = False
+    can_manage_keys: bool = False
 
     async def _reload(self, principal: Principal) -> None:
+        self.can_manage_keys = can(principal.role, Action.API_KEYS_MANAGE)
+        if not self.can_manage_keys:  # the section is hidden: its rows are not even loaded
+            self.keys = []
+            return
         rows = await self._call(api_keys.list_api_keys, tenant_id=principal.tenant_id)
         self.keys = [{"id": k.id, "name": k.name, "prefix": k.prefix, "default": "yes" if k.is_default else "",
                       "created": format_date(k.created_at), "last_used": format_date(k.last_used_at) or "Never"}

@@ -25,6 +25,7 @@ class AccountSecurityState(UsageState):
     activity: list[dict[str, str]] = []
     activity_page: int = 0
     activity_total: int = 0
+    can_view_activity: bool = False
 
     @rx.var
     def activity_pages(self) -> int:
@@ -37,11 +38,15 @@ class AccountSecurityState(UsageState):
                           "last_seen": format_date(s.last_seen_at), "last_seen_iso": s.last_seen_at.isoformat(),
                           "kind": s.kind,
                           "current": "yes" if s.current else ""} for s in devices]
-        page = await self._call(audit.list_event_page, tenant_id=principal.tenant_id, limit=ACTIVITY_PAGE,
-                                offset=self.activity_page * ACTIVITY_PAGE)
-        self.activity = [{"when": format_date(e.created_at), "iso": e.created_at.isoformat(), "summary": e.summary,
-                          "actor": e.actor or "system", "ip": e.ip or "—"} for e in page.items]
-        self.activity_total = page.total
+        self.can_view_activity = can(principal.role, Action.AUDIT_VIEW)
+        self.activity, self.activity_total = [], 0
+        if self.can_view_activity:
+            page = await self._call(audit.list_event_page, tenant_id=principal.tenant_id, limit=ACTIVITY_PAGE,
+                                    offset=self.activity_page * ACTIVITY_PAGE)
+            self.activity = [{"when": format_date(e.created_at), "iso": e.created_at.isoformat(),
+                              "summary": e.summary, "actor": e.actor or "system", "ip": e.ip or "—"}
+                             for e in page.items]
+            self.activity_total = page.total
         self.backup_line = ""
         if can(principal.role, Action.BACKUPS_VIEW):
             status = await asyncio.to_thread(backups.get_backup_status)
