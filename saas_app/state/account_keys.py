@@ -11,6 +11,7 @@ from reflex.event import EventSpec
 from saas_app.services.account import api_keys
 from saas_app.services.account.views import NewKey
 from saas_app.services.auth.sessions import Principal
+from saas_app.services.teams.permissions import Action, can
 from saas_app.state.formatting import format_date
 from saas_app.state.session import show_error
 from saas_app.state.usage import UsageState
@@ -30,7 +31,10 @@ class AccountKeysState(UsageState):
     replaced: bool = False
 
     async def _reload(self, principal: Principal) -> None:
-        rows = await self._call(api_keys.list_api_keys, tenant_id=principal.tenant_id)
+        if not can(principal.role, Action.API_KEYS_MANAGE):  # the page hides keys from this role
+            self.keys = []
+            return
+        rows = await self._call(api_keys.list_api_keys, principal=principal)
         self.keys = [{"id": k.id, "name": k.name, "prefix": k.prefix, "default": "yes" if k.is_default else "",
                       "created": format_date(k.created_at), "last_used": format_date(k.last_used_at) or "Never"}
                      for k in rows]

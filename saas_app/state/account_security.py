@@ -37,14 +37,17 @@ class AccountSecurityState(UsageState):
                           "last_seen": format_date(s.last_seen_at), "last_seen_iso": s.last_seen_at.isoformat(),
                           "kind": s.kind,
                           "current": "yes" if s.current else ""} for s in devices]
-        page = await self._call(audit.list_event_page, tenant_id=principal.tenant_id, limit=ACTIVITY_PAGE,
-                                offset=self.activity_page * ACTIVITY_PAGE)
-        self.activity = [{"when": format_date(e.created_at), "iso": e.created_at.isoformat(), "summary": e.summary,
-                          "actor": e.actor or "system", "ip": e.ip or "—"} for e in page.items]
-        self.activity_total = page.total
+        self.activity, self.activity_total = [], 0
+        if can(principal.role, Action.AUDIT_VIEW):
+            page = await self._call(audit.list_event_page, principal=principal, limit=ACTIVITY_PAGE,
+                                    offset=self.activity_page * ACTIVITY_PAGE)
+            self.activity = [{"when": format_date(e.created_at), "iso": e.created_at.isoformat(),
+                              "summary": e.summary, "actor": e.actor or "system", "ip": e.ip or "—"}
+                             for e in page.items]
+            self.activity_total = page.total
         self.backup_line = ""
         if can(principal.role, Action.BACKUPS_VIEW):
-            status = await asyncio.to_thread(backups.get_backup_status)
+            status = await asyncio.to_thread(backups.get_backup_status, principal=principal)
             last = format_date(status.last_backup_at)
             self.backup_line = (f"Backups: last one {last}, " if last else "Backups: none yet, ") + \
                 f"next {format_date(status.next_backup_at)}; each is kept {status.retention_days} days."

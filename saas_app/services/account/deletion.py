@@ -103,8 +103,10 @@ def cancel_deletion(*, session: Session, principal: Principal, ctx: RequestConte
     """Cancel a pending deletion; nothing is lost.
 
     Raises:
+        Forbidden: Not an owner.
         NotFound: No deletion is pending.
     """
+    require(principal, Action.WORKSPACE_DELETE)
     row = session.get(AccountDeletion, principal.tenant_id)
     if row is None:
         raise NotFound("No deletion is scheduled for this workspace.")
