@@ -18,6 +18,7 @@ RENDER = "/render/[id]"
 BILLING = "/billing"
 ACCOUNT = "/account"
 TEAM = "/team"
+INVITE = "/invite"  # an invitation link opens it with `?token=...`
 
 STYLESHEET = "/styles.css"
 
@@ -76,6 +77,11 @@ def absolute(path: str) -> str:
 def verify_link(token: str) -> str:
     """The sign-in link mailed to a user."""
     return f"{VERIFY}?{urlencode({'token': token})}"
+
+
+def invite_link(token: str) -> str:
+    """The invitation link mailed to an invitee."""
+    return f"{INVITE}?{urlencode({'token': token})}"
 
 
 def billing_return(outcome: str, plan_id: str | None = None) -> str:

@@ -165,6 +165,11 @@ class Settings(BaseSettings):
     RATE_EMAIL_PER_HOUR: int = Field(default=5, ge=1)
     RATE_IP_PER_HOUR: int = Field(default=300, ge=1)
 
+    # Team invitations: how long a link works, and how many emails a workspace or one inviter may send.
+    INVITATION_TTL_DAYS: int = Field(default=7, ge=1, le=90)
+    INVITES_PER_WORKSPACE_PER_HOUR: int = Field(default=20, ge=1)
+    INVITES_PER_INVITER_PER_HOUR: int = Field(default=10, ge=1)
+
     @field_validator("APP_BASE_URL")
     @classmethod
     def _strip_slash(cls, value: str) -> str:

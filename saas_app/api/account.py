@@ -116,7 +116,7 @@ def rotate_default_key(principal: UserPrincipal, session: DbSession, ctx: Contex
 @router.get("/api-keys", response_model=ApiKeyList, responses=errors(*AUTH))
 def list_keys(principal: UserPrincipal, session: DbSession) -> ApiKeyList:
     """Active keys: name, prefix, created, last used (never the secret)."""
-    return ApiKeyList(items=api_keys.list_api_keys(session=session, tenant_id=principal.tenant_id))
+    return ApiKeyList(items=api_keys.list_api_keys(session=session, principal=principal))
 
 
 @router.post("/api-keys", status_code=201, response_model=NewKey, responses=errors(*AUTH, *BODY))
@@ -154,7 +154,7 @@ def end_session(session_id: PathId, principal: UserPrincipal, session: DbSession
 @router.get("/backup-status", response_model=BackupStatus, responses=errors(*AUTH))
 def backup_status(principal: UserPrincipal) -> BackupStatus:
     """When the database was last backed up, when next, and how long backups are kept."""
-    return backups.get_backup_status()
+    return backups.get_backup_status(principal=principal)
 
 
 @router.get("/audit", response_model=AuditPage, responses=errors(*AUTH, 422))
@@ -163,4 +163,4 @@ def audit_log(
     limit: PageLimit = 20, offset: PageOffset = 0,
 ) -> AuditPage:
     """Recent activity in this workspace, newest first."""
-    return audit.list_event_page(session=session, tenant_id=principal.tenant_id, limit=limit, offset=offset)
+    return audit.list_event_page(session=session, principal=principal, limit=limit, offset=offset)

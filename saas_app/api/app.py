@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from saas_app import routes
-from saas_app.api import account, assets, auth, billing, health, observability, renders, workspaces
+from saas_app.api import account, assets, auth, billing, health, observability, renders, team, workspaces
 from saas_app.api.capacity import CapacityMiddleware
 from saas_app.api.errors import (
     ANY_METHOD,
@@ -56,7 +56,7 @@ def create_api(*, main: bool = False) -> FastAPI:
     api.add_exception_handler(HTTPException, http_error)
     api.add_exception_handler(Exception, _unexpected)
 
-    for module in (health, auth, workspaces, renders, assets, billing, account, observability):
+    for module in (health, auth, workspaces, team, renders, assets, billing, account, observability):
         api.include_router(module.router)
     api.add_route(routes.API_ANY, no_such_endpoint, methods=list(ANY_METHOD), include_in_schema=False)
     api.add_middleware(observability.RequestContextMiddleware)

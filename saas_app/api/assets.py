@@ -53,7 +53,7 @@ def list_assets(
     limit: Annotated[int, Query(ge=1, le=100)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> AssetPage:
     """The workspace's images and music, newest first."""
-    return library.list_assets(session=session, tenant_id=principal.tenant_id, kind=kind, limit=limit, offset=offset)
+    return library.list_assets(session=session, principal=principal, kind=kind, limit=limit, offset=offset)
 
 
 @router.get(routes.API_ASSET_FILE, response_class=FileAnswer,

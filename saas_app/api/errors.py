@@ -19,7 +19,14 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.routing import Match, Mount
 
-from saas_app.services.core.errors import AppError, PlanRequired, QuotaExceeded, RateLimited, ServiceUnavailable
+from saas_app.services.core.errors import (
+    AppError,
+    PlanRequired,
+    QuotaExceeded,
+    RateLimited,
+    SeatLimitReached,
+    ServiceUnavailable,
+)
 from saas_app.services.core.validation import field_path, friendly_message
 
 
@@ -41,6 +48,7 @@ class ErrorBody(BaseModel):
     limit: float | None = Field(default=None, description="402 quota: the plan's monthly limit.")
     requested: float | None = Field(default=None, description="402 quota: amount this request needs.")
     required_plan: str | None = Field(default=None, description="402 plan: the plan that has the feature.")
+    seats: int | None = Field(default=None, description="402 seats: the plan's number of seats.")
     upgrade_url: str | None = Field(default=None, description="402: where to upgrade.")
     retry_after: int | None = Field(default=None, description="429/503: seconds to wait (also `Retry-After`).")
     eta: str | None = Field(default=None, description="429/503: when to retry, ISO 8601 UTC.")
@@ -49,8 +57,10 @@ class ErrorBody(BaseModel):
 _DESCRIPTIONS = {
     400: "The request could not be read (a body that does not parse, a bad signature).",
     401: "Missing, invalid, expired or revoked credentials.",
-    402: "Over the monthly quota, or a feature of a higher plan (`upgrade_url` says where to upgrade).",
-    403: "Not allowed: an API key on an account route, a browser request from another site, not the owner.",
+    402: "Over the monthly quota, a feature of a higher plan, or every seat taken (`upgrade_url` says where "
+         "to upgrade).",
+    403: "Not allowed: an API key on an account route, a browser request from another site, or a role that "
+         "may not do this.",
     404: "Not found in this workspace.",
     409: "Conflicts with the current state (e.g. canceling a finished render).",
     410: "Expired.",
@@ -106,6 +116,8 @@ async def app_error(_request: Request, exc: Exception) -> JSONResponse:
         body.upgrade_url = exc.upgrade_url
     if isinstance(exc, PlanRequired):
         body.required_plan, body.upgrade_url = exc.required_plan, exc.upgrade_url
+    if isinstance(exc, SeatLimitReached):
+        body.seats, body.upgrade_url = exc.seats, exc.upgrade_url
     headers = {}
     if isinstance(exc, (RateLimited, ServiceUnavailable)):
         headers["Retry-After"] = str(exc.retry_after)

@@ -42,13 +42,13 @@ def list_renders(
     limit: PageLimit = 20, offset: PageOffset = 0,
 ) -> RenderPage:
     """This tenant's renders, newest first."""
-    return views.list_render_page(session=session, tenant_id=principal.tenant_id, limit=limit, offset=offset)
+    return views.list_render_page(session=session, principal=principal, limit=limit, offset=offset)
 
 
 @router.get("/api/renders/{render_id}", response_model=RenderDetail, responses=errors(*AUTH, 404, 422))
 def get_render(render_id: PathId, principal: CurrentPrincipal, session: DbSession) -> RenderDetail:
     """One render with per-step progress, usage charged and any error."""
-    return views.get_render_detail(session=session, tenant_id=principal.tenant_id, render_id=render_id)
+    return views.get_render_detail(session=session, principal=principal, render_id=render_id)
 
 
 def _file(render_id: str, principal: CurrentPrincipal, session: DbSession, key: str) -> Response:
@@ -107,4 +107,4 @@ def voices() -> VoiceList:
 @router.get("/api/usage", response_model=UsageSummary, responses=errors(*AUTH))
 def usage(principal: CurrentPrincipal, session: DbSession) -> UsageSummary:
     """This month's usage against the plan's limits."""
-    return quotas.get_usage_summary(session=session, tenant_id=principal.tenant_id, plan_id=principal.plan)
+    return quotas.get_usage(session=session, principal=principal)

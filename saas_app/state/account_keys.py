@@ -36,7 +36,7 @@ class AccountKeysState(UsageState):
         if not self.can_manage_keys:  # the section is hidden: its rows are not even loaded
             self.keys = []
             return
-        rows = await self._call(api_keys.list_api_keys, tenant_id=principal.tenant_id)
+        rows = await self._call(api_keys.list_api_keys, principal=principal)
         self.keys = [{"id": k.id, "name": k.name, "prefix": k.prefix, "default": "yes" if k.is_default else "",
                       "created": format_date(k.created_at), "last_used": format_date(k.last_used_at) or "Never"}
                      for k in rows]

@@ -41,7 +41,7 @@ class AccountSecurityState(UsageState):
         self.can_view_activity = can(principal.role, Action.AUDIT_VIEW)
         self.activity, self.activity_total = [], 0
         if self.can_view_activity:
-            page = await self._call(audit.list_event_page, tenant_id=principal.tenant_id, limit=ACTIVITY_PAGE,
+            page = await self._call(audit.list_event_page, principal=principal, limit=ACTIVITY_PAGE,
                                     offset=self.activity_page * ACTIVITY_PAGE)
             self.activity = [{"when": format_date(e.created_at), "iso": e.created_at.isoformat(),
                               "summary": e.summary, "actor": e.actor or "system", "ip": e.ip or "—"}
@@ -49,7 +49,7 @@ class AccountSecurityState(UsageState):
             self.activity_total = page.total
         self.backup_line = ""
         if can(principal.role, Action.BACKUPS_VIEW):
-            status = await asyncio.to_thread(backups.get_backup_status)
+            status = await asyncio.to_thread(backups.get_backup_status, principal=principal)
             last = format_date(status.last_backup_at)
             self.backup_line = (f"Backups: last one {last}, " if last else "Backups: none yet, ") + \
                 f"next {format_date(status.next_backup_at)}; each is kept {status.retention_days} days."

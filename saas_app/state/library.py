@@ -35,7 +35,7 @@ class LibraryState(UsageState):
         return max(1, -(-self.total // PAGE_SIZE))
 
     async def _fetch_page(self, principal: Principal, page: int) -> RenderPage:
-        return await self._call(list_render_page, tenant_id=principal.tenant_id, limit=PAGE_SIZE,
+        return await self._call(list_render_page, principal=principal, limit=PAGE_SIZE,
                                 offset=page * PAGE_SIZE)
 
     def _show_page(self, page: RenderPage) -> None:

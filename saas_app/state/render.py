@@ -97,7 +97,7 @@ class RenderState(UsageState):
                                   for s in render.scenes_detail]}
 
     async def _fetch(self, principal: Principal, render_id: str) -> RenderDetail:
-        return await self._call(get_render_detail, tenant_id=principal.tenant_id, render_id=render_id)
+        return await self._call(get_render_detail, principal=principal, render_id=render_id)
 
     async def _reload(self, principal: Principal) -> None:
         self._show(await self._fetch(principal, self.render_id))

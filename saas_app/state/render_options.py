@@ -72,8 +72,8 @@ class RenderOptions(rx.State, mixin=True):
                 "music_volume": self.music_volume}
 
     async def _load_choices(self, principal: Principal) -> None:
-        images = await self._call(library.list_assets, tenant_id=principal.tenant_id, kind=AssetKind.IMAGE)
-        tracks = await self._call(library.list_assets, tenant_id=principal.tenant_id, kind=AssetKind.MUSIC)
+        images = await self._call(library.list_assets, principal=principal, kind=AssetKind.IMAGE)
+        tracks = await self._call(library.list_assets, principal=principal, kind=AssetKind.MUSIC)
         self.image_choices = [{"id": "", "label": "Title card (no image)"}, *[_choice(a) for a in images.assets]]
         self.music_choices = [{"id": NONE, "label": "No music"},
                               *[{"id": b.id, "label": b.name} for b in BEDS.values()],

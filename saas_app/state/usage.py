@@ -129,7 +129,7 @@ class UsageState(SessionState):
     async def _fetch_banner(self, principal: Principal) -> Banner | None:
         """The banner's data (no state is touched: background tasks call this unlocked); None when unavailable."""
         try:
-            usage = await self._call(quotas.get_usage_summary, tenant_id=principal.tenant_id, plan_id=principal.plan)
+            usage = await self._call(quotas.get_usage, principal=principal)
             warning = await self._call(billing.get_payment_warning, tenant_id=principal.tenant_id)
         except Exception as exc:  # Redis or database trouble must never break a page
             log.warning("usage banner unavailable: %s", exc)

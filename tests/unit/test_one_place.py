@@ -19,6 +19,7 @@ APP = PROJECT_ROOT / "saas_app"
 STATUSES = {s.value for s in (*RenderStatus, *StepStatus)}  # queued, running, succeeded, failed, canceled, ...
 STATUS_HOMES = {APP / "services/renders/status.py", APP / "services/account/status.py",
                 APP / "services/billing/status.py", APP / "services/core/outcomes.py",
+                APP / "services/teams/status.py",
                 APP / "routes.py"}  # routes.py: the `checkout=canceled` query value of Stripe's return URL
 PATH = re.compile(r"^/[A-Za-z_\[]")  # "/create", "/api/...", "/styles.css" (not "/" or "//")
 ROUTE_DECORATORS = {"get", "post", "put", "patch", "delete", "add_api_route", "api_route"}

@@ -40,6 +40,13 @@ SENTENCES: dict[str, str] = {
     "account.member_deleted": "A member deleted their account; their videos stay with the workspace",
     "billing.checkout_started": "You opened checkout to change plan",
     "billing.portal_opened": "You opened the billing portal",
+    "team.invitation_sent": "An invitation to join the workspace was emailed",
+    "team.invitation_resent": "An invitation was emailed again with a new link",
+    "team.invitation_revoked": "An invitation was withdrawn",
+    "team.member_joined": "Someone joined the workspace from an invitation",
+    "team.role_changed": "A member's role was changed",
+    "team.member_removed": "A member was removed from the workspace",
+    "team.member_left": "A member left the workspace",
 }
 _BILLING_EVENT = "Billing updated by Stripe"
 UNKNOWN_DEVICE = "Unknown device"

@@ -21,6 +21,7 @@ from saas_app.services.auth.tokens import sha256_hex
 from saas_app.services.core.errors import AuthError, InvalidInput, NotFound
 from saas_app.services.core.validation import clean_text
 from saas_app.services.teams.memberships import get_membership
+from saas_app.services.teams.permissions import Action, require
 
 KEY_PREFIX = "nsk_"
 MAX_KEYS = 20
@@ -52,8 +53,10 @@ def create_api_key(*, session: Session, principal: Principal, name: str, ctx: Re
     """Make a named key for the tenant.
 
     Raises:
+        Forbidden: The caller's role may not manage API keys.
         InvalidInput: Empty, invisible, long or control-character name, or too many keys.
     """
+    require(principal, Action.API_KEYS_MANAGE)
     try:
         name = clean_text(name or "")
     except ValueError as exc:
@@ -68,9 +71,14 @@ def create_api_key(*, session: Session, principal: Principal, name: str, ctx: Re
     return key
 
 
-def list_api_keys(*, session: Session, tenant_id: str) -> list[ApiKeyView]:
-    """The tenant's active keys, newest first (prefixes only, never secrets)."""
-    return [ApiKeyView.model_validate(row) for row in _active(session, tenant_id)]
+def list_api_keys(*, session: Session, principal: Principal) -> list[ApiKeyView]:
+    """The caller's workspace's active keys, newest first (prefixes only, never secrets).
+
+    Raises:
+        Forbidden: The caller's role may not manage API keys.
+    """
+    require(principal, Action.API_KEYS_MANAGE)
+    return [ApiKeyView.model_validate(row) for row in _active(session, principal.tenant_id)]
 
 
 def _get_key_or_raise(session: Session, tenant_id: str, key_id: str) -> ApiKey:
@@ -81,7 +89,13 @@ def _get_key_or_raise(session: Session, tenant_id: str, key_id: str) -> ApiKey:
 
 
 def revoke_api_key(*, session: Session, principal: Principal, key_id: str, ctx: RequestContext) -> None:
-    """Revoke a key; it stops working at once."""
+    """Revoke a key; it stops working at once.
+
+    Raises:
+        Forbidden: The caller's role may not manage API keys.
+        NotFound: No such active key in the caller's workspace.
+    """
+    require(principal, Action.API_KEYS_MANAGE)
     row = _get_key_or_raise(session, principal.tenant_id, key_id)
     row.revoked_at = utcnow()
     session.add(row)
@@ -90,7 +104,13 @@ def revoke_api_key(*, session: Session, principal: Principal, key_id: str, ctx: 
 
 
 def rotate_api_key(*, session: Session, principal: Principal, key_id: str | None, ctx: RequestContext) -> NewKey:
-    """Replace a key (or the default key when `key_id` is None) with a new secret; the old one dies now."""
+    """Replace a key (or the default key when `key_id` is None) with a new secret; the old one dies now.
+
+    Raises:
+        Forbidden: The caller's role may not manage API keys.
+        NotFound: No such active key in the caller's workspace.
+    """
+    require(principal, Action.API_KEYS_MANAGE)
     if key_id is None:
         old = next((k for k in _active(session, principal.tenant_id) if k.is_default), None)
     else:

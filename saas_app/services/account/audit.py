@@ -10,7 +10,9 @@ from sqlmodel import Session, col, func, select
 
 from saas_app.models import AuditLog
 from saas_app.services.account.views import AuditEventView, AuditPage
+from saas_app.services.auth.principal import Principal
 from saas_app.services.auth.tokens import sha256_hex
+from saas_app.services.teams.permissions import Action, require
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,12 @@ def list_events(*, session: Session, tenant_id: str, limit: int = 20, offset: in
     return list(rows), int(total)
 
 
-def list_event_page(*, session: Session, tenant_id: str, limit: int, offset: int) -> AuditPage:
-    """A page of this tenant's activity log, newest first, with the total count."""
-    rows, total = list_events(session=session, tenant_id=tenant_id, limit=limit, offset=offset)
+def list_event_page(*, session: Session, principal: Principal, limit: int, offset: int) -> AuditPage:
+    """A page of the caller's workspace's activity log, newest first, with the total count.
+
+    Raises:
+        Forbidden: The caller's role may not see the activity log.
+    """
+    require(principal, Action.AUDIT_VIEW)
+    rows, total = list_events(session=session, tenant_id=principal.tenant_id, limit=limit, offset=offset)
     return AuditPage(items=[AuditEventView.from_row(r) for r in rows], total=total, limit=limit, offset=offset)

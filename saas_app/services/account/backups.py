@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from saas_app.models import utcnow
 from saas_app.services.account.views import BackupStatus
+from saas_app.services.teams.permissions import Action, HasRole, require
 from saas_app.settings import child_process_env, get_settings
 
 log = logging.getLogger(__name__)
@@ -122,8 +123,13 @@ def run_backup_if_due(*, now: datetime | None = None) -> Path | None:
     return path
 
 
-def get_backup_status() -> BackupStatus:
-    """When the last backup was taken, when the next is due, and how long backups are kept."""
+def get_backup_status(*, principal: HasRole) -> BackupStatus:
+    """When the last backup was taken, when the next is due, and how long backups are kept.
+
+    Raises:
+        Forbidden: The caller's role may not see backups (owners only).
+    """
+    require(principal, Action.BACKUPS_VIEW)
     backups = list_backups()
     return BackupStatus(last_backup_at=backups[-1][0] if backups else None, next_backup_at=next_backup_at(),
                         retention_days=get_settings().BACKUPS_RETENTION_DAYS)

@@ -123,7 +123,8 @@ def cancel_deletion(*, session: Session, principal: Principal, ctx: RequestConte
     """Cancel a pending deletion; nothing is lost.
 
     Raises:
-        Forbidden: Not an owner. NotFound: No deletion is pending.
+        Forbidden: Not an owner.
+        NotFound: No deletion is pending.
     """
     require(principal, Action.WORKSPACE_DELETE)
     row = session.get(AccountDeletion, principal.tenant_id)

@@ -19,6 +19,7 @@ from saas_app.services.core.errors import InvalidInput, NotFound, QuotaExceeded
 from saas_app.services.core.storage import Area, Download, get_store
 from saas_app.services.renders.files import tenant_prefix
 from saas_app.services.renders.input import RenderInput
+from saas_app.services.teams.permissions import Action, require
 from saas_app.services.usage import ledger, quotas
 from saas_app.services.usage.metering import publish_usage, storage_mb
 from saas_app.services.usage.metrics import STORAGE
@@ -91,6 +92,7 @@ def create_asset(*, session: Session, principal: Principal, kind: str, name: str
         QuotaExceeded: Not enough storage left this month (402).
         StorageUnavailable: The store could not take it (503; nothing recorded).
     """
+    require(principal, Action.ASSET_MANAGE)
     if not all(0.0 <= f <= 1.0 for f in focus):
         raise InvalidInput("The focal point is given as two fractions between 0 and 1.", field="focus")
     checked = check_upload(kind, data)
@@ -120,10 +122,15 @@ def get_asset_or_raise(*, session: Session, tenant_id: str, asset_id: str, kind:
     return asset
 
 
-def list_assets(*, session: Session, tenant_id: str, kind: str | None = None, limit: int = 50,
+def list_assets(*, session: Session, principal: Principal, kind: str | None = None, limit: int = 50,
                 offset: int = 0) -> AssetPage:
-    """This tenant's assets (of one kind, when given), newest first."""
-    where = [Asset.tenant_id == tenant_id] + ([Asset.kind == kind] if kind else [])
+    """The caller's workspace's assets (of one kind, when given), newest first.
+
+    Raises:
+        Forbidden: The caller's role may not use the library.
+    """
+    require(principal, Action.ASSET_MANAGE)
+    where = [Asset.tenant_id == principal.tenant_id] + ([Asset.kind == kind] if kind else [])
     rows = session.exec(select(Asset).where(*where).order_by(col(Asset.created_at).desc(), col(Asset.id))
                         .offset(offset).limit(limit)).all()
     total = session.exec(select(func.count()).select_from(Asset).where(*where)).one()
@@ -151,6 +158,7 @@ def delete_asset(*, session: Session, principal: Principal, asset_id: str, ctx: 
         NotFound: Not this tenant's asset.
         StorageUnavailable: The file could not be deleted (nothing recorded; try again).
     """
+    require(principal, Action.ASSET_MANAGE)
     asset = get_asset_or_raise(session=session, tenant_id=principal.tenant_id, asset_id=asset_id)
     get_store(Area.RENDERS).delete(key=asset_key(asset.tenant_id, asset.filename))
     rows = ledger.record_asset_usage(session=session, tenant_id=asset.tenant_id, user_id=principal.user_id,

@@ -20,6 +20,7 @@ from saas_app.services.auth.sessions import Principal
 from saas_app.services.billing.status import SubscriptionStatus
 from saas_app.services.billing.views import SubscriptionSummary
 from saas_app.services.core.errors import BillingError, BillingNotConfigured, Conflict, InvalidInput
+from saas_app.services.teams.permissions import Action, require
 from saas_app.services.usage import plans
 from saas_app.settings import get_settings
 
@@ -69,8 +70,10 @@ def create_checkout(*, session: Session, principal: Principal, plan_id: str, ctx
     """A Checkout Session (subscription mode) for a paid plan; returns its URL.
 
     Raises:
-        InvalidInput: Not a paid plan. Conflict: already on it. BillingNotConfigured, BillingError.
+        Forbidden: Not an owner. InvalidInput: Not a paid plan. Conflict: already on it.
+        BillingNotConfigured, BillingError.
     """
+    require(principal, Action.BILLING_MANAGE)
     sold = plans.sold_plans()
     if plan_id not in [p.id for p in sold]:
         names = [p.name for p in sold]
@@ -104,8 +107,9 @@ def create_portal(*, session: Session, principal: Principal, ctx: RequestContext
     """A billing-portal session URL for managing the subscription.
 
     Raises:
-        Conflict: The tenant never subscribed. BillingNotConfigured, BillingError.
+        Forbidden: Not an owner. Conflict: The tenant never subscribed. BillingNotConfigured, BillingError.
     """
+    require(principal, Action.BILLING_MANAGE)
     client = stripe_client()
     tenant = session.get(Tenant, principal.tenant_id)
     assert tenant is not None

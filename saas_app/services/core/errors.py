@@ -104,6 +104,26 @@ class PlanRequired(AppError):
         self.upgrade_url = upgrade_url
 
 
+class SeatLimitReached(AppError):
+    """Every seat of the workspace's plan is taken by members and pending invitations (402, with an
+    upgrade path)."""
+
+    status_code = 402
+    code = "seat_limit_reached"
+
+    def __init__(self, message: str, *, seats: int, upgrade_url: str) -> None:
+        super().__init__(message)
+        self.seats = seats
+        self.upgrade_url = upgrade_url
+
+
+class Gone(AppError):
+    """Something that existed but can no longer be used (an expired or withdrawn invitation: 410)."""
+
+    status_code = 410
+    code = "gone"
+
+
 class InsufficientStorage(AppError):
     """The server is short of disk space (507)."""
 

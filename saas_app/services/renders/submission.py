@@ -26,6 +26,7 @@ from saas_app.services.renders.files import delete_render_files
 from saas_app.services.renders.input import RenderInput, estimate_usage
 from saas_app.services.renders.status import RenderStatus, StepStatus
 from saas_app.services.renders.steps.registry import STEPS
+from saas_app.services.teams.permissions import Action, require
 from saas_app.services.usage import ledger, quotas
 from saas_app.services.usage.entitlements import require_feature
 from saas_app.services.usage.metering import publish_usage
@@ -81,6 +82,7 @@ def create_render(*, session: Session, principal: Principal, request: RenderInpu
         QuotaExceeded: Over quota (402). RateLimited: concurrency or queue full (429).
         InsufficientStorage: Low disk (507). ServiceUnavailable: Redis down (503).
     """
+    require(principal, Action.RENDER_CREATE)
     require_feature(plan_id=principal.plan, resolution=request.resolution, template=request.template)
     scenes, options = resolve_render_assets(session=session, tenant_id=principal.tenant_id, request=request)
     _check_disk()
@@ -153,6 +155,7 @@ def cancel_render(*, session: Session, principal: Principal, render_id: str, ctx
     Raises:
         NotFound: Not this tenant's render. Conflict: already finished.
     """
+    require(principal, Action.RENDER_CREATE)
     render = get_render_or_raise(session=session, tenant_id=principal.tenant_id, render_id=render_id)
     charging.lock_render(session=session, render_id=render.id)  # against a step being charged right now
     session.refresh(render)
@@ -190,6 +193,7 @@ def delete_render(*, session: Session, principal: Principal, render_id: str, ctx
         NotFound: Not this tenant's render.
         StorageUnavailable: The files could not be deleted (nothing recorded; try again).
     """
+    require(principal, Action.RENDER_CREATE)
     render = get_render_or_raise(session=session, tenant_id=principal.tenant_id, render_id=render_id)
     if render.status not in RenderStatus.TERMINAL:
         with contextlib.suppress(Conflict):  # ended meanwhile, or every step is done: deleted all the same

@@ -7,12 +7,14 @@ import json
 from sqlmodel import Session
 
 from saas_app.models import Render
+from saas_app.services.auth.principal import Principal
 from saas_app.services.core.views import IsoDatetime, View
 from saas_app.services.renders.media.images import TEMPLATES
 from saas_app.services.renders.media.speech import VOICES
 from saas_app.services.renders.status import RenderStatus
 from saas_app.services.renders.steps.registry import STEPS
 from saas_app.services.renders.submission import get_render_or_raise, list_renders, list_steps
+from saas_app.services.teams.permissions import Action, require
 from saas_app.services.usage.ledger import list_render_rows
 
 
@@ -158,19 +160,26 @@ def describe_render(*, session: Session, render: Render) -> RenderDetail:
     )
 
 
-def get_render_detail(*, session: Session, tenant_id: str, render_id: str) -> RenderDetail:
-    """One render of this tenant, in full.
+def get_render_detail(*, session: Session, principal: Principal, render_id: str) -> RenderDetail:
+    """One render of the caller's workspace, in full.
 
     Raises:
-        NotFound: Not a render of this tenant.
+        Forbidden: The caller's role may not see renders.
+        NotFound: Not a render of this workspace.
     """
-    render = get_render_or_raise(session=session, tenant_id=tenant_id, render_id=render_id)
+    require(principal, Action.RENDER_VIEW)
+    render = get_render_or_raise(session=session, tenant_id=principal.tenant_id, render_id=render_id)
     return describe_render(session=session, render=render)
 
 
-def list_render_page(*, session: Session, tenant_id: str, limit: int, offset: int) -> RenderPage:
-    """A page of this tenant's renders, newest first, with the total count."""
-    rows, total = list_renders(session=session, tenant_id=tenant_id, limit=limit, offset=offset)
+def list_render_page(*, session: Session, principal: Principal, limit: int, offset: int) -> RenderPage:
+    """A page of the caller's workspace's renders, newest first, with the total count.
+
+    Raises:
+        Forbidden: The caller's role may not see renders.
+    """
+    require(principal, Action.RENDER_VIEW)
+    rows, total = list_renders(session=session, tenant_id=principal.tenant_id, limit=limit, offset=offset)
     return RenderPage(items=[summarize_render(r) for r in rows], total=total, limit=limit, offset=offset)
 
 

@@ -21,10 +21,12 @@ from sqlmodel import Session, col, select
 
 from saas_app import routes
 from saas_app.models import Render, UsageRecord, utcnow
+from saas_app.services.auth.principal import Principal
 from saas_app.services.core import observability
 from saas_app.services.core.errors import QuotaExceeded, RateLimited, ServiceUnavailable
 from saas_app.services.core.redis_client import get_redis
 from saas_app.services.renders.status import RenderStatus
+from saas_app.services.teams.permissions import Action, require
 from saas_app.services.usage import quota_scripts as lua
 from saas_app.services.usage.fit import refusal_message
 from saas_app.services.usage.ledger import list_counted_rows, list_render_rows, period_of, sum_usage
@@ -289,6 +291,16 @@ def release(*, tenant_id: str, render_id: str) -> None:
     keys = _k(tenant_id, period_of())
     _script(lua.RELEASE)(keys=[keys["resv"], _render_resv(render_id), keys["active"], keys["global"]],
                          args=[render_id])
+
+
+def get_usage(*, session: Session, principal: Principal) -> UsageSummary:
+    """The caller's workspace's usage this month against its plan (`get_usage_summary`).
+
+    Raises:
+        Forbidden: The caller's role may not see usage.
+    """
+    require(principal, Action.USAGE_VIEW)
+    return get_usage_summary(session=session, tenant_id=principal.tenant_id, plan_id=principal.plan)
 
 
 def get_usage_summary(*, session: Session, tenant_id: str, plan_id: str) -> UsageSummary:
