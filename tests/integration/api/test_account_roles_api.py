@@ -10,13 +10,14 @@ from typing import NamedTuple
 import pytest
 from factories import bearer, emails_to, make_user, newest_email, sign_in_headers, text_part
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from saas_app.db import get_engine
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.jobs.account import build_export_job
-from saas_app.models import DataExport, Membership, Tenant
+from saas_app.models import DataExport, Membership, Tenant, User
 from saas_app.services.account.exports import export_path
+from saas_app.services.core.errors import NotFound
 
 pytestmark = [pytest.mark.db, pytest.mark.usefixtures("account_dirs")]
 
@@ -143,3 +144,21 @@ def test_an_export_holds_what_the_role_may_see(api: TestClient, mailbox: MailCat
     theirs = build_export_now(api, shared.olga)
     assert api.get(f"/api/account/download-export/{theirs.filename}", headers=shared.pat).status_code == 404
     assert [i["id"] for i in api.get("/api/account/exports", headers=shared.pat).json()["items"]] == [row.id]
+
+
+
+def test_an_export_asked_for_by_someone_who_has_left_is_not_built(api: TestClient, mailbox: MailCatcher) -> None:
+    shared = _shared(api, mailbox, "member")
+    queued = api.post("/api/account/export", headers=shared.pat)
+    assert queued.status_code == 202, queued.text
+    with Session(get_engine()) as s:  # Pat leaves before the worker gets to it
+        pat = s.exec(select(User).where(User.email == PAT)).one()
+        s.delete(s.exec(select(Membership).where(Membership.tenant_id == shared.tenant_id,
+                                                 Membership.user_id == pat.id)).one())
+        s.commit()
+    with pytest.raises(NotFound):
+        build_export_job(queued.json()["id"])
+    with Session(get_engine()) as s:
+        row = s.get(DataExport, queued.json()["id"])
+        assert row is not None and row.status == "failed"
+    assert not export_path(row.filename).exists()
