@@ -206,6 +206,14 @@ def test_a_member_sees_only_what_the_role_allows_and_deletes_their_own_account(
     expect(page.locator("#delete-me-message")).to_contain_text("Deletion canceled")
     expect(page.locator("#delete-me")).to_be_visible()
 
+    with live_app.db() as db:  # an owner schedules the workspace's deletion: the member cannot cancel it
+        db.execute("INSERT INTO accountdeletion (tenant_id, requested_by, requested_at, scheduled_for) "
+                   "SELECT m.tenant_id, m.user_id, ?, ? FROM membership m WHERE m.role = 'owner' AND m.tenant_id = "
+                   "(SELECT m2.tenant_id FROM membership m2 JOIN user u ON u.id = m2.user_id WHERE u.email = ?)",
+                   (datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"), "2099-01-01 00:00:00.000000", email))
+    page.goto("/create")
+    expect(page.locator("[data-testid='deletion-notice']")).to_contain_text("ask an owner to cancel it")
+
 
 def test_the_only_owner_is_told_to_hand_over_first(
     page: Page, live_app: LiveApp, sign_in: Callable[..., object], email: str,
