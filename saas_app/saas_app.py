@@ -20,6 +20,7 @@ from saas_app.pages.team import team_page
 from saas_app.pages.verify import verify_page
 from saas_app.state.account_data import AccountDataState
 from saas_app.state.account_keys import AccountKeysState
+from saas_app.state.account_person import AccountPersonState
 from saas_app.state.account_security import AccountSecurityState
 from saas_app.state.billing import BillingState
 from saas_app.state.create import CreateState
@@ -59,7 +60,7 @@ _PROTECTED_PAGES = [
     (team_page, routes.TEAM, "Team", [TeamState.load]),
     (billing_page, routes.BILLING, "Billing", [BillingState.load]),
     (account_page, routes.ACCOUNT, "Account",
-     [AccountDataState.load, AccountKeysState.load, AccountSecurityState.load]),
+     [AccountDataState.load, AccountKeysState.load, AccountSecurityState.load, AccountPersonState.load]),
 ]
 for component, route, title, loaders in _PROTECTED_PAGES:
     app.add_page(protected(component), route=route, title=f"{title} · Narrated Studio",

@@ -1,4 +1,4 @@
-"""Account routes: data export, deletion, API keys, sessions, backups, activity."""
+"""Account routes: data export, workspace deletion, account (person) deletion, API keys, sessions, backups, activity."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from saas_app.api.errors import AUTH, BODY, errors
 from saas_app.api.files import FileAnswer, file_responses, send_download
 from saas_app.api.params import PageLimit, PageOffset, PathId
 from saas_app.api.schemas import DeletionCanceled, DeletionScheduled, ExportQueued, Revoked
-from saas_app.services.account import api_keys, audit, backups, deletion, exports
+from saas_app.services.account import api_keys, audit, backups, deletion, exports, user_deletion
 from saas_app.services.account.sessions import list_active_sessions, revoke_session
+from saas_app.services.account.user_deletion import UserDeletionView
 from saas_app.services.account.views import (
     ApiKeyList,
     AuditPage,
@@ -38,7 +39,7 @@ class KeyRequest(BaseModel):
 
 @router.post("/export", status_code=202, response_model=ExportQueued, responses=errors(*AUTH, 429, 503))
 def request_export(principal: UserPrincipal, session: DbSession, ctx: Context) -> ExportQueued:
-    """Queue a ZIP of all your data; you get an email when it is ready (once an hour)."""
+    """Queue a ZIP of your data in this workspace (what your role may see); emailed to you when ready (once an hour)."""
     row = exports.request_export(session=session, principal=principal, ctx=ctx)
     return ExportQueued(id=row.id, status=row.status)
 
@@ -46,22 +47,25 @@ def request_export(principal: UserPrincipal, session: DbSession, ctx: Context) -
 @router.get("/exports", response_model=ExportList, responses=errors(*AUTH))
 def list_exports(principal: UserPrincipal, session: DbSession) -> ExportList:
     """Recent exports with their download links while valid."""
-    return ExportList(items=exports.list_exports(session=session, tenant_id=principal.tenant_id))
+    return ExportList(items=exports.list_exports(session=session, tenant_id=principal.tenant_id,
+                                                 user_id=principal.user_id))
 
 
 @router.get("/download-export/{filename}", response_class=FileAnswer,
             responses=file_responses("application/zip", *AUTH, 404, 410, 422))
 def download_export(filename: PathId, principal: UserPrincipal, session: DbSession) -> Response:
-    """The export ZIP (24 hours, this tenant only; 410 once expired)."""
+    """The export ZIP (24 hours, for the person who asked, in this workspace only; 410 once expired)."""
     return send_download(exports.get_export_file_or_raise(session=session, tenant_id=principal.tenant_id,
-                                                          filename=filename))
+                                                          user_id=principal.user_id, filename=filename))
 
 
 @router.post("/delete", status_code=202, response_model=DeletionScheduled,
              responses=errors(*AUTH, *BODY, 503))
 def delete_account(body: DeleteRequest, principal: UserPrincipal, session: DbSession,
                    ctx: Context) -> DeletionScheduled:
-    """Schedule deletion of the workspace after the grace period (cancel any time before)."""
+    """Schedule deletion of the WORKSPACE after the grace period (owners only; cancel any time before).
+
+    Its members' accounts stay; deleting your own account is `POST /api/account/user-deletion`."""
     row = deletion.schedule_deletion(session=session, principal=principal, confirm_email=body.confirm_email, ctx=ctx)
     return DeletionScheduled(scheduled_for=row.scheduled_for)
 
@@ -77,6 +81,30 @@ def cancel_deletion(principal: UserPrincipal, session: DbSession, ctx: Context) 
 def get_deletion(principal: UserPrincipal, session: DbSession) -> DeletionView:
     """The pending deletion, if any."""
     return DeletionView.from_row(deletion.get_deletion(session=session, tenant_id=principal.tenant_id))
+
+
+@router.get("/user-deletion", response_model=UserDeletionView, responses=errors(*AUTH))
+def get_user_deletion(principal: UserPrincipal, session: DbSession) -> UserDeletionView:
+    """Your pending account deletion, if any, and the workspaces you must hand over or delete first."""
+    return user_deletion.get_user_deletion_view(session=session, user_id=principal.user_id)
+
+
+@router.post("/user-deletion", status_code=202, response_model=DeletionScheduled,
+             responses=errors(*AUTH, *BODY, 409, 503))
+def delete_my_account(body: DeleteRequest, principal: UserPrincipal, session: DbSession,
+                      ctx: Context) -> DeletionScheduled:
+    """Schedule deletion of YOUR account (any role) after the grace period; 409 names the workspaces you are
+    the only owner of while others use them (hand them over or delete them first)."""
+    row = user_deletion.schedule_user_deletion(session=session, principal=principal,
+                                               confirm_email=body.confirm_email, ctx=ctx)
+    return DeletionScheduled(scheduled_for=row.scheduled_for)
+
+
+@router.delete("/user-deletion", response_model=DeletionCanceled, responses=errors(*AUTH, 404))
+def cancel_my_account_deletion(principal: UserPrincipal, session: DbSession, ctx: Context) -> DeletionCanceled:
+    """Cancel your scheduled account deletion."""
+    user_deletion.cancel_user_deletion(session=session, principal=principal, ctx=ctx)
+    return DeletionCanceled()
 
 
 @router.post("/rotate-api-key", response_model=NewKey, responses=errors(*AUTH))

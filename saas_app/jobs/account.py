@@ -1,4 +1,4 @@
-"""RQ adapters for the account: export building and tenant purge."""
+"""RQ adapters for the account: export building, workspace purge and account (person) purge."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 
 from saas_app.db import session_scope
 from saas_app.models import DataExport, utcnow
-from saas_app.services.account import deletion, exports
+from saas_app.services.account import deletion, exports, user_deletion
 from saas_app.services.account.status import ExportStatus
 from saas_app.services.core import observability
 from saas_app.services.core.outcomes import Outcome
@@ -60,3 +60,27 @@ def purge_tenant_job(tenant_id: str) -> bool:
         raise
     observability.count_account_job(kind="deletion", outcome=Outcome.SUCCEEDED if purged else Outcome.SKIPPED)
     return purged
+
+
+def purge_user_job(user_id: str) -> str:
+    """Purge a person's account whose deletion is due (does nothing if it was canceled meanwhile).
+
+    Args:
+        user_id: The person scheduled for deletion.
+
+    Returns:
+        What was done: `purged`, `blocked` (they are the only owner of a shared workspace; told by
+        email), `gone`, or `skipped` (canceled or not due yet).
+    """
+    try:
+        with session_scope() as session:
+            if not user_deletion.is_user_deletion_due(session=session, user_id=user_id):
+                observability.count_account_job(kind="user_deletion", outcome=Outcome.SKIPPED)
+                return "skipped"
+            outcome = user_deletion.purge_user(session=session, user_id=user_id)
+    except Exception:
+        observability.count_account_job(kind="user_deletion", outcome=Outcome.FAILED)
+        raise
+    observability.count_account_job(kind="user_deletion", outcome=Outcome.SUCCEEDED
+                                    if outcome == user_deletion.UserPurge.PURGED else Outcome.SKIPPED)
+    return outcome.value

@@ -17,7 +17,7 @@ import redis
 from saas_app.db import session_scope
 from saas_app.jobs import recovery
 from saas_app.jobs.worker_class import fork_guard
-from saas_app.services.account import backups, deletion, exports
+from saas_app.services.account import backups, deletion, exports, user_deletion
 from saas_app.services.core import queue
 from saas_app.services.core.storage import StorageUnavailable
 from saas_app.services.usage import quotas
@@ -31,10 +31,10 @@ def run_maintenance() -> dict[str, int]:
     """One maintenance pass.
 
     Returns:
-        What was done: backups taken, exports expired, tenants purged, and ended renders whose
+        What was done: backups taken, exports expired, workspaces and accounts purged, and ended renders whose
         lost release was made up.
     """
-    done = {"backups": 0, "exports_expired": 0, "tenants_purged": 0, "releases_recovered": 0}
+    done = {"backups": 0, "exports_expired": 0, "tenants_purged": 0, "users_purged": 0, "releases_recovered": 0}
     try:
         done["backups"] = 1 if backups.run_backup_if_due() else 0
     except backups.BackupError:
@@ -46,6 +46,8 @@ def run_maintenance() -> dict[str, int]:
         log.warning("could not delete expired exports: file storage unavailable")
     with session_scope() as session:
         done["tenants_purged"] = deletion.purge_due_deletions(session=session)
+    with session_scope() as session:
+        done["users_purged"] = user_deletion.purge_due_user_deletions(session=session)
     try:
         with session_scope() as session:
             done["releases_recovered"] = quotas.release_all_ended(session=session)

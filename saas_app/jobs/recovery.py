@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 
 from saas_app.db import session_scope
-from saas_app.services.account import deletion
+from saas_app.services.account import deletion, user_deletion
 from saas_app.services.core.queue import get_rq_connection
 from saas_app.services.renders import submission
 from saas_app.services.usage import quotas
@@ -42,6 +42,8 @@ def recover() -> dict[str, int]:
         requeued = submission.requeue_orphaned_renders(session=session)
     with session_scope() as session:
         purges = deletion.reschedule_purges(session=session)
+    with session_scope() as session:
+        purges += user_deletion.reschedule_user_purges(session=session)
     return {"tenants": tenants, "requeued": requeued, "purges": purges}
 
 

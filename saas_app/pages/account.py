@@ -1,4 +1,4 @@
-"""`/account`: data and privacy, API keys, backups, sessions and security, recent activity."""
+"""`/account`: data and privacy, API keys, backups, sessions and security, recent activity, danger zone."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import reflex as rx
 from saas_app import routes
 from saas_app.components.file_link import file_download
 from saas_app.components.native_form import native_form
-from saas_app.components.theme import DANGER, MUTED
+from saas_app.components.theme import MUTED
+from saas_app.pages.account_danger import danger_zone
 from saas_app.state.account_data import AccountDataState as Data
 from saas_app.state.account_keys import AccountKeysState as Keys
 from saas_app.state.account_security import AccountSecurityState as Sec
@@ -42,66 +43,13 @@ def _export_row(row: rx.Var) -> rx.Component:
     )
 
 
-def _delete_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Delete this workspace?"),
-            rx.alert_dialog.description("Every video, usage record, key and setting will be deleted for good in ",
-                                        rx.text.strong(Data.grace_period, id="grace-period"),
-                                        ". Until then you can cancel from this page or from the email we send. "
-                                        "Type your email to confirm."),
-            rx.el.label("Your email", html_for="confirm-email", font_weight="600"),
-            rx.input(id="confirm-email", value=Data.confirm_text, on_change=Data.set_confirm_text,
-                     placeholder=Data.user_email, width="100%", data_testid="confirm-email"),
-            _note(Data.delete_message, "delete-dialog-message"),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Keep my account", variant="soft", color_scheme="gray",
-                                                 on_click=Data.close_delete)),
-                rx.button("Delete my account", color_scheme="red", on_click=Data.confirm_delete,
-                          disabled=~Data.can_confirm_delete, id="confirm-delete-account",
-                          data_testid="confirm-delete-account"),
-                spacing="3", justify="end", margin_top="1em",
-            ),
-        ),
-        open=Data.delete_dialog,
-    )
-
-
-def _danger_zone() -> rx.Component:
-    """Last on the page: delete the workspace (after the grace period), or cancel a scheduled deletion."""
-    return rx.card(
-        rx.vstack(
-            rx.heading("Danger zone", size="5", color=DANGER, as_="h2"),
-            rx.cond(
-                Data.deletion_at != "",
-                rx.vstack(
-                    rx.text("This workspace will be deleted on ", rx.text.strong(Data.deletion_at), " (",
-                            rx.moment(Data.deletion_iso, from_now=True, interval=30000), ").",
-                            id="deletion-countdown"),
-                    rx.button("Cancel deletion", on_click=Data.cancel_delete, color_scheme="violet",
-                              id="cancel-deletion", data_testid="cancel-deletion"),
-                    spacing="2",
-                ),
-                rx.vstack(
-                    rx.text("Delete the workspace and everything in it. You have ", Data.grace_period,
-                            " to change your mind.", size="2"),
-                    rx.button("Delete account…", color_scheme="red", variant="soft", on_click=Data.open_delete,
-                              id="delete-account", data_testid="delete-account"),
-                    spacing="2",
-                ),
-            ),
-            _note(Data.delete_message, "delete-message"),
-            spacing="3", width="100%",
-        ),
-        border_left=f"4px solid {DANGER}", background="#fef2f2", width="100%", id="danger-zone",
-    )
-
-
 def _data_section() -> rx.Component:
     return _section(
         "Your data",
-        rx.text("Download everything we hold about you and your workspace as a ZIP of JSON files and your videos.",
+        rx.text("Download what we hold about you and what you may see of this workspace, as a ZIP of JSON files "
+                "and the videos. It is emailed to you only.",
                 size="2", color=MUTED),
+        rx.text(Data.export_scope, size="2", id="export-scope", data_testid="export-scope"),
         rx.button("Export my data", on_click=Data.request_export, color_scheme="violet", id="request-export",
                   data_testid="request-export", width="fit-content"),
         _note(Data.export_message, "export-message"),
@@ -227,19 +175,21 @@ def _security_sections() -> rx.Component:
                  native_form(rx.button("Sign out everywhere", type="submit", color_scheme="red", variant="soft"),
                              action=routes.SESSION_SIGN_OUT_ALL),
                  id="sessions"),
-        _section("Recent activity",
-                 rx.el.ul(rx.foreach(Sec.activity, _activity_item), padding="0", margin="0", width="100%"),
-                 _pager(), id="activity"),
+        rx.cond(Sec.can_view_activity, _section(
+            "Recent activity",
+            rx.el.ul(rx.foreach(Sec.activity, _activity_item), padding="0", margin="0", width="100%"),
+            _pager(), id="activity")),
     )
 
 
 def account_page() -> rx.Component:
-    """The account page: your data, API keys, sessions, activity, backups (owners), and the danger zone last."""
+    """The account page: your data, API keys (owners, admins), sessions, activity (owners, admins), backups
+    (owners), and the danger zone last. What a role cannot do is not shown (`permissions.can`)."""
     return rx.vstack(
         rx.heading("Account", size="7", as_="h1"),
         rx.text("Signed in as ", rx.text.strong(Data.user_email), color=MUTED, class_name="wrap-anywhere"),
-        _data_section(), _keys_section(), _security_sections(),
+        _data_section(), rx.cond(Keys.can_manage_keys, _keys_section()), _security_sections(),
         rx.cond(Sec.backup_line != "", rx.text(Sec.backup_line, size="2", color=MUTED, id="backup-status")),
-        _danger_zone(), _delete_dialog(),
+        danger_zone(),
         spacing="4", width="100%", max_width="960px",
     )

@@ -1,4 +1,4 @@
-"""Account page, data and privacy: export your data, delete the workspace (with a grace period)."""
+"""Account page, data and privacy: export your data, delete the workspace (owners; with a grace period)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from dataclasses import dataclass
 import reflex as rx
 
 from saas_app.services.account import deletion, exports
+from saas_app.services.account.export_contents import export_summary
 from saas_app.services.account.status import ExportStatus
 from saas_app.services.account.views import DeletionView, ExportView
 from saas_app.services.auth.sessions import Principal
+from saas_app.services.teams.permissions import Action, can
 from saas_app.state.formatting import format_date
 from saas_app.state.session import show_error
 from saas_app.state.usage import UsageState
@@ -37,6 +39,8 @@ class AccountDataState(UsageState):
     delete_message: str = ""
     delete_dialog: bool = False
     grace_period: str = ""
+    can_delete_workspace: bool = False
+    export_scope: str = ""  # what this role's export includes, in words
 
     @rx.var
     def can_confirm_delete(self) -> bool:
@@ -44,7 +48,7 @@ class AccountDataState(UsageState):
         return self.confirm_text.strip().lower() == self.user_email.lower() and self.user_email != ""
 
     async def _fetch(self, principal: Principal) -> DataPrivacy:
-        rows = await self._call(exports.list_exports, tenant_id=principal.tenant_id)
+        rows = await self._call(exports.list_exports, tenant_id=principal.tenant_id, user_id=principal.user_id)
         pending = await self._call(deletion.get_deletion, tenant_id=principal.tenant_id)
         return DataPrivacy(exports=rows, deletion=DeletionView.from_row(pending))
 
@@ -57,6 +61,8 @@ class AccountDataState(UsageState):
         self.deletion_at = format_date(when)
 
     async def _reload(self, principal: Principal) -> None:
+        self.can_delete_workspace = can(principal.role, Action.WORKSPACE_DELETE)
+        self.export_scope = export_summary(principal.role)
         self._show(await self._fetch(principal))
 
     @rx.event

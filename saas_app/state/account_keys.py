@@ -29,9 +29,11 @@ class AccountKeysState(UsageState):
     _one_shot_vars: ClassVar[tuple[str, ...]] = ("revealed_secret", "revealed_name")
     confirm_rotate_id: str = ""
     replaced: bool = False
+    can_manage_keys: bool = False
 
     async def _reload(self, principal: Principal) -> None:
-        if not can(principal.role, Action.API_KEYS_MANAGE):  # the page hides keys from this role
+        self.can_manage_keys = can(principal.role, Action.API_KEYS_MANAGE)
+        if not self.can_manage_keys:  # the section is hidden: its rows are not even loaded
             self.keys = []
             return
         rows = await self._call(api_keys.list_api_keys, principal=principal)

@@ -25,6 +25,7 @@ class AccountSecurityState(UsageState):
     activity: list[dict[str, str]] = []
     activity_page: int = 0
     activity_total: int = 0
+    can_view_activity: bool = False
 
     @rx.var
     def activity_pages(self) -> int:
@@ -37,8 +38,9 @@ class AccountSecurityState(UsageState):
                           "last_seen": format_date(s.last_seen_at), "last_seen_iso": s.last_seen_at.isoformat(),
                           "kind": s.kind,
                           "current": "yes" if s.current else ""} for s in devices]
+        self.can_view_activity = can(principal.role, Action.AUDIT_VIEW)
         self.activity, self.activity_total = [], 0
-        if can(principal.role, Action.AUDIT_VIEW):
+        if self.can_view_activity:
             page = await self._call(audit.list_event_page, principal=principal, limit=ACTIVITY_PAGE,
                                     offset=self.activity_page * ACTIVITY_PAGE)
             self.activity = [{"when": format_date(e.created_at), "iso": e.created_at.isoformat(),

@@ -150,7 +150,7 @@ class VerifyState(SessionState):
         self.link_state = found.state
         self.link_email = found.email if found.state == magic_links.LinkState.VALID else ""
         self.deleted_notice = "" if found.deleted_on is None else (
-            f"The workspace of this address was deleted on {found.deleted_on:%d %b %Y} at your request, with "
-            "everything in it. Signing in starts a new, empty workspace.")
+            f"The account of this address was deleted on {found.deleted_on:%d %b %Y} at your request. "
+            "Signing in starts a new account with a new, empty workspace.")
         self.new_link_path = routes.login_for_address(found.email) if found.email else routes.LOGIN
         self.checked = True

@@ -186,7 +186,8 @@ class SessionState(rx.State):
         if principal is None:
             return self._to_login()
         pending = await self._call(deletion.get_deletion, tenant_id=principal.tenant_id)
+        keep = ("To keep it, cancel the deletion on the Account page." if can(principal.role, Action.WORKSPACE_DELETE)
+                else "Download what you need, or ask an owner to cancel it.")
         self.deletion_notice = "" if pending is None else (
-            f"This workspace is scheduled for deletion on {pending.scheduled_for:%d %b %Y, %H:%M} UTC. "
-            "To keep it, cancel the deletion on the Account page.")
+            f"This workspace is scheduled for deletion on {pending.scheduled_for:%d %b %Y, %H:%M} UTC. {keep}")
         return None

@@ -1,4 +1,4 @@
-"""Browser flows of the account page: export, API keys, deletion, sessions."""
+"""Browser flows of the account page: export, API keys, workspace and account deletion, sessions, roles."""
 
 from __future__ import annotations
 
@@ -75,8 +75,8 @@ def test_schedule_and_cancel_deletion(page: Page, live_app: LiveApp, sign_in: Ca
     sign_in(page, email)
     _open_account(page)
 
-    page.locator("#delete-account").click()
-    confirm = page.locator("#confirm-delete-account")
+    page.locator("#delete-workspace").click()
+    confirm = page.locator("#confirm-delete-workspace")
     expect(confirm).to_be_disabled()
     page.locator("#confirm-email").fill("someone-else@example.com")
     expect(confirm).to_be_disabled()
@@ -95,9 +95,9 @@ def test_schedule_and_cancel_deletion(page: Page, live_app: LiveApp, sign_in: Ca
 
     page.locator("#cancel-deletion").click()
     expect(page.locator("#delete-message")).to_contain_text("Deletion canceled")
-    expect(page.locator("#delete-account")).to_be_visible()
+    expect(page.locator("#delete-workspace")).to_be_visible()
     page.reload()
-    expect(page.locator("#delete-account")).to_be_visible()  # nothing pending after a reload either
+    expect(page.locator("#delete-workspace")).to_be_visible()  # nothing pending after a reload either
     expect(page.locator("[data-testid='deletion-notice']")).to_have_count(0)
 
 
@@ -163,5 +163,67 @@ def test_account_reads_in_plain_words(page: Page, sign_in: Callable[..., object]
 
     headings = page.locator("main h2").all_inner_texts()
     assert headings[-1] == "Danger zone", headings  # last on the page
-    page.locator("#delete-account").click()
+    page.locator("#delete-workspace").click()
     expect(page.get_by_role("alertdialog")).to_contain_text("deleted for good in 24 hours")
+
+
+def _set_team(live_app: LiveApp, email: str, *, mine: str, other: str) -> None:
+    """Give the person role `mine` in their workspace, with a second person there in role `other`."""
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    with live_app.db() as db:
+        user_id, tenant_id = db.execute("SELECT m.user_id, m.tenant_id FROM membership m JOIN user u ON "
+                                        "u.id = m.user_id WHERE u.email = ?", (email,)).fetchone()
+        db.execute("UPDATE membership SET role = ? WHERE user_id = ?", (mine, user_id))
+        db.execute("UPDATE tenant SET name = 'Shared Studio' WHERE id = ?", (tenant_id,))
+        other_id = f"{user_id[:-5]}other"
+        db.execute("INSERT OR IGNORE INTO user (id, email, created_at) VALUES (?, ?, ?)",
+                   (other_id, f"other-{email}", now))
+        db.execute("INSERT OR IGNORE INTO membership (tenant_id, user_id, role, created_at, last_active_at) "
+                   "VALUES (?, ?, ?, ?, ?)", (tenant_id, other_id, other, now, now))
+        db.execute("UPDATE membership SET role = ? WHERE user_id = ?", (other, other_id))
+
+
+def test_a_member_sees_only_what_the_role_allows_and_deletes_their_own_account(
+    page: Page, live_app: LiveApp, sign_in: Callable[..., object], email: str,
+) -> None:
+    sign_in(page, email)
+    _set_team(live_app, email, mine="member", other="owner")
+    _open_account(page)
+    expect(page.locator("#export-scope")).to_contain_text("Not included for your role: the activity log")
+    for hidden in ("#api-keys", "#activity", "#backup-status", "#delete-workspace", "#delete-workspace-card"):
+        expect(page.locator(hidden)).to_have_count(0)
+    screenshot(page, "24-account-member")
+
+    page.locator("#delete-me").click()
+    confirm = page.locator("#confirm-delete-me")
+    expect(confirm).to_be_disabled()
+    page.locator("#confirm-me-email").fill(email)
+    confirm.click()
+    expect(page.locator("#my-deletion-countdown")).to_contain_text("Your account will be deleted on")
+    mail = live_app.mail.wait_for(email, timeout=MAIL_TIMEOUT, count=2)
+    assert str(mail["Subject"]) == "Your account will be deleted"
+    page.locator("#cancel-my-deletion").click()
+    expect(page.locator("#delete-me-message")).to_contain_text("Deletion canceled")
+    expect(page.locator("#delete-me")).to_be_visible()
+
+    with live_app.db() as db:  # an owner schedules the workspace's deletion: the member cannot cancel it
+        db.execute("INSERT INTO accountdeletion (tenant_id, requested_by, requested_at, scheduled_for) "
+                   "SELECT m.tenant_id, m.user_id, ?, ? FROM membership m WHERE m.role = 'owner' AND m.tenant_id = "
+                   "(SELECT m2.tenant_id FROM membership m2 JOIN user u ON u.id = m2.user_id WHERE u.email = ?)",
+                   (datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"), "2099-01-01 00:00:00.000000", email))
+    page.goto("/create")
+    expect(page.locator("[data-testid='deletion-notice']")).to_contain_text("ask an owner to cancel it")
+
+
+def test_the_only_owner_is_told_to_hand_over_first(
+    page: Page, live_app: LiveApp, sign_in: Callable[..., object], email: str,
+) -> None:
+    sign_in(page, email)
+    _set_team(live_app, email, mine="owner", other="member")
+    _open_account(page)
+    blocked = page.locator("#delete-me-blocked")
+    expect(blocked).to_contain_text("You are the only owner")
+    expect(blocked).to_contain_text("Shared Studio")
+    expect(page.locator("#team-link")).to_have_attribute("href", "/team")
+    expect(page.locator("#delete-me")).to_have_count(0)
+    expect(page.locator("#delete-workspace")).to_be_visible()  # deleting the workspace is the other way out

@@ -35,7 +35,7 @@ def _leave_traces_of(page: Page, sign_in: Callable[..., object], address: str, d
     page.locator("#scene-text-0").fill(draft + " scene")
     expect(page.locator("#topic")).to_have_value(draft)
     page.goto("/account")
-    expect(page.get_by_role("heading", name="Account")).to_be_visible()
+    expect(page.get_by_role("heading", name="Account", exact=True)).to_be_visible()
     page.locator("#new-key-name").fill(key_name)
     page.locator("#create-key").click()
     expect(page.locator("#new-key-secret")).to_contain_text("nsk_")
@@ -82,7 +82,7 @@ def test_another_user_signing_in_on_the_tab_sees_nothing_of_the_first(
     expect_signed_in(page, other)
     expect(page.locator("#topic")).to_have_value("")
     page.goto("/account")
-    expect(page.get_by_role("heading", name="Account")).to_be_visible()
+    expect(page.get_by_role("heading", name="Account", exact=True)).to_be_visible()
     expect(page.locator("#user-menu-button")).to_contain_text(other)
 
     assert any(other in f for f in frames), "no frame of the second user's pages was recorded"

@@ -1,8 +1,11 @@
-"""Account deletion (GDPR Art. 17): scheduled with a grace period, then a purge of every store.
+"""Workspace deletion (GDPR Art. 17): scheduled with a grace period, then a purge of every store.
 
 The purge walks every table that has a `tenant_id` column (so a new tenant-owned table is
-covered without code here), the user-linked tables, Redis keys, stored files, the JSONL
-usage logs and exports, and Stripe. What remains is one pseudonymous audit row.
+covered without code here: memberships, invitations, sessions opened in the workspace, renders,
+ledger, audit, keys, exports, billing), the refresh tokens of those sessions, Redis keys, stored
+files, the JSONL usage logs and exports, and Stripe. What remains is one pseudonymous audit row.
+The members' own accounts (their `User` rows and their other workspaces) stay: deleting a person
+is `user_deletion`.
 """
 
 from __future__ import annotations
@@ -22,10 +25,8 @@ from sqlmodel import Session, SQLModel, col, select
 from saas_app import routes
 from saas_app.models import (
     AccountDeletion,
-    AuditLog,
     AuthSession,
     DataExport,
-    MagicLink,
     Membership,
     RefreshToken,
     Render,
@@ -34,7 +35,8 @@ from saas_app.models import (
     User,
     utcnow,
 )
-from saas_app.services.account.audit import USER_PURGED, RequestContext, purged_email_key, record_event
+from saas_app.services.account.audit import RequestContext, record_event
+from saas_app.services.auth import principal_cache
 from saas_app.services.auth import sessions as auth_sessions
 from saas_app.services.auth.sessions import Principal
 from saas_app.services.auth.tokens import sha256_hex
@@ -89,14 +91,32 @@ def schedule_deletion(*, session: Session, principal: Principal, confirm_email: 
         _schedule_purge(principal.tenant_id, when)
     except redis.RedisError as exc:  # the scheduled sweep purges due deletions anyway
         log.warning("could not schedule purge job: %s", exc)
+    _tell_members(session, principal, when)
+    return row
+
+
+def _tell_members(session: Session, principal: Principal, when: datetime) -> None:
+    """Email the owner who asked (with the cancel link) and every other member (a heads-up)."""
+    tenant = session.get(Tenant, principal.tenant_id)
+    name = tenant.name if tenant else "Your workspace"
     link = routes.absolute(routes.ACCOUNT)
     stamp = when.strftime("%d %b %Y %H:%M UTC")
-    send_email(to=principal.email, subject="Your account will be deleted",
-               text=f"Your workspace and all its data will be deleted on {stamp}.\n"
+    send_email(to=principal.email, subject="Your workspace will be deleted",
+               text=f"The workspace \"{name}\" and all its data will be deleted on {stamp}.\n"
+                    "Your own account and your other workspaces stay.\n"
                     f"Changed your mind? Cancel the deletion here before then:\n{link}\n",
-               html=f"<p>Your workspace and all its data will be deleted on <b>{stamp}</b>.</p>"
+               html=f"<p>The workspace <b>{name}</b> and all its data will be deleted on <b>{stamp}</b>.</p>"
+                    "<p>Your own account and your other workspaces stay.</p>"
                     f"<p>Changed your mind? <a href=\"{link}\">Cancel the deletion</a> before then.</p>")
-    return row
+    members = select(User.email).join(Membership, col(Membership.user_id) == col(User.id)).where(
+        Membership.tenant_id == principal.tenant_id, Membership.user_id != principal.user_id)
+    for email in session.exec(members).all():
+        send_email(to=email, subject="A workspace you belong to will be deleted",
+                   text=f"An owner scheduled the workspace \"{name}\" for deletion on {stamp}, with its videos "
+                        "and files. Download what you need before then. Your own account stays.\n",
+                   html=f"<p>An owner scheduled the workspace <b>{name}</b> for deletion on <b>{stamp}</b>, "
+                        "with its videos and files. Download what you need before then. "
+                        "Your own account stays.</p>")
 
 
 def cancel_deletion(*, session: Session, principal: Principal, ctx: RequestContext) -> None:
@@ -147,9 +167,14 @@ def _stop_running_renders(render_ids: list[str]) -> None:
 
 
 def _purge_redis(tenant_id: str, user_ids: list[str], session_ids: list[str], render_ids: list[str]) -> None:
-    """Ask each owner of Redis keys to forget the tenant, then drop its jobs (not the one running this)."""
+    """Ask each owner of Redis keys to forget the tenant, then drop its jobs (not the one running this).
+
+    Every principal cached for the workspace (sessions, tokens, API keys) and the members' cached
+    principals are dropped, so nobody keeps acting in it a moment longer.
+    """
     quotas.forget_tenant(tenant_id=tenant_id, render_ids=render_ids)
     changes.forget_tenant(tenant_id=tenant_id)
+    principal_cache.invalidate([principal_cache.tenant_scope_of(tenant_id)])
     auth_sessions.forget_users(user_ids=user_ids, session_ids=session_ids)
     current = get_current_job()
     queue.delete_jobs([*[queue.render_job_id(rid) for rid in render_ids], queue.purge_job_id(tenant_id)],
@@ -168,8 +193,8 @@ def _purge_files(tenant_id: str, export_files: list[str]) -> None:
 
 
 def purge_tenant(*, session: Session, tenant_id: str) -> bool:
-    """Delete everything of a tenant in every store (idempotent; its running renders are stopped
-    first, then Stripe, Redis and files, the database last).
+    """Delete a workspace and everything it owns in every store (idempotent; its running renders are
+    stopped first, then Stripe, Redis and files, the database last). The members' accounts stay.
 
     Returns:
         False when the tenant no longer exists.
@@ -179,30 +204,20 @@ def purge_tenant(*, session: Session, tenant_id: str) -> bool:
         return False
     render_ids = list(session.exec(select(Render.id).where(Render.tenant_id == tenant_id)).all())
     _stop_running_renders(render_ids)
-    members = select(Membership.user_id).where(Membership.tenant_id == tenant_id)
-    users = list(session.exec(select(User).where(col(User.id).in_(members))).all())
-    user_ids = [u.id for u in users]
+    member_ids = list(session.exec(select(Membership.user_id).where(Membership.tenant_id == tenant_id)).all())
     sub = session.get(Subscription, tenant_id)
     _purge_stripe(tenant, sub.stripe_subscription_id if sub else None)
-    session_ids = list(session.exec(select(AuthSession.id).where(col(AuthSession.user_id).in_(user_ids))).all())
+    session_ids = list(session.exec(select(AuthSession.id).where(AuthSession.tenant_id == tenant_id)).all())
     exports = list(session.exec(select(DataExport.filename).where(DataExport.tenant_id == tenant_id)).all())
-    _purge_redis(tenant_id, user_ids, session_ids, render_ids)
+    _purge_redis(tenant_id, member_ids, session_ids, render_ids)
     _purge_files(tenant_id, exports)
-    session.exec(delete(RefreshToken).where(col(RefreshToken.user_id).in_(user_ids)))
-    emails = [u.email for u in users]
-    session.exec(delete(MagicLink).where(col(MagicLink.email).in_(emails)))
-    # Audit rows written before the account existed (sign-in requests) carry only the email.
-    early = col(AuditLog.user_id).in_(user_ids) | col(AuditLog.actor).in_(emails)
-    session.exec(delete(AuditLog).where(early))
+    session.exec(delete(RefreshToken).where(col(RefreshToken.session_id).in_(session_ids)))
     for table in reversed(SQLModel.metadata.sorted_tables):
-        if "tenant_id" in table.c:  # users, sessions, renders, ledger, audit, keys, exports, billing...
+        if "tenant_id" in table.c:  # memberships, invitations, sessions, renders, ledger, audit, keys, billing...
             session.exec(delete(table).where(table.c.tenant_id == tenant_id))
     session.exec(delete(Tenant).where(col(Tenant.id) == tenant_id))
-    for email in emails:  # only a hash of each address stays, so a person who signs in again is told
-        record_event(session=session, action=USER_PURGED, ctx=RequestContext(), actor="system",
-                     target=purged_email_key(email))
     record_event(session=session, action="account.purged", ctx=RequestContext(), actor="system",
-                 target=sha256_hex(tenant_id)[:16], details={"renders": len(render_ids), "users": len(user_ids)})
+                 target=sha256_hex(tenant_id)[:16], details={"renders": len(render_ids), "members": len(member_ids)})
     return True
 
 

@@ -153,5 +153,5 @@ def count_email(*, sent: bool) -> None:
 
 
 def count_account_job(*, kind: str, outcome: str) -> None:
-    """An export (`kind="export"`) or deletion job that ended: `succeeded`, `failed` or `skipped`."""
+    """An export, workspace `deletion` or account `user_deletion` job that ended: `succeeded`, `failed`, `skipped`."""
     ACCOUNT_JOBS.labels(kind=kind, outcome=outcome).inc()

@@ -31,6 +31,7 @@ RENDER_JOB = "saas_app.jobs.render.run_render_job"
 RENDER_FAILURE_CALLBACK = "saas_app.jobs.render.on_render_failure"
 EXPORT_JOB = "saas_app.jobs.account.build_export_job"
 PURGE_JOB = "saas_app.jobs.account.purge_tenant_job"
+USER_PURGE_JOB = "saas_app.jobs.account.purge_user_job"
 MAINTENANCE_JOB = "saas_app.jobs.maintenance.run_maintenance"
 
 
@@ -47,6 +48,11 @@ def export_job_id(export_id: str) -> str:
 def purge_job_id(tenant_id: str) -> str:
     """The scheduled purge job of a tenant."""
     return f"purge-{tenant_id}"
+
+
+def user_purge_job_id(user_id: str) -> str:
+    """The scheduled purge job of one person's account."""
+    return f"purge-user-{user_id}"
 
 
 @functools.lru_cache(maxsize=4)

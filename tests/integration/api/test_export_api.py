@@ -46,10 +46,11 @@ ALICE = "alice@example.com"
 BOB = "bob@example.com"
 
 DOCUMENTS = {"profile.json", "tenant.json", "usage.jsonl", "audit.json", "renders.json", "billing.json", "assets.json",
-             "README.txt"}
+             "members.json", "README.txt"}  # an owner's export (other roles: test_export_roles.py)
 # The golden schema: the keys of each JSON object (lists: of each item).
 GOLDEN = {
-    "profile.json": {"user_id", "email", "role", "created_at", "last_login_at"},
+    "profile.json": {"user_id", "email", "role", "created_at", "last_login_at", "memberships"},
+    "members.json": {"members", "pending_invitations"},
     "tenant.json": {"tenant_id", "name", "plan", "created_at"},
     "renders.json": {"id", "topic", "scenes", "template", "voice", "resolution", "status", "error",
                      "duration_seconds", "created_at", "finished_at", "deleted"},

@@ -106,8 +106,10 @@ def _ended(job: Job) -> bool:
 
 
 def _leftovers(principal: Principal, render_id: str) -> dict[str, object]:
-    """Every trace of the tenant: rows, Redis keys, files (storage folder, usage log)."""
-    needles = {principal.tenant_id, principal.user_id, principal.email, render_id}
+    """Every trace of the tenant: rows, Redis keys, files (storage folder, usage log). The member's own
+    account (user row, sign-in links, their audit rows outside any workspace) stays: only the workspace went."""
+    needles = {principal.tenant_id, render_id}
+    assert set(rows_mentioning({principal.user_id, principal.email})) <= {"user", "magiclink", "auditlog"}
     settings = get_settings()
     folders = [Path(settings.STORAGE_DIR) / principal.tenant_id, Path(settings.USAGE_LOG_DIR) / principal.tenant_id]
     return {"rows": rows_mentioning(needles), "redis": redis_snapshot(needles),

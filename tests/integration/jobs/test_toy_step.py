@@ -38,7 +38,7 @@ from render_jobs import (
 from saas_app import routes
 from saas_app.dev import processes
 from saas_app.dev.mailcatcher import MailCatcher
-from saas_app.services.account.exports import readme
+from saas_app.services.account.export_contents import readme
 from saas_app.services.renders.files import render_dir
 from saas_app.services.renders.input import RenderInput, estimate_usage
 from saas_app.services.renders.steps.registry import STEPS, metrics_charged
@@ -132,6 +132,6 @@ def test_a_toy_step_is_estimated_admitted_run_metered_once_and_labelled(
         assert response.content == gif.read_bytes()
         with Image.open(BytesIO(response.content)) as image:
             assert image.n_frames == FRAMES
-        assert "preview.gif" in readme() and "preview_frames" in readme()
+        assert "preview.gif" in readme("member") and "preview_frames" in readme("member")
 
     assert "preview" not in STEPS and "preview_frames" not in METRICS  # the registries are as they were

@@ -1,10 +1,12 @@
-"""Account deletion, the thorough way: every kind of record a tenant can own, in every store.
+"""Workspace deletion, the thorough way: every kind of record a workspace can own, in every store.
 
-Two tenants get one of everything (sessions and refresh tokens from real sign-ins, a browser
+Two workspaces get one of everything (sessions and refresh tokens from real sign-ins, a browser
 session, an unused magic link, a finished and a queued render with steps, files, ledger and
 JSONL log, audit rows, an API key, a built export, a paid Stripe subscription with its
-webhook event, a scheduled deletion). Deleting A must leave nothing of A anywhere but one
-pseudonymous audit row, and must not change a byte of B.
+webhook event, a scheduled deletion; A also a second member and a pending invitation).
+Deleting workspace A must leave nothing of A anywhere but one pseudonymous audit row, must
+keep its members' accounts (and the owner's place in another workspace working), and must
+not change a byte of B.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from factories import (
     emails_to,
     finished_render,
     link_and_code,
+    make_tenant,
+    make_user,
     newest_email,
     redis_mentions,
     redis_snapshot,
@@ -61,6 +65,8 @@ from saas_app.models import (
     AuditLog,
     AuthSession,
     DataExport,
+    Invitation,
+    Membership,
     RefreshToken,
     Render,
     StripeEvent,
@@ -100,8 +106,14 @@ class Owned:
 
     @property
     def needles(self) -> set[str]:
-        """Every identifier of the tenant's data (what must not survive anywhere)."""
+        """Every identifier of the tenant's data and its owner."""
         return set().union(*self.ids.values())
+
+    @property
+    def workspace_needles(self) -> set[str]:
+        """Every identifier of the workspace's data (what must not survive its deletion; the owner's
+        account, i.e. their user id and email, stays)."""
+        return set().union(*(v for k, v in self.ids.items() if k not in ("user", "email")))
 
 
 @pytest.fixture
@@ -245,8 +257,9 @@ def _schedule(api: TestClient, smtp: MailCatcher, owned: Owned) -> str:
     body = response.json()
     assert body["status"] == "scheduled"
     message = newest_email(smtp, owned.email, before)
-    assert message["Subject"] == "Your account will be deleted"
+    assert message["Subject"] == "Your workspace will be deleted"
     assert "http://testserver/account" in text_part(message) and "Cancel" in text_part(message)
+    assert "Your own account and your other workspaces stay" in text_part(message)
     return body["scheduled_for"]
 
 
@@ -263,14 +276,43 @@ def _make_due(tenant_id: str) -> None:
         s.commit()
 
 
+def _share(api: TestClient, smtp: MailCatcher, rc: redis.Redis, owned: Owned) -> tuple[str, str, dict[str, str]]:
+    """A second member and a pending invitation in the owner's workspace, and the owner a member of
+    another workspace with a session there. Returns (the member's user id, the other workspace's id,
+    headers of the owner's session in it)."""
+    with Session(get_engine()) as s:
+        member = make_user(s, s.get(Tenant, owned.tenant_id), role="member", email=f"member-{owned.email}")
+        elsewhere = make_tenant(s, name="Elsewhere")
+        s.add(Membership(tenant_id=elsewhere.id, user_id=owned.user_id, role="member"))
+        invite = Invitation(tenant_id=owned.tenant_id, email="invitee@example.com", role="member",
+                            token_hash=hashlib.sha256(owned.email.encode()).hexdigest(), invited_by=owned.user_id,
+                            expires_at=utcnow() + timedelta(days=7))
+        s.add(invite)
+        s.commit()
+        owned.ids["invitation"] = {invite.id, invite.token_hash}
+        member_id, elsewhere_id = member.id, elsewhere.id
+    signed = sign_in_again(api, smtp, rc, owned.email)
+    headers = bearer(signed["access_token"])
+    if signed["user"]["tenant_id"] != elsewhere_id:
+        switched = api.post(f"/api/workspaces/{elsewhere_id}/switch", headers=headers)
+        assert switched.status_code == 200, switched.text
+        headers = bearer(switched.json()["tokens"]["access_token"])
+    assert api.get("/api/usage", headers=headers).status_code == 200
+    return member_id, elsewhere_id, headers
+
+
 def test_purge_removes_every_trace_of_the_tenant_and_nothing_else(
     api: TestClient, session: Session, mailbox: MailCatcher, redis_client: redis.Redis, billing: str,
 ) -> None:
     alice = _own_everything(api, mailbox, redis_client, billing, ALICE)
+    member_id, elsewhere_id, elsewhere_headers = _share(api, mailbox, redis_client, alice)
     bob = _own_everything(api, mailbox, redis_client, billing, BOB)
     _schedule(api, mailbox, bob)  # B's deletion is pending but not due: the sweep must leave B alone
 
+    before = emails_to(mailbox, f"member-{ALICE}")
     scheduled_for = _schedule(api, mailbox, alice)
+    heads_up = newest_email(mailbox, f"member-{ALICE}", before)  # the other member is told too
+    assert heads_up["Subject"] == "A workspace you belong to will be deleted"
     deletion = api.get("/api/account/deletion", headers=alice.headers).json()
     assert deletion == {"scheduled_for": scheduled_for}
     with Session(get_engine()) as s:
@@ -295,18 +337,26 @@ def test_purge_removes_every_trace_of_the_tenant_and_nothing_else(
     # Every store is checked before the test fails, so one run reports every leftover.
     problems: list[str] = []
 
-    # The database: no row anywhere mentions any of A's ids, its email, keys, exports or Stripe ids ...
-    left = rows_mentioning(alice.needles)
+    # The database: no row anywhere mentions any of A's ids, keys, exports, invitations or Stripe ids,
+    # and no membership or session points at it ...
+    left = rows_mentioning(alice.workspace_needles)
     if left:
         problems.append(f"rows still mention the deleted tenant: {json.dumps(left, default=str, indent=1)}")
     # ... except one pseudonymous audit row.
     purged = session.exec(select(AuditLog).where(AuditLog.action == "account.purged")).all()
     assert len(purged) == 1
     assert (purged[0].tenant_id, purged[0].user_id, purged[0].actor) == (None, None, "system")
-    assert json.loads(purged[0].details) == {"renders": 2, "users": 1}
+    assert json.loads(purged[0].details) == {"renders": 2, "members": 2}
+    # The members' accounts stay; the owner's place in the other workspace still works.
+    assert session.get(User, alice.user_id) is not None and session.get(User, member_id) is not None
+    assert session.exec(select(Membership).where(Membership.user_id == member_id)).first() is None
+    assert [m.tenant_id for m in session.exec(select(Membership).where(Membership.user_id == alice.user_id))] == [
+        elsewhere_id]
+    assert api.get("/api/usage", headers=elsewhere_headers).status_code == 200
+    assert [w["tenant_id"] for w in api.get("/api/workspaces", headers=elsewhere_headers).json()] == [elsewhere_id]
 
-    # Redis: no key names or holds A's tenant, user, session or render ids (or the email).
-    redis_needles = set().union(*(alice.ids[k] for k in ("tenant", "user", "email", "sessions", "renders")))
+    # Redis: no key names or holds A's tenant, session or render ids.
+    redis_needles = set().union(*(alice.ids[k] for k in ("tenant", "sessions", "renders")))
     if leftovers := redis_mentions(redis_needles):
         problems.append(f"Redis keys still mention the deleted tenant: {json.dumps(leftovers, indent=1)}")
 
@@ -336,7 +386,7 @@ def test_purge_removes_every_trace_of_the_tenant_and_nothing_else(
     assert not problems, "\n".join(problems)
 
 
-def test_the_deleted_tenants_credentials_stop_and_the_email_starts_afresh(
+def test_the_deleted_workspaces_credentials_stop_and_the_person_starts_afresh(
     api: TestClient, session: Session, mailbox: MailCatcher, redis_client: redis.Redis, billing: str,
 ) -> None:
     alice = _own_everything(api, mailbox, redis_client, billing, ALICE)
@@ -349,22 +399,19 @@ def test_the_deleted_tenants_credentials_stop_and_the_email_starts_afresh(
     assert api.get("/api/usage", headers=_cookie(alice.cookie)).status_code == 401
     assert api.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token}).status_code == 401
 
-    # A new sign-in link says the old workspace was deleted (only a hash of the address was kept).
+    # The person's account stays (only the workspace went): signing in opens a new personal workspace.
     clear_rate_limits(redis_client)
     before = emails_to(mailbox, ALICE)
     assert api.post("/api/auth/magic-link/request", json={"email": ALICE}).status_code == 202
     _, token, _ = link_and_code(newest_email(mailbox, ALICE, before))
     with Session(get_engine()) as s:
         check = check_magic_link(session=s, token=token)
-        assert check.state == LinkState.VALID and check.deleted_on is not None
-        assert abs(check.deleted_on - utcnow()) < timedelta(minutes=5)
-        assert get_purged_at(session=s, email="someone-else@example.com") is None
+        assert check.state == LinkState.VALID and check.deleted_on is None
+        assert get_purged_at(session=s, email=ALICE) is None
 
     again = sign_in_again(api, mailbox, redis_client, ALICE)
     headers = bearer(again["access_token"])
-    with Session(get_engine()) as s:  # once the address has a workspace again, the link says nothing more
-        assert check_magic_link(session=s, token=token).state == LinkState.USED
-    assert again["user"]["tenant_id"] != alice.tenant_id and again["user"]["user_id"] != alice.user_id
+    assert again["user"]["tenant_id"] != alice.tenant_id and again["user"]["user_id"] == alice.user_id
     assert again["user"]["plan"] == "free"
     assert api.get("/api/renders", headers=headers).json()["total"] == 0
     usage = api.get("/api/usage", headers=headers).json()
@@ -433,7 +480,9 @@ def test_the_purge_job_purges_a_due_deletion_once(
     assert purge_tenant_job(tenant_id) is False  # idempotent: the tenant is gone
     with Session(get_engine()) as s:
         assert s.get(Tenant, tenant_id) is None
-        assert s.exec(select(User).where(User.email == ALICE)).first() is None
+        assert s.exec(select(User).where(User.email == ALICE)).first() is not None  # the person stays
+        assert s.exec(select(Membership).where(Membership.tenant_id == tenant_id)).first() is None
+        assert s.exec(select(AuthSession).where(AuthSession.tenant_id == tenant_id)).first() is None
         assert s.exec(select(Render).where(Render.tenant_id == tenant_id)).first() is None
     for path in _dirs(tenant_id):
         assert not path.exists()

@@ -22,7 +22,7 @@ from saas_app.db import get_engine
 from saas_app.dev.mailcatcher import MailCatcher
 from saas_app.jobs import backup_cli
 from saas_app.jobs.maintenance import run_maintenance
-from saas_app.models import AccountDeletion, DataExport, Tenant, User, utcnow
+from saas_app.models import AccountDeletion, DataExport, Tenant, User, UserDeletion, utcnow
 from saas_app.services.account import backups
 from saas_app.services.account.exports import export_path
 from saas_app.settings import PROJECT_ROOT, get_settings
@@ -229,6 +229,9 @@ def test_maintenance_backs_up_when_due_and_sweeps_exports_and_deletions(
     doomed_tenant = tenant_id_of(doomed)
     session.add(AccountDeletion(tenant_id=doomed_tenant, requested_by=doomed.id,
                                 scheduled_for=utcnow() - timedelta(minutes=1)))
+    leaving = make_user(session, email="leaving@example.com")  # a person whose account deletion is due
+    session.add(UserDeletion(user_id=leaving.id, scheduled_for=utcnow() - timedelta(minutes=1)))
+    leaving_id = leaving.id
     owner = make_user(session, email="exporter@example.com")
     export = DataExport(tenant_id=tenant_id_of(owner), user_id=owner.id, status="ready", filename="export-old.zip",
                         expires_at=utcnow() - timedelta(minutes=1))
@@ -238,15 +241,19 @@ def test_maintenance_backs_up_when_due_and_sweeps_exports_and_deletions(
     export_path(export.filename).parent.mkdir(parents=True, exist_ok=True)
     export_path(export.filename).write_bytes(b"PK")
 
-    assert run_maintenance() == {"backups": 1, "exports_expired": 1, "tenants_purged": 1, "releases_recovered": 0}
+    assert run_maintenance() == {"backups": 1, "exports_expired": 1, "tenants_purged": 1, "users_purged": 1,
+                                 "releases_recovered": 0}
     (taken, path), = backups.list_backups()
     assert abs(taken - utcnow()) < timedelta(minutes=1) and path.stat().st_size > 0
     assert not export_path("export-old.zip").exists()
     session.expire_all()
     assert session.get(Tenant, doomed_tenant) is None
+    assert session.get(User, doomed.id) is not None  # a workspace deletion keeps its members' accounts
+    assert session.get(User, leaving_id) is None
     assert session.get(DataExport, export_id).status == "expired"  # type: ignore[union-attr]
 
-    assert run_maintenance() == {"backups": 0, "exports_expired": 0, "tenants_purged": 0, "releases_recovered": 0}
+    assert run_maintenance() == {"backups": 0, "exports_expired": 0, "tenants_purged": 0, "users_purged": 0,
+                                 "releases_recovered": 0}
     assert len(backups.list_backups()) == 1
 
     app_settings.set(BACKUPS_CRON="* * * * *")

@@ -17,7 +17,7 @@ RQ_ID = re.compile(r"^[A-Za-z0-9_-]+$")  # what RQ accepts as a job id
 
 def test_every_job_function_is_named_here() -> None:
     assert {queue.RENDER_JOB, queue.RENDER_FAILURE_CALLBACK, queue.EXPORT_JOB, queue.PURGE_JOB,
-            queue.MAINTENANCE_JOB} == set(JOB_FUNCTIONS)
+            queue.MAINTENANCE_JOB, queue.USER_PURGE_JOB} == set(JOB_FUNCTIONS)
 
 
 @pytest.mark.parametrize("dotted", JOB_FUNCTIONS)
@@ -29,7 +29,8 @@ def test_each_job_function_name_imports_to_a_module_level_function(dotted: str) 
 
 def test_job_ids_are_deterministic_and_valid_for_rq() -> None:
     some_id = "0123456789abcdef0123456789abcdef"
-    ids = [queue.render_job_id(some_id), queue.export_job_id(some_id), queue.purge_job_id(some_id)]
+    ids = [queue.render_job_id(some_id), queue.export_job_id(some_id), queue.purge_job_id(some_id),
+           queue.user_purge_job_id(some_id)]
     assert ids[0] == f"render-{some_id}"  # documented in the README
-    assert all(RQ_ID.match(job_id) for job_id in ids) and len(set(ids)) == 3
+    assert all(RQ_ID.match(job_id) for job_id in ids) and len(set(ids)) == 4
     assert queue.QUEUE_NAMES[0] == queue.RENDERS  # renders are taken first
