@@ -201,6 +201,14 @@ def test_an_invited_member_joins_sees_what_a_member_may_and_loses_access_when_re
 
     _open_team(owner)
     row = by_testid(owner, "member-row").filter(has_text=member_address)
+    row.get_by_label(f"Role of {member_address}").select_option("admin")
+    expect(by_testid(owner, "team-message")).to_have_text(f"{member_address} is now Admin.")
+    # The member's open tab loads again by itself with the new role: Team now has the invite form.
+    expect(by_testid(member, "workspace-role")).to_have_text("Admin")
+    by_testid(member, "nav-team").click()
+    expect(by_testid(member, "invite-email")).to_be_visible()
+    expect(by_testid(member, "nav-billing")).to_have_count(0)
+
     row.get_by_role("button", name=f"Remove {member_address}").click()
     owner.get_by_role("alertdialog").get_by_role("button", name="Remove").click()
     expect(by_testid(owner, "team-message")).to_have_text(f"{member_address} was removed from the workspace.")
