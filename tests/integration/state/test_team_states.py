@@ -403,3 +403,26 @@ def test_the_team_page_changes_roles_removes_after_confirming_and_leaves(session
     session.expire_all()
     left = session.exec(select(Membership).where(Membership.tenant_id == tenant.id)).all()
     assert sorted(m.user_id for m in left) == [owner.id]
+
+
+def test_more_than_50_members_are_shown_a_page_at_a_time(session: Session) -> None:
+    tenant = make_tenant(session, name="Big", plan="enterprise")
+    owner = make_user(session, tenant, email="boss@example.com")
+    for number in range(54):
+        make_user(session, tenant, role="member", email=f"m{number:02d}@example.com")
+    cookie = _cookie(session, owner, tenant.id)
+
+    async def scenario(processor: BaseStateEventProcessor, updates: Updates) -> None:
+        tab = Tab(processor, cookie, "/team")
+        await tab.open(TeamState.load)
+        assert len(updates.values("members")[-1]) == 50
+        assert updates.values("member_total")[-1] == 55
+        await tab.run(TeamState.go_to("members", 1))
+        assert len(updates.values("members")[-1]) == 5
+        assert updates.values("member_page")[-1] == 1
+        await tab.run(TeamState.go_to("members", 9))  # past the end: the last page
+        team = await tab.state(TeamState)
+        assert (team.member_page, len(team.members)) == (1, 5)
+        assert updates.values("seats_line")[-1] == "55 seats used on Enterprise (unlimited)"
+
+    _run(scenario)
