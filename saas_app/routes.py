@@ -51,7 +51,7 @@ CHECKOUT_SUCCESS = "success"
 CHECKOUT_CANCELED = "canceled"
 
 # Top-bar navigation: (label, path).
-NAV_ITEMS = [("Create", CREATE), ("Library", LIBRARY), ("Billing", BILLING), ("Account", ACCOUNT)]
+NAV_ITEMS = [("Create", CREATE), ("Library", LIBRARY), ("Team", TEAM), ("Billing", BILLING), ("Account", ACCOUNT)]
 
 
 def render_path(render_id: str) -> str:
@@ -59,9 +59,19 @@ def render_path(render_id: str) -> str:
     return f"/render/{render_id}"
 
 
-def login_with_next(next_path: str) -> str:
-    """The sign-in page that returns to `next_path` afterwards."""
-    return f"{LOGIN}?{urlencode({'next': next_path})}"
+def login_with_next(next_path: str, address: str = "") -> str:
+    """The sign-in page that returns to `next_path` afterwards (with `address` filled in, if given)."""
+    return f"{LOGIN}?{urlencode({'next': next_path} | ({'address': address} if address else {}))}"
+
+
+def login_signed_out() -> str:
+    """The sign-in page after signing out (it says so)."""
+    return f"{LOGIN}?{urlencode({'signed_out': '1'})}"
+
+
+def login_access_lost() -> str:
+    """The sign-in page after an open tab lost access to its workspace (it says so)."""
+    return f"{LOGIN}?{urlencode({'signed_out': 'access'})}"
 
 
 def login_for_address(email: str) -> str:

@@ -79,8 +79,8 @@ def inline_script_hashes(html: bytes) -> list[str]:
 
 
 def referrer_policy(path: str) -> str:
-    """`no-referrer` on the sign-in link page (its URL holds the token); `same-origin` elsewhere."""
-    return "no-referrer" if path.rstrip("/") == routes.VERIFY else "same-origin"
+    """`no-referrer` on the sign-in link and invitation pages (their URLs hold a token); `same-origin` elsewhere."""
+    return "no-referrer" if path.rstrip("/") in (routes.VERIFY, routes.INVITE) else "same-origin"
 
 
 def _set_common(headers: MutableHeaders, path: str) -> None:

@@ -10,6 +10,7 @@ from saas_app import routes
 from saas_app.components.native_form import native_form
 from saas_app.components.theme import BRAND, INK, MUTED, PRODUCT_NAME
 from saas_app.components.usage_banner import usage_banner
+from saas_app.components.workspace_switcher import workspace_switcher
 from saas_app.state.session import SessionState
 
 MAIN_ID = "main-content"
@@ -55,21 +56,27 @@ def _is_current(path: str) -> rx.Var:
     return rx.State.router.page.path == path
 
 
+def _for_role(path: str, item: rx.Component) -> rx.Component:
+    """Billing is shown only to those who may manage it (the others' /billing says whom to ask)."""
+    return rx.cond(SessionState.can_manage_billing, item) if path == routes.BILLING else item
+
+
 def _nav_link(label: str, path: str) -> rx.Component:
-    return rx.link(label, href=path, color=INK, weight="medium", underline="none", padding_x="0.5em",
+    return _for_role(path, rx.link(label, href=path, color=INK, weight="medium", underline="none", padding_x="0.5em",
                    class_name="nav-link", aria_current=rx.cond(_is_current(path), "page", "false"),
-                   data_testid=f"nav-{label.lower()}")
+                   data_testid=f"nav-{label.lower()}"))
 
 
 def _phone_menu() -> rx.Component:
     """The navigation in a menu button (phones)."""
-    items = [rx.menu.item(rx.link(label, href=path, color=INK, underline="none", width="100%",
-                                  aria_current=rx.cond(_is_current(path), "page", "false"),
-                                  weight=rx.cond(_is_current(path), "bold", "regular")))
+    items = [_for_role(path, rx.menu.item(rx.link(label, href=path, color=INK, underline="none", width="100%",
+                                                  aria_current=rx.cond(_is_current(path), "page", "false"),
+                                                  weight=rx.cond(_is_current(path), "bold", "regular"))))
              for label, path in routes.NAV_ITEMS]
     return rx.box(
         rx.menu.root(
-            rx.menu.trigger(rx.button(rx.icon("menu", size=18, aria_hidden="true"), "Menu", variant="soft",
+            rx.menu.trigger(rx.button(rx.icon("menu", size=18, aria_hidden="true"),
+                                      rx.text.span("Menu", class_name="sr-only"), variant="soft",
                                       color_scheme="gray", data_testid="nav-menu")),
             rx.menu.content(*items, align="start"),
         ),
@@ -87,6 +94,7 @@ def top_bar() -> rx.Component:
             rx.el.nav(rx.hstack(*[_nav_link(label, path) for label, path in routes.NAV_ITEMS], spacing="2"),
                       aria_label="Main", class_name="desktop-only"),
             rx.spacer(),
+            rx.box(workspace_switcher(), min_width="0"),
             user_menu(),
             align="center", width="100%", spacing="3",
         ),

@@ -7,6 +7,8 @@ import reflex as rx
 from saas_app.components.theme import BRAND, MUTED
 from saas_app.state.billing import CANCELED_VIDEO_FAQ, BillingState
 from saas_app.state.formatting import SUBSCRIPTION_STATUS_COLORS
+from saas_app.state.session import SessionState
+from saas_app.state.workspaces import WorkspacesState
 
 _FAQ = [
     ("When am I billed?", "Paid plans renew monthly on the date you subscribed. Usage quotas reset on the first "
@@ -73,10 +75,24 @@ def _card(card: rx.Var) -> rx.Component:
     )
 
 
+def _not_an_owner() -> rx.Component:
+    """What a member or admin sees instead of plans and buttons."""
+    return rx.callout(rx.text("Only an owner of ", rx.text.strong(WorkspacesState.current_name),
+                              " can manage billing. Ask an owner to change the plan."),
+                      icon="lock", color_scheme="gray", id="billing-owners-only", data_testid="billing-owners-only")
+
+
 def billing_page() -> rx.Component:
-    """The billing page."""
+    """The billing page (for owners; the others are told whom to ask)."""
     return rx.vstack(
         rx.heading("Billing", size="7", as_="h1"),
+        rx.cond(SessionState.can_manage_billing, _billing(), _not_an_owner()),
+        spacing="4", width="100%",
+    )
+
+
+def _billing() -> rx.Component:
+    return rx.fragment(
         rx.cond(BillingState.message != "",
                 rx.callout(BillingState.message, icon="info", id="billing-message", role="status",
                            color_scheme=rx.match(BillingState.message_kind, ("success", "green"), ("error", "red"),
@@ -97,5 +113,4 @@ def billing_page() -> rx.Component:
                                  rx.box(rx.text(q, weight="bold"), rx.text(a, color=MUTED, size="2")))
                     for q, a in _FAQ],
                   spacing="3"),
-        spacing="4", width="100%",
     )

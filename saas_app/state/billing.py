@@ -76,7 +76,7 @@ class BillingState(UsageState):
     async def load(self):
         """on_load: current plan, and what happened when coming back from Checkout."""
         principal = await self._resolve_principal()
-        if principal is None:
+        if principal is None or not self.can_manage_billing:  # the page tells the others whom to ask
             return
         await self._reload(principal)
         params = self.router.url.query_parameters

@@ -37,6 +37,7 @@ class LoginState(SessionState):
     next_path: str = routes.CREATE
     _cooldown_until: float = 0.0
     _ticking: bool = False
+    _lost_workspace: str = ""  # set by a tab that lost access to its workspace, for the notice
 
     @rx.event
     async def on_load(self):
@@ -48,8 +49,9 @@ class LoginState(SessionState):
         self.next_path = next_path
         self.email_error = ""
         self.code_error = _QUERY_MESSAGES.get(params.get("error", ""), "")
-        self.notice = {"1": "You are signed out.", "all": "You are signed out on every device."}.get(
-            params.get("signed_out", ""), "")
+        lost = f"You no longer have access to {self._lost_workspace or 'that workspace'}."
+        self.notice = {"1": "You are signed out.", "all": "You are signed out on every device.",
+                       "access": lost + " Sign in again to continue."}.get(params.get("signed_out", ""), "")
         if params.get("signed_out"):  # nothing of the previous user stays on the page
             self.email, self.sent, self.cooldown, self._cooldown_until = "", False, 0, 0.0
         if params.get("email"):

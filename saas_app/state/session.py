@@ -59,6 +59,10 @@ class SessionState(rx.State):
     user_email: str = ""
     plan: str = FREE.id
     deletion_notice: str = ""
+    role: str = ""  # the user's role in the tab's workspace, and what it allows (the UI hides the rest)
+    can_manage_billing: bool = False
+    can_manage_members: bool = False
+    can_manage_keys: bool = False
     _user_id: str = ""
     _tenant_id: str = ""  # the workspace the tab's state was loaded for
     # Vars that hold a secret for the one event that reveals it: cleared before a tab's state is sent again.
@@ -92,7 +96,14 @@ class SessionState(rx.State):
         self.signed_in = principal is not None
         self.user_email = principal.email if principal else ""
         self.plan = principal.plan if principal else FREE.id
+        self._show_role(principal.role if principal else "")
         return principal
+
+    def _show_role(self, role: str) -> None:
+        self.role = role
+        self.can_manage_billing = bool(role) and can(role, Action.BILLING_MANAGE)
+        self.can_manage_members = bool(role) and can(role, Action.MEMBERS_MANAGE)
+        self.can_manage_keys = bool(role) and can(role, Action.API_KEYS_MANAGE)
 
     async def _user_states(self) -> list[SessionState]:
         """Every state bound to the tab's user, loaded if need be (a Redis-backed tab loads only part of its tree)."""

@@ -215,3 +215,23 @@ def expect_in_viewport(page: Page, locator: Locator) -> None:
     size = page.viewport_size
     assert box is not None and size is not None
     assert box["y"] >= 0 and box["y"] + box["height"] <= size["height"], (box, size)
+
+
+_AXE_SOURCE = Path(__file__).parent / "vendor" / "axe.min.js"
+# Every rule up to WCAG AA, the experimental ones too (as tests/e2e/test_ui_quality.py runs them).
+_RUN_AXE = """async () => {
+  const rules = axe.getRules().filter((rule) => !rule.tags.some((tag) => /aaa$/.test(tag)))
+    .map((rule) => rule.ruleId);
+  const options = {runOnly: {type: 'rule', values: rules}, resultTypes: ['violations']};
+  return (await axe.run(document, options)).violations;
+}"""
+
+
+def axe_violations(page: Page) -> list[dict[str, object]]:
+    """axe-core's serious and critical violations on the page as it is now (injected through eval, which the
+    page's CSP allows for Reflex)."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate("source => { (0, eval)(source); }", _AXE_SOURCE.read_text())
+    return [{"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5],
+             "why": v["nodes"][0].get("failureSummary", "") if v["nodes"] else ""}
+            for v in page.evaluate(_RUN_AXE) if v["impact"] in ("serious", "critical")]

@@ -132,10 +132,13 @@ def test_sign_out_everywhere_ends_other_devices(
     expect(page.get_by_text("You are signed out on every device.")).to_be_visible()
     screenshot(page, "08-signed-out-everywhere")
 
-    other.reload()
+    # The other device's open tab notices by itself, without a click or a reload (its access watch).
+    expect(other).to_have_url(url_re("/login", r"signed_out=1$"))
+    expect(other.get_by_text("You are signed out.")).to_be_visible()
+    expect(other.get_by_role("heading", name="Create a video")).to_have_count(0)
+    other.goto("/create")
     expect(other).to_have_url(login_redirect_re("/create"))
     expect(other.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
-    expect(other.get_by_role("heading", name="Create a video")).to_have_count(0)
 
 
 def _expect_expired_page(page: Page, heading: str = EXPIRED_HEADING) -> None:

@@ -54,7 +54,7 @@ def _settled(page: Page, path: str) -> None:
 
 def _pages(render_id: str) -> list[tuple[str, str]]:
     return [("create", "/create"), ("render", f"/render/{render_id}"), ("library", "/library"),
-            ("billing", "/billing"), ("account", "/account")]
+            ("team", "/team"), ("billing", "/billing"), ("account", "/account")]
 
 
 @pytest.fixture

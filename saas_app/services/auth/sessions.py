@@ -31,6 +31,7 @@ from saas_app.services.auth.tokens import (
     sha256_hex,
 )
 from saas_app.services.core.errors import AuthError
+from saas_app.services.teams import access_changes
 from saas_app.services.teams.memberships import (
     create_workspace,
     get_membership,
@@ -219,6 +220,8 @@ def revoke_sessions(*, session: Session, session_ids: list[str]) -> None:
     if not session_ids:
         return
     principal_cache.invalidate([principal_cache.session_scope_of(sid) for sid in session_ids], session=session)
+    users = session.exec(select(AuthSession.user_id).where(col(AuthSession.id).in_(session_ids)).distinct()).all()
+    access_changes.note_after_commit(session=session, user_ids=list(users))  # their open tabs check at once
     session.exec(
         update(AuthSession).where(col(AuthSession.id).in_(session_ids), col(AuthSession.revoked_at).is_(None))
         .values(revoked_at=utcnow())

@@ -9,10 +9,13 @@ import logging
 from typing import cast
 
 import redis
+from sqlalchemy import event
+from sqlmodel import Session
 
 from saas_app.services.core.redis_client import get_redis
 
 log = logging.getLogger(__name__)
+_PENDING = "access_changes_pending"  # `Session.info` key: the people to tell after the commit
 KEEP_SECONDS = 7 * 24 * 3600  # an untouched counter is dropped after a week (a watcher reads 0, then sees it move)
 
 
@@ -33,6 +36,21 @@ def note_access_change(user_ids: list[str]) -> None:
         pipe.execute()
     except redis.RedisError as exc:
         log.info("access change note for %s lost: %s", user_ids, exc)
+
+
+def note_after_commit(*, session: Session, user_ids: list[str]) -> None:
+    """Tell these people's open tabs to check their access once `session` commits, each person once per
+    commit however many changes noted them (a rollback tells nobody now; a note after a later commit
+    would only make a tab check again)."""
+    if not user_ids:
+        return
+    pending: set[str] = session.info.setdefault(_PENDING, set())
+    if not pending:  # the first note of this transaction: one hook tells everyone noted
+        def _notify(committed: Session) -> None:
+            note_access_change(sorted(committed.info.pop(_PENDING, set())))
+
+        event.listen(session, "after_commit", _notify, once=True)
+    pending.update(user_ids)
 
 
 def get_access_changes(user_id: str) -> int | None:

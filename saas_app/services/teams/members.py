@@ -9,7 +9,6 @@ hook on the database session), so routes and states only commit.
 
 from __future__ import annotations
 
-from sqlalchemy import event
 from sqlmodel import Session, col, func, select
 
 from saas_app.models import ApiKey, AuthSession, Membership, User, utcnow
@@ -53,9 +52,7 @@ def _view(membership: Membership, user: User, principal: Principal) -> MemberVie
 def notify_after_commit(*, session: Session, user_ids: list[str]) -> None:
     """Tell these people's open tabs to check their access once `session` commits (a rollback tells
     nobody; a note after a later commit would only make a tab check again)."""
-    def _notify(_session: object) -> None:
-        access_changes.note_access_change(user_ids)
-    event.listen(session, "after_commit", _notify, once=True)
+    access_changes.note_after_commit(session=session, user_ids=user_ids)
 
 
 def count_owners(*, session: Session, tenant_id: str) -> int:

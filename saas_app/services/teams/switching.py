@@ -8,7 +8,7 @@ from saas_app.models import AuthSession, Tenant, User, utcnow
 from saas_app.services.account.audit import RequestContext, record_event
 from saas_app.services.auth.principal import Principal, principal_for
 from saas_app.services.core.errors import Forbidden
-from saas_app.services.teams.memberships import get_membership_or_raise
+from saas_app.services.teams.memberships import create_workspace_for, get_membership_or_raise
 
 
 def switch_workspace(*, session: Session, principal: Principal, tenant_id: str, ctx: RequestContext) -> Principal:
@@ -43,4 +43,19 @@ def switch_workspace(*, session: Session, principal: Principal, tenant_id: str, 
     return principal_for(user, tenant, membership, auth_session.id)
 
 
+def create_and_switch(*, session: Session, principal: Principal, name: str, ctx: RequestContext) -> Principal:
+    """Create a workspace owned by the caller and make it the current one of their session (the switcher's
+    "Create workspace"; committed by the caller).
 
+    Returns:
+        The caller's principal in the new workspace.
+
+    Raises:
+        InvalidInput: The name is empty or too long.
+        Forbidden: The caller is an API key.
+    """
+    if principal.via == "api_key":
+        raise Forbidden("An API key belongs to one workspace; create a key in the other workspace instead.")
+    created = create_workspace_for(session=session, user_id=principal.user_id, name=name, ctx=ctx,
+                                   current_tenant_id=principal.tenant_id)
+    return switch_workspace(session=session, principal=principal, tenant_id=created.tenant_id, ctx=ctx)

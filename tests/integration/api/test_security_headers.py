@@ -68,6 +68,13 @@ def test_the_sign_in_link_page_sends_no_referrer(client: TestClient) -> None:
         assert client.get(path, params={"token": "t"}).headers["Referrer-Policy"] == "no-referrer"
 
 
+def test_the_invitation_page_sends_no_referrer(client: TestClient) -> None:
+    """/invite?token=... holds an invitation's secret in its URL: no page it links to may learn it."""
+    for path in ("/invite", "/invite/"):
+        assert client.get(path, params={"token": "t"}).headers["Referrer-Policy"] == "no-referrer"
+    assert client.get("/team").headers["Referrer-Policy"] == "same-origin"
+
+
 def test_a_revalidated_page_keeps_its_own_policy(client: TestClient) -> None:
     """A 304 carries no policy: the browser would put it on the cached page, whose scripts it would block."""
     from starlette.responses import Response
