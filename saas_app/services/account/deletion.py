@@ -222,9 +222,7 @@ def purge_tenant(*, session: Session, tenant_id: str) -> bool:
 
 
 def _schedule_purge(tenant_id: str, when: datetime) -> None:
-    queue.get_queue(queue.DEFAULT).enqueue_at(when, queue.PURGE_JOB, args=(tenant_id,),
-                                              job_id=queue.purge_job_id(tenant_id), job_timeout=600,
-                                              result_ttl=0, failure_ttl=3600)
+    queue.schedule_purge(queue.PURGE_JOB, tenant_id, queue.purge_job_id(tenant_id), when)
 
 
 def reschedule_purges(*, session: Session) -> int:
@@ -235,9 +233,7 @@ def reschedule_purges(*, session: Session) -> int:
     """
     rescheduled = 0
     for row in session.exec(select(AccountDeletion)).all():
-        try:
-            Job.fetch(queue.purge_job_id(row.tenant_id), connection=queue.get_rq_connection())
-        except NoSuchJobError:
+        if not queue.job_exists(queue.purge_job_id(row.tenant_id)):
             _schedule_purge(row.tenant_id, row.scheduled_for)
             rescheduled += 1
     return rescheduled

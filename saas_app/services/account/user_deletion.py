@@ -118,9 +118,7 @@ def cancel_user_deletion(*, session: Session, principal: Principal, ctx: Request
 
 
 def _schedule_user_purge(user_id: str, when: datetime) -> None:
-    queue.get_queue(queue.DEFAULT).enqueue_at(when, queue.USER_PURGE_JOB, args=(user_id,),
-                                              job_id=queue.user_purge_job_id(user_id), job_timeout=600,
-                                              result_ttl=0, failure_ttl=3600)
+    queue.schedule_purge(queue.USER_PURGE_JOB, user_id, queue.user_purge_job_id(user_id), when)
 
 
 def reschedule_user_purges(*, session: Session) -> int:
@@ -131,9 +129,7 @@ def reschedule_user_purges(*, session: Session) -> int:
     """
     rescheduled = 0
     for row in session.exec(select(UserDeletion)).all():
-        try:
-            Job.fetch(queue.user_purge_job_id(row.user_id), connection=queue.get_rq_connection())
-        except NoSuchJobError:
+        if not queue.job_exists(queue.user_purge_job_id(row.user_id)):
             _schedule_user_purge(row.user_id, row.scheduled_for)
             rescheduled += 1
     return rescheduled

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from redis import Redis
@@ -129,3 +130,22 @@ def stop_jobs(job_ids: Iterable[str], *, timeout: float) -> list[str]:
         if running:
             time.sleep(0.1)
     return [job.id for job in running]
+
+
+def schedule_purge(func: str, subject_id: str, job_id: str, when: datetime) -> None:
+    """Queue a deletion's purge job (`PURGE_JOB` or `USER_PURGE_JOB` for `subject_id`) to run at `when`.
+
+    Raises:
+        redis.RedisError: Redis could not be reached (the maintenance sweep purges due deletions anyway).
+    """
+    get_queue(DEFAULT).enqueue_at(when, func, args=(subject_id,), job_id=job_id, job_timeout=600,
+                                  result_ttl=0, failure_ttl=3600)
+
+
+def job_exists(job_id: str) -> bool:
+    """Whether RQ still holds a job with this id (queued, scheduled, running or kept)."""
+    try:
+        Job.fetch(job_id, connection=get_rq_connection())
+    except NoSuchJobError:
+        return False
+    return True
