@@ -65,6 +65,7 @@ class SessionState(rx.State):
     can_manage_keys: bool = False
     _user_id: str = ""
     _tenant_id: str = ""  # the workspace the tab's state was loaded for
+    _moved: bool = False  # the last check found the browser acting in another workspace than this tab showed
     # Vars that hold a secret for the one event that reveals it: cleared before a tab's state is sent again.
     _one_shot_vars: ClassVar[tuple[str, ...]] = ()
 
@@ -87,17 +88,22 @@ class SessionState(rx.State):
         return await asyncio.to_thread(run)
 
     async def _resolve_principal(self) -> Principal | None:
+        """The tab's signed-in principal, or None: nobody is signed in, or the browser now acts in another
+        workspace than the one this tab showed (switched in another tab). Either way the tab's user-bound
+        states are reset, and `_to_login` sends the tab to sign in, or loads the page again for the
+        workspace it acts in now: an action meant for the workspace on screen never runs in another."""
         principal = await self._call(authenticate_browser_session, cookie_value=self._cookie_value())
         user_id, tenant_id = (principal.user_id, principal.tenant_id) if principal else ("", "")
+        moved = bool(self._user_id) and user_id == self._user_id and tenant_id != self._tenant_id
         if self._user_id and (user_id, tenant_id) != (self._user_id, self._tenant_id):
             # Signed out, another user in this tab, or another workspace: drop every per-user value.
             await self._reset_user_states()
-        self._user_id, self._tenant_id = user_id, tenant_id
+        self._user_id, self._tenant_id, self._moved = user_id, tenant_id, moved
         self.signed_in = principal is not None
         self.user_email = principal.email if principal else ""
         self.plan = principal.plan if principal else FREE.id
         self._show_role(principal.role if principal else "")
-        return principal
+        return None if moved else principal
 
     def _show_role(self, role: str) -> None:
         self.role = role
@@ -123,6 +129,7 @@ class SessionState(rx.State):
         """Before a tab's whole state is sent (a page load or reconnect): if the tab's principal changed since
         its last event, reset every user-bound state, and forget every one-shot value in any case."""
         await self._resolve_principal()
+        self._moved = False  # this load shows the workspace the browser acts in now
         for state in await self._user_states():
             for name in type(state)._one_shot_vars:
                 setattr(state, name, "")
@@ -167,6 +174,11 @@ class SessionState(rx.State):
         return outcome
 
     def _to_login(self) -> EventSpec:
+        """Where a tab goes when `_resolve_principal` found no principal: the sign-in page, or, when the
+        browser switched workspace in another tab, this page loaded again for that workspace."""
+        if self._moved:
+            self._moved = False
+            return rx.call_script("window.location.reload()")
         return rx.redirect(routes.login_with_next(self._here()), replace=True)
 
     def _request_context(self) -> RequestContext:

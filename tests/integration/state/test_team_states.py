@@ -15,7 +15,8 @@ from team_flows import invite_token
 
 from saas_app.db import get_engine
 from saas_app.dev.mailcatcher import MailCatcher
-from saas_app.models import Membership, User
+from saas_app.models import AuthSession, Invitation, Membership, User
+from saas_app.services.auth.tokens import sha256_hex
 from saas_app.services.teams import invitations
 from saas_app.state.invite import InviteState
 from saas_app.state.team import TeamState
@@ -194,3 +195,35 @@ def test_more_than_50_members_are_shown_a_page_at_a_time(session: Session) -> No
 
     run_tabs(scenario)
 
+
+
+def test_a_tab_left_on_another_workspace_does_not_act_and_loads_again(session: Session, smtp: MailCatcher) -> None:
+    """Two tabs of one browser: tab B switches workspace; tab A, still showing the first one, sends an
+    invitation. Nothing is sent in either workspace, and tab A loads its page again (QA finding F7: it
+    used to reset into an endless spinner)."""
+    first, owner, _member = make_team(session)
+    second = make_tenant(session, name="Side Project", plan="pro")
+    session.add(Membership(tenant_id=second.id, user_id=owner.id, role="owner"))
+    session.commit()
+    cookie = cookie_for(session, owner, first.id)
+    raw = cookie.split("=", 1)[1]
+
+    async def scenario(processor: BaseStateEventProcessor, updates: Updates) -> None:
+        tab_a = Tab(processor, cookie, "/team")
+        await tab_a.open(TeamState.load)
+        assert updates.values("members")[-1]  # tab A shows the first workspace's team
+        with Session(get_engine()) as other:  # tab B switches this browser's session to the second workspace
+            row = other.exec(select(AuthSession).where(AuthSession.token_hash == sha256_hex(raw))).one()
+            row.tenant_id = second.id
+            other.add(row)
+            other.commit()
+        updates.events.clear()
+        await tab_a.run(TeamState.invite({"email": "newcomer@example.com", "role": "member"}))
+        assert len(updates.frontend("_call_script")) == 1
+        assert "window.location.reload()" in json.dumps(updates.frontend("_call_script"))
+        assert updates.frontend("_redirect") == []
+        with Session(get_engine()) as other:
+            assert other.exec(select(Invitation)).all() == []
+        assert emails_to(smtp, "newcomer@example.com") == 0
+
+    run_tabs(scenario)
