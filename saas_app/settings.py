@@ -169,6 +169,7 @@ class Settings(BaseSettings):
     INVITATION_TTL_DAYS: int = Field(default=7, ge=1, le=90)
     INVITES_PER_WORKSPACE_PER_HOUR: int = Field(default=20, ge=1)
     INVITES_PER_INVITER_PER_HOUR: int = Field(default=10, ge=1)
+    INVITES_PER_ADDRESS_PER_HOUR: int = Field(default=3, ge=1)
 
     @field_validator("APP_BASE_URL")
     @classmethod

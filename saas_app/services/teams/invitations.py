@@ -17,7 +17,7 @@ from saas_app.services.account.audit import RequestContext, record_event
 from saas_app.services.auth.magic_links import normalize_email
 from saas_app.services.auth.principal import Principal
 from saas_app.services.auth.tokens import new_secret_token, sha256_hex
-from saas_app.services.core.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
+from saas_app.services.core.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound, RateLimited
 from saas_app.services.core.rate_limit import Limit, check_limits, refund_limits
 from saas_app.services.core.views import IsoDatetime, View
 from saas_app.services.teams import invitation_mail
@@ -107,18 +107,38 @@ def _check_role(principal: Principal, role: str) -> Role:
     return Role(role)
 
 
-def _limits(principal: Principal) -> list[Limit]:
+def _count_send(principal: Principal, email: str) -> list[Limit]:
+    """Count one invitation email against the limits (to this address; by this person; from this
+    workspace), each refused with its own reason; returns what was counted, to refund on failure.
+
+    Raises:
+        RateLimited: One of the limits is reached (nothing is counted then).
+    """
     settings = get_settings()
-    return [Limit(f"inv:t:{principal.tenant_id}:h", settings.INVITES_PER_WORKSPACE_PER_HOUR, 3600),
-            Limit(f"inv:u:{principal.user_id}:h", settings.INVITES_PER_INVITER_PER_HOUR, 3600)]
+    per_address = [Limit(f"inv:e:{principal.tenant_id}:{sha256_hex(email)[:24]}:h",
+                         settings.INVITES_PER_ADDRESS_PER_HOUR, 3600)]
+    check_limits(limits=per_address, rule="team_invitation_address",
+                 message=f"{email} has already been sent {settings.INVITES_PER_ADDRESS_PER_HOUR} invitation "
+                         "emails this hour. Please wait before sending another.")
+    limits = [(Limit(f"inv:u:{principal.user_id}:h", settings.INVITES_PER_INVITER_PER_HOUR, 3600),
+               "You have sent too many invitations this hour. Please wait."),
+              (Limit(f"inv:t:{principal.tenant_id}:h", settings.INVITES_PER_WORKSPACE_PER_HOUR, 3600),
+               "Too many invitations were sent from this workspace this hour. Please wait.")]
+    counted = per_address
+    try:
+        for limit, message in limits:
+            check_limits(limits=[limit], message=message, rule="team_invitation")
+            counted = [*counted, limit]
+    except RateLimited:
+        refund_limits(limits=counted)
+        raise
+    return counted
 
 
 def _issue_and_send(session: Session, principal: Principal, row: Invitation) -> None:
-    """Give `row` a new token and expiry, flush it and email the link (rate limited; the hit is given
+    """Give `row` a new token and expiry, flush it and email the link (rate limited; the hits are given
     back when the email cannot be sent)."""
-    limits = _limits(principal)
-    check_limits(limits=limits, message="Too many invitations sent from this workspace. Please wait.",
-                 rule="team_invitation")
+    limits = _count_send(principal, row.email)
     try:
         token = new_secret_token(32)
         now = utcnow()
@@ -149,6 +169,8 @@ def create_invitation(*, session: Session, principal: Principal, email: str, rol
         ServiceUnavailable: Redis or SMTP is down (nothing is stored).
     """
     require(principal, Action.MEMBERS_MANAGE)
+    if not (email or "").strip():
+        raise InvalidInput("Enter the email address of the person to invite.", field="email")
     address = normalize_email(email)
     chosen = _check_role(principal, role)
     member = session.exec(select(Membership).join(User, col(User.id) == col(Membership.user_id))

@@ -147,7 +147,34 @@ def test_too_many_invitations_answer_429(
     invite_api(api, owner, mailbox, "a@example.com")
     response = api.post("/api/team/invitations", json={"email": "b@example.com"}, headers=owner)
     assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
-    assert response.json()["message"].startswith("Too many invitations")
+    assert response.json()["message"].startswith("You have sent too many invitations this hour. Please wait.")
+
+
+def test_each_invitation_limit_says_which_one_was_reached(
+    api: TestClient, mailbox: MailCatcher, session: Session, app_settings: SettingsOverride,
+) -> None:
+    """One address gets at most INVITES_PER_ADDRESS_PER_HOUR emails (resends included); the workspace's
+    limit is named as the workspace's; a refusal counts against no other limit."""
+    app_settings.set(INVITES_PER_ADDRESS_PER_HOUR=2, INVITES_PER_WORKSPACE_PER_HOUR=3)
+    owner, _ = _owner(api, mailbox, session)
+    invite_api(api, owner, mailbox, "a@example.com")
+    [pending] = api.get("/api/team/invitations", headers=owner).json()
+    assert api.post(f"/api/team/invitations/{pending['id']}/resend", headers=owner).status_code == 200
+    again = api.post(f"/api/team/invitations/{pending['id']}/resend", headers=owner)
+    assert again.status_code == 429
+    assert again.json()["message"].startswith("a@example.com has already been sent 2 invitation emails this hour")
+    invite_api(api, owner, mailbox, "b@example.com")  # the refused resend counted nothing: 3rd of 3 here
+    full = api.post("/api/team/invitations", json={"email": "c@example.com"}, headers=owner)
+    assert full.status_code == 429
+    assert full.json()["message"].startswith("Too many invitations were sent from this workspace this hour.")
+
+
+def test_an_empty_address_asks_for_the_invitees_address(api: TestClient, mailbox: MailCatcher,
+                                                        session: Session) -> None:
+    owner, _ = _owner(api, mailbox, session)
+    response = api.post("/api/team/invitations", json={"email": "  ", "role": "member"}, headers=owner)
+    assert response.status_code == 422
+    assert response.json()["message"] == "Enter the email address of the person to invite."
 
 
 @pytest.mark.parametrize(("method", "path", "body", "field"), [
