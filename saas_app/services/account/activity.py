@@ -12,6 +12,8 @@ _SYSTEMS = [("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Wi
             ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux")]
 
 # Every audit action the product records, as a sentence ("{device}": the browser and system it came from).
+# Several people act in a workspace and the activity list names who did it beside the sentence, so a
+# sentence never says "you".
 SENTENCES: dict[str, str] = {
     "tenant.created": "The workspace was created",
     "workspace.switched": "Switched to this workspace",
@@ -21,25 +23,25 @@ SENTENCES: dict[str, str] = {
     "auth.logout_all": "Signed out everywhere",
     "auth.session_revoked": "Signed out another device",
     "auth.refresh_reuse_detected": "A stolen sign-in was stopped and that device signed out",
-    "render.created": "You created a video",
-    "render.canceled": "You canceled a video",
-    "render.deleted": "You deleted a video",
-    "asset.uploaded": "You uploaded a file to your library",
-    "asset.deleted": "You deleted a file from your library",
-    "api_key.created": "You created an API key",
-    "api_key.rotated": "You replaced an API key (the old one stopped working)",
-    "api_key.revoked": "You revoked an API key",
-    "account.export_requested": "You asked for a copy of your data",
-    "account.deletion_scheduled": "You scheduled the workspace's deletion",
-    "account.deletion_canceled": "You canceled the workspace's deletion",
+    "render.created": "Created a video",
+    "render.canceled": "Canceled a video",
+    "render.deleted": "Deleted a video",
+    "asset.uploaded": "Uploaded a file to the library",
+    "asset.deleted": "Deleted a file from the library",
+    "api_key.created": "Created an API key",
+    "api_key.rotated": "Replaced an API key (the old one stopped working)",
+    "api_key.revoked": "Revoked an API key",
+    "account.export_requested": "Asked for a copy of their data",
+    "account.deletion_scheduled": "Scheduled the workspace's deletion",
+    "account.deletion_canceled": "Canceled the workspace's deletion",
     "account.purged": "The workspace was deleted",
     "account.user_purged": "An account was deleted",
-    "account.user_deletion_scheduled": "You scheduled your account's deletion",
-    "account.user_deletion_canceled": "You canceled your account's deletion",
-    "account.user_deletion_blocked": "Your account was not deleted: you are the only owner of a shared workspace",
+    "account.user_deletion_scheduled": "Scheduled their account's deletion",
+    "account.user_deletion_canceled": "Canceled their account's deletion",
+    "account.user_deletion_blocked": "An account was not deleted: its owner is the only owner of a shared workspace",
     "account.member_deleted": "A member deleted their account; their videos stay with the workspace",
-    "billing.checkout_started": "You opened checkout to change plan",
-    "billing.portal_opened": "You opened the billing portal",
+    "billing.checkout_started": "Opened checkout to change plan",
+    "billing.portal_opened": "Opened the billing portal",
     "team.invitation_sent": "An invitation to join the workspace was emailed",
     "team.invitation_resent": "An invitation was emailed again with a new link",
     "team.invitation_revoked": "An invitation was withdrawn",
@@ -64,7 +66,7 @@ def describe_device(user_agent: str) -> str:
 
 
 def describe_event(row: AuditLog) -> str:
-    """One activity row as a sentence, e.g. "You created a video" or "Signed in from Chrome on Linux"."""
+    """One activity row as a sentence, e.g. "Created a video" or "Signed in from Chrome on Linux"."""
     template = SENTENCES.get(row.action)
     if template is None:
         return _BILLING_EVENT if row.action.startswith("billing.") else row.action.replace("_", " ").capitalize()

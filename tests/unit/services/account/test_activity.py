@@ -28,7 +28,7 @@ def test_every_recorded_action_has_a_sentence() -> None:
 
 
 @pytest.mark.parametrize(("action", "agent", "sentence"), [
-    ("render.created", CHROME_LINUX, "You created a video"),
+    ("render.created", CHROME_LINUX, "Created a video"),
     ("auth.signed_in", CHROME_LINUX, "Signed in from Chrome on Linux"),
     ("auth.signed_in", "", "Signed in from an unknown device"),
     ("billing.customer.subscription.updated", "", "Billing updated by Stripe"),
@@ -41,3 +41,9 @@ def test_no_dotted_names_in_sentences() -> None:
     for action, template in SENTENCES.items():
         assert "." not in template and "_" not in template, action
     assert describe_device(CHROME_LINUX) == "Chrome on Linux"
+
+
+def test_no_sentence_says_you() -> None:
+    """Members see each other's actions, with the actor beside the sentence: "You created an API key" shown
+    to someone who did not create it was wrong (QA of teams, F8)."""
+    assert [action for action, text in SENTENCES.items() if re.search(r"\b(you|your)\b", text, re.I)] == []
