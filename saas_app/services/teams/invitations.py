@@ -22,7 +22,7 @@ from saas_app.services.core.rate_limit import Limit, check_limits, refund_limits
 from saas_app.services.core.views import IsoDatetime, View
 from saas_app.services.teams import invitation_mail
 from saas_app.services.teams.members import count_members
-from saas_app.services.teams.memberships import get_membership
+from saas_app.services.teams.memberships import get_membership, lock_workspace
 from saas_app.services.teams.permissions import Action, Role, assignable_roles, require
 from saas_app.services.teams.seats import check_seat_free, plan_of
 from saas_app.services.teams.status import InvitationStatus
@@ -181,6 +181,7 @@ def create_invitation(*, session: Session, principal: Principal, email: str, rol
                                                     col(Invitation.expires_at) > utcnow())).first()
     if pending is not None:
         raise Conflict(f"{address} is already invited; resend the invitation instead.")
+    lock_workspace(session=session, tenant_id=principal.tenant_id)
     check_seat_free(plan_id=principal.plan, taken=count_members(session=session, tenant_id=principal.tenant_id)
                     + count_pending(session=session, tenant_id=principal.tenant_id))
     session.exec(update(Invitation).where(_open(principal.tenant_id), col(Invitation.email) == address)
@@ -300,6 +301,7 @@ def accept_invitation(*, session: Session, principal: Principal, token: str, ctx
     if already is None:
         tenant = session.get(Tenant, row.tenant_id)
         assert tenant is not None
+        lock_workspace(session=session, tenant_id=tenant.id)
         check_seat_free(plan_id=plan_of(tenant).id, taken=count_members(session=session, tenant_id=tenant.id))
     won = session.exec(update(Invitation).where(col(Invitation.id) == row.id, col(Invitation.accepted_at).is_(None),
                                                 col(Invitation.revoked_at).is_(None)).values(accepted_at=utcnow()))

@@ -22,6 +22,7 @@ from saas_app.services.teams.memberships import (
     create_workspace,
     get_membership_or_raise,
     latest_membership,
+    lock_workspace,
     personal_workspace_name,
 )
 from saas_app.services.teams.permissions import Action, Role, require
@@ -109,6 +110,7 @@ def change_role(*, session: Session, principal: Principal, user_id: str, role: s
     require(principal, Action.MEMBERS_MANAGE)
     if role not in {r.value for r in Role}:
         raise InvalidInput("Choose a role: owner, admin or member.", field="role")
+    lock_workspace(session=session, tenant_id=principal.tenant_id)
     membership, user = _target(session, principal, user_id)
     if Role.OWNER in (role, membership.role):
         require(principal, Action.OWNERS_MANAGE)
@@ -185,6 +187,7 @@ def leave_workspace(*, session: Session, principal: Principal, ctx: RequestConte
     """
     if principal.via == "api_key":
         raise Forbidden("An API key cannot leave a workspace; sign in to leave it.")
+    lock_workspace(session=session, tenant_id=principal.tenant_id)
     membership = get_membership_or_raise(session=session, tenant_id=principal.tenant_id, user_id=principal.user_id)
     if count_members(session=session, tenant_id=principal.tenant_id) <= 1:
         raise Conflict(ONLY_MEMBER)

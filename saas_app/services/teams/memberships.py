@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from saas_app.models import Membership, Tenant, User, utcnow
@@ -57,6 +58,17 @@ def latest_membership(*, session: Session, user_id: str) -> Membership | None:
     """The membership the person was most recently active in (where a new sign-in opens), or None."""
     return session.exec(select(Membership).where(Membership.user_id == user_id)
                         .order_by(col(Membership.last_active_at).desc(), col(Membership.id).desc())).first()
+
+
+def lock_workspace(*, session: Session, tenant_id: str) -> None:
+    """Hold the workspace's row until the caller's transaction ends, so checks that count its members
+    (the last owner, free seats) and the write that follows them run one at a time per workspace.
+
+    A no-op UPDATE rather than `SELECT ... FOR UPDATE`: it locks the row on PostgreSQL and, on SQLite
+    (whose driver begins a transaction only at the first write), takes the database's write lock
+    before the counts are read.
+    """
+    session.exec(update(Tenant).where(col(Tenant.id) == tenant_id).values(id=Tenant.id))
 
 
 def touch_membership(*, session: Session, membership: Membership) -> None:

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import threading
 
 import pytest
 from factories import CTX, make_render, set_plan
 from sqlmodel import Session, select
 from team_flows import signed_in
 
+from saas_app.db import get_engine
 from saas_app.models import ApiKey, AuditLog, AuthSession, Membership, Render, User
 from saas_app.services.account import api_keys
 from saas_app.services.auth import sessions as auth_sessions
@@ -197,3 +200,30 @@ def test_the_last_owner_and_the_only_member_cannot_leave(session: Session) -> No
     assert "at least one owner" in last.value.message
     with pytest.raises(Forbidden):
         members.leave_workspace(session=session, principal=dataclasses.replace(owner, via="api_key"), ctx=CTX)
+
+
+def test_two_owners_demoting_each_other_at_once_leave_one_owner(session: Session) -> None:
+    """The last-owner check and the change run one at a time per workspace (`lock_workspace`): of two
+    owners stepping each other down at the same moment, one wins and the other is told why."""
+    owner, admin, _ = _team(session)
+    members.change_role(session=session, principal=owner, user_id=admin.user_id, role="owner", ctx=CTX)
+    session.commit()
+    second = dataclasses.replace(admin, role="owner")
+    start = threading.Barrier(2)
+
+    def demote(actor: Principal, target: Principal) -> str:
+        with Session(get_engine()) as own:
+            start.wait()
+            try:
+                members.change_role(session=own, principal=actor, user_id=target.user_id, role="member", ctx=CTX)
+                own.commit()
+                return "changed"
+            except Conflict as exc:
+                own.rollback()
+                return exc.message
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = sorted(pool.map(lambda pair: demote(*pair), [(owner, second), (second, owner)]))
+    assert outcomes == [members.LAST_OWNER, "changed"]
+    roles = {_role(session, owner.tenant_id, p.user_id) for p in (owner, second)}
+    assert roles == {"owner", "member"}
