@@ -9,7 +9,7 @@ import threading
 
 import pytest
 from factories import CTX, make_render, set_plan
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from team_flows import signed_in
 
 from saas_app.db import get_engine
@@ -69,7 +69,7 @@ def test_roles_change_and_the_audit_says_so(session: Session) -> None:
     members.change_role(session=session, principal=owner, user_id=admin.user_id, role="owner", ctx=CTX)
     session.commit()
     assert _role(session, owner.tenant_id, admin.user_id) == "owner"
-    rows = session.exec(select(AuditLog).where(AuditLog.action == "team.role_changed")).all()
+    rows = session.exec(select(AuditLog).where(AuditLog.action == "team.role_changed").order_by(col(AuditLog.id))).all()
     assert len(rows) == 2 and '"to": "owner"' in rows[1].details
 
 
