@@ -194,3 +194,29 @@ def test_more_than_50_members_are_shown_a_page_at_a_time(session: Session) -> No
 
     run_tabs(scenario)
 
+
+
+def test_a_withdrawn_invitation_page_shows_no_validity_date(session: Session, smtp: MailCatcher) -> None:
+    tenant, owner, _ = make_team(session)
+    before = emails_to(smtp, "ghost@example.com")
+    with Session(get_engine()) as other:
+        view = invitations.create_invitation(session=other, principal=make_principal(owner, tenant),
+                                             email="ghost@example.com", role="member", ctx=CTX)
+        other.commit()
+    token = invite_token(newest_email(smtp, "ghost@example.com", before))
+    path = f"/invite?token={token}"
+
+    async def scenario(processor: BaseStateEventProcessor, updates: Updates) -> None:
+        await Tab(processor, "", path, "/invite").open(InviteState.on_load)
+        assert updates.values("expires")[-1] != ""  # a live link says until when
+        with Session(get_engine()) as other:
+            invitations.revoke_invitation(session=other, principal=make_principal(owner, tenant),
+                                          invitation_id=view.id, ctx=CTX)
+            other.commit()
+        again = Tab(processor, "", path, "/invite")
+        await again.open(InviteState.on_load)
+        invite = await again.state(InviteState)
+        assert "withdrawn" in invite.problem
+        assert invite.expires == ""  # the page shows no "Valid until" then
+
+    run_tabs(scenario)
