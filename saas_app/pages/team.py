@@ -34,7 +34,7 @@ def _option(role: rx.Var) -> rx.Component:
 def _role_cell(row: rx.Var) -> rx.Component:
     select = rx.el.select(
         rx.foreach(Team.giveable, _option),
-        value=row["role"], on_change=lambda value: Team.change_role(row["id"], value),
+        value=row["role"], on_change=lambda value: Team.ask_role(row["id"], value),  # confirmed first
         class_name="native-select", aria_label="Role of " + row["email"], data_testid="member-role-select",
     )
     return rx.cond(row["editable"] == "yes", select, rx.text(row["role_label"], data_testid="member-role"))
@@ -49,7 +49,7 @@ def _member_row(row: rx.Var) -> rx.Component:
         rx.table.cell(row["last_active"], white_space="nowrap"),
         rx.table.cell(row["joined"], white_space="nowrap"),
         rx.table.cell(rx.cond(
-            row["editable"] == "yes",
+            row["removable"] == "yes",
             rx.button("Remove", size="1", variant="soft", color_scheme="red", data_testid="member-remove",
                       aria_label="Remove " + row["email"], on_click=Team.ask("remove", row["id"], row["email"])),
         )),
@@ -76,9 +76,13 @@ def _members() -> rx.Component:
                              rx.table.body(rx.foreach(Team.members, _member_row)), width="100%"),
                class_name="table-scroll", width="100%"),
         _pager("members", Team.member_page, Team.member_pages),
-        rx.hstack(rx.spacer(), rx.button("Leave workspace", variant="soft", color_scheme="gray",
-                                         on_click=Team.ask("leave", "", ""), data_testid="leave-workspace"),
-                  width="100%"),
+        rx.hstack(rx.spacer(),
+                  rx.cond(Team.leave_blocked != "", rx.text(Team.leave_blocked, size="2", color=MUTED,
+                                                            id="leave-blocked", data_testid="leave-blocked")),
+                  rx.button("Leave workspace", variant="soft", color_scheme="gray", disabled=Team.leave_blocked != "",
+                            aria_describedby=rx.cond(Team.leave_blocked != "", "leave-blocked", ""),
+                            on_click=Team.ask("leave", "", ""), data_testid="leave-workspace"),
+                  width="100%", align="center", spacing="3", wrap="wrap"),
     )
 
 
@@ -168,16 +172,19 @@ def _confirm_dialog() -> rx.Component:
     def pick(index: int) -> rx.Var:
         return rx.match(Team.confirm_kind, *[(k, v[index]) for k, v in _CONFIRM.items()], "")
 
+    role = Team.confirm_kind == "role"  # its words come from the state (the role and what it may do)
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
-            rx.alert_dialog.title(pick(0)),
-            rx.alert_dialog.description(rx.cond(Team.confirm_email != "",
-                                                rx.text.strong(Team.confirm_email, class_name="wrap-anywhere")),
-                                        " ", pick(1)),
+            rx.alert_dialog.title(rx.cond(role, Team.confirm_title, pick(0)), class_name="wrap-anywhere"),
+            rx.alert_dialog.description(rx.cond(
+                role, Team.confirm_body,
+                rx.fragment(rx.cond(Team.confirm_email != "",
+                                    rx.text.strong(Team.confirm_email, class_name="wrap-anywhere")), " ", pick(1)))),
             rx.hstack(
                 rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray",
                                                  data_testid="confirm-cancel")),
-                rx.alert_dialog.action(rx.button(pick(2), color_scheme="red", on_click=Team.confirm,
+                rx.alert_dialog.action(rx.button(rx.cond(role, Team.confirm_button, pick(2)),
+                                                 color_scheme=rx.cond(role, "violet", "red"), on_click=Team.confirm,
                                                  data_testid="confirm-team-action")),
                 spacing="3", justify="end", margin_top="1em",
             ),
