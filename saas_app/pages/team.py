@@ -6,13 +6,14 @@ from __future__ import annotations
 import reflex as rx
 
 from saas_app import routes
+from saas_app.components.dialog_focus import dialog_focus
 from saas_app.components.theme import BRAND, MUTED
 from saas_app.state.session import SessionState
 from saas_app.state.team import INVITATION_EXPIRED
 from saas_app.state.team import TeamState as Team
 from saas_app.state.workspaces import WorkspacesState
 
-_EMAIL_WIDTH = "13em"  # on a phone the table scrolls sideways rather than break addresses letter by letter
+_EMAIL_WIDTH = "13em"  # on a desktop the table scrolls sideways rather than break addresses letter by letter
 
 
 def _section(title: str, *children: rx.Component, **props) -> rx.Component:
@@ -45,9 +46,9 @@ def _member_row(row: rx.Var) -> rx.Component:
         rx.table.cell(rx.text.span(row["email"], class_name="wrap-anywhere"),
                       rx.cond(row["you"] == "yes", rx.badge("You", margin_left="0.5em", color_scheme="violet")),
                       min_width=_EMAIL_WIDTH),
-        rx.table.cell(_role_cell(row)),
-        rx.table.cell(row["last_active"], white_space="nowrap"),
-        rx.table.cell(row["joined"], white_space="nowrap"),
+        rx.table.cell(_role_cell(row), data_label="Role"),
+        rx.table.cell(row["last_active"], white_space="nowrap", data_label="Last active"),
+        rx.table.cell(row["joined"], white_space="nowrap", data_label="Joined"),
         rx.table.cell(rx.cond(
             row["removable"] == "yes",
             rx.button("Remove", size="1", variant="soft", color_scheme="red", data_testid="member-remove",
@@ -73,7 +74,8 @@ def _members() -> rx.Component:
         rx.cond(SessionState.can_manage_members,
                 rx.text(Team.seats_line, size="2", color=MUTED, data_testid="seats-line")),
         rx.box(rx.table.root(_header("Email", "Role", "Last active", "Joined"),
-                             rx.table.body(rx.foreach(Team.members, _member_row)), width="100%"),
+                             rx.table.body(rx.foreach(Team.members, _member_row)), width="100%",
+                             class_name="stack-on-phone"),
                class_name="table-scroll", width="100%"),
         _pager("members", Team.member_page, Team.member_pages),
         rx.hstack(rx.spacer(),
@@ -127,10 +129,10 @@ def _invite_row(row: rx.Var) -> rx.Component:
     expired = row["status"] == INVITATION_EXPIRED
     return rx.table.row(
         rx.table.cell(rx.text.span(row["email"], class_name="wrap-anywhere"), min_width=_EMAIL_WIDTH),
-        rx.table.cell(row["role_label"]),
-        rx.table.cell(row["invited_by"], class_name="wrap-anywhere", min_width=_EMAIL_WIDTH),
+        rx.table.cell(row["role_label"], data_label="Role"),
+        rx.table.cell(row["invited_by"], class_name="wrap-anywhere", min_width=_EMAIL_WIDTH, data_label="Invited by"),
         rx.table.cell(rx.cond(expired, rx.badge("Expired", color_scheme="red"),
-                              rx.text("Until ", row["expires"], white_space="nowrap"))),
+                              rx.text("Until ", row["expires"], white_space="nowrap")), data_label="Expires"),
         rx.table.cell(rx.hstack(
             rx.button("Resend", size="1", variant="soft", on_click=Team.resend(row["id"]),
                       aria_label="Resend the invitation to " + row["email"], data_testid="invite-resend"),
@@ -152,7 +154,8 @@ def _invitations() -> rx.Component:
         rx.cond(Team.invite_total == 0,
                 rx.text("No pending invitations.", color=MUTED, size="2", data_testid="invites-empty"),
                 rx.box(rx.table.root(_header("Email", "Role", "Invited by", "Expires"),
-                                     rx.table.body(rx.foreach(Team.invites, _invite_row)), width="100%"),
+                                     rx.table.body(rx.foreach(Team.invites, _invite_row)), width="100%",
+                                     class_name="stack-on-phone"),
                        class_name="table-scroll", width="100%")),
         _pager("invites", Team.invite_page, Team.invite_pages),
     )
@@ -188,6 +191,7 @@ def _confirm_dialog() -> rx.Component:
                                                  data_testid="confirm-team-action")),
                 spacing="3", justify="end", margin_top="1em",
             ),
+            **dialog_focus(),  # Cancel first; back to the Remove button or role select when it closes
         ),
         open=Team.confirm_kind != "", on_open_change=Team.set_confirm_open,
     )
