@@ -80,7 +80,9 @@ def test_the_switcher_lists_creates_and_switches_workspaces(signed_in_page: Page
     expect(by_testid(page, "workspace-role")).to_have_text("Owner")
     switcher.press("Enter")  # keyboard: the menu opens and lists the workspaces
     expect(by_testid(page, "workspace-option")).to_have_count(1)
+    expect(by_testid(page, "workspace-option").first).to_be_focused()
     page.keyboard.press("End")
+    expect(page.get_by_role("menuitem", name="Create workspace")).to_be_focused()
     page.keyboard.press("Enter")  # "Create workspace" by keyboard: focus goes into the dialog, to the name
     dialog = page.get_by_role("dialog")
     expect(by_testid(page, "new-workspace-name")).to_be_focused()
@@ -230,6 +232,13 @@ def test_an_invited_member_joins_sees_what_a_member_may_and_loses_access_when_re
     select.select_option("admin")
     owner.get_by_role("alertdialog").get_by_role("button", name="Make admin").click()
     expect(by_testid(owner, "team-message")).to_have_text(f"{member_address} is now Admin.")
+    select.focus()
+    owner.keyboard.press("ArrowDown")  # arrowing through the select only asks
+    expect(owner.get_by_role("alertdialog")).to_contain_text(f"Make {member_address} a member?")
+    owner.keyboard.press("Escape")
+    expect(owner.get_by_role("alertdialog")).to_have_count(0)
+    expect(select).to_be_focused()  # back where the keyboard was
+    expect(select).to_have_value("admin")
     owner.set_viewport_size(PHONE)  # a phone shows each member as a card, Remove included
     remove = row.get_by_role("button", name=f"Remove {member_address}")
     expect(remove).to_be_visible()
