@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from saas_app.components.dialog_focus import dialog_focus, menu_keeps_dialog_focus
 from saas_app.components.theme import MUTED
 from saas_app.state.workspaces import WorkspacesState as Ws
 
@@ -50,6 +51,7 @@ def _create_dialog() -> rx.Component:
                 on_submit=Ws.create,
             ),
             max_width="420px",
+            **dialog_focus("new-workspace-name", "workspace-switcher"),
         ),
         open=Ws.create_open,
         on_open_change=Ws.set_create_open,
@@ -78,7 +80,7 @@ def workspace_switcher() -> rx.Component:
                 rx.menu.separator(),
                 rx.menu.item(rx.icon("plus", size=14, aria_hidden="true"), "Create workspace",
                              on_select=Ws.open_create, data_testid="workspace-create"),
-                align="start", max_width="min(320px, 92vw)",
+                align="start", max_width="min(320px, 92vw)", **menu_keeps_dialog_focus(),
             ),
         ),
         rx.cond(Ws.switch_error != "",

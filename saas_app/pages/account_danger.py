@@ -6,6 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from saas_app import routes
+from saas_app.components.dialog_focus import dialog_focus
 from saas_app.components.theme import DANGER, MUTED
 from saas_app.state.account_data import AccountDataState as Data
 from saas_app.state.account_person import AccountPersonState as Me
@@ -18,13 +19,17 @@ def _note(text: rx.Var, id_: str) -> rx.Component:
 def _confirm_dialog(*, title: str, description: rx.Component, value: rx.Var, on_change: rx.EventHandler,
                     message: rx.Var, message_id: str, keep: str, keep_click: rx.EventHandler, confirm: str,
                     confirm_click: rx.EventHandler, enabled: rx.Var, input_id: str, button_id: str,
-                    open_: rx.Var) -> rx.Component:
+                    open_: rx.Var, trigger_id: str) -> rx.Component:
     return rx.alert_dialog.root(rx.alert_dialog.content(
         rx.alert_dialog.title(title),
         rx.alert_dialog.description(description),
         rx.el.label("Your email", html_for=input_id, font_weight="600"),
         rx.input(id=input_id, value=value, on_change=on_change, placeholder=Data.user_email, width="100%",
-                 data_testid=input_id),
+                 data_testid=input_id, aria_describedby=f"{input_id}-hint"),
+        rx.text(rx.cond(enabled, "The address matches.", rx.fragment("Type ", rx.text.strong(Data.user_email),
+                                                                     " exactly to confirm.")),
+                size="2", color=MUTED, id=f"{input_id}-hint", class_name="wrap-anywhere",
+                data_testid=f"{input_id}-hint"),
         _note(message, message_id),
         rx.hstack(
             rx.alert_dialog.cancel(rx.button(keep, variant="soft", color_scheme="gray", on_click=keep_click)),
@@ -32,6 +37,7 @@ def _confirm_dialog(*, title: str, description: rx.Component, value: rx.Var, on_
                       data_testid=button_id),
             spacing="3", justify="end", margin_top="1em",
         ),
+        **dialog_focus(input_id, trigger_id),  # the email field first; back to the button when it closes
     ), open=open_)
 
 
@@ -46,7 +52,8 @@ def _workspace_dialog() -> rx.Component:
         value=Data.confirm_text, on_change=Data.set_confirm_text, message=Data.delete_message,
         message_id="delete-dialog-message", keep="Keep the workspace", keep_click=Data.close_delete,
         confirm="Delete the workspace", confirm_click=Data.confirm_delete, enabled=Data.can_confirm_delete,
-        input_id="confirm-email", button_id="confirm-delete-workspace", open_=Data.delete_dialog)
+        input_id="confirm-email", button_id="confirm-delete-workspace", open_=Data.delete_dialog,
+        trigger_id="delete-workspace")
 
 
 def _my_dialog() -> rx.Component:
@@ -59,7 +66,8 @@ def _my_dialog() -> rx.Component:
         value=Me.confirm_me_text, on_change=Me.set_confirm_me_text, message=Me.delete_me_message,
         message_id="delete-me-dialog-message", keep="Keep my account", keep_click=Me.close_delete_me,
         confirm="Delete my account", confirm_click=Me.confirm_delete_me, enabled=Me.can_confirm_delete_me,
-        input_id="confirm-me-email", button_id="confirm-delete-me", open_=Me.delete_me_dialog)
+        input_id="confirm-me-email", button_id="confirm-delete-me", open_=Me.delete_me_dialog,
+        trigger_id="delete-me")
 
 
 def _card(title: str, body: rx.Component, note: rx.Component, id_: str) -> rx.Component:

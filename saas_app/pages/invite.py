@@ -24,7 +24,7 @@ def _details() -> rx.Component:
         _detail("Workspace", Inv.workspace_name, "invite-workspace"),
         _detail("Role", Inv.role_label, "invite-role"),
         _detail("For", Inv.invited_email, "invite-address"),
-        _detail("Valid until", Inv.expires, "invite-expires"),
+        rx.cond(Inv.expires != "", _detail("Valid until", Inv.expires, "invite-expires")),
         spacing="2", width="100%",
     )
 

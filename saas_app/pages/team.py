@@ -6,13 +6,14 @@ from __future__ import annotations
 import reflex as rx
 
 from saas_app import routes
+from saas_app.components.dialog_focus import dialog_focus
 from saas_app.components.theme import BRAND, MUTED
 from saas_app.state.session import SessionState
 from saas_app.state.team import INVITATION_EXPIRED
 from saas_app.state.team import TeamState as Team
 from saas_app.state.workspaces import WorkspacesState
 
-_EMAIL_WIDTH = "13em"  # on a phone the table scrolls sideways rather than break addresses letter by letter
+_EMAIL_WIDTH = "13em"  # on a desktop the table scrolls sideways rather than break addresses letter by letter
 
 
 def _section(title: str, *children: rx.Component, **props) -> rx.Component:
@@ -34,7 +35,7 @@ def _option(role: rx.Var) -> rx.Component:
 def _role_cell(row: rx.Var) -> rx.Component:
     select = rx.el.select(
         rx.foreach(Team.giveable, _option),
-        value=row["role"], on_change=lambda value: Team.change_role(row["id"], value),
+        value=row["role"], on_change=lambda value: Team.ask_role(row["id"], value),  # confirmed first
         class_name="native-select", aria_label="Role of " + row["email"], data_testid="member-role-select",
     )
     return rx.cond(row["editable"] == "yes", select, rx.text(row["role_label"], data_testid="member-role"))
@@ -45,11 +46,11 @@ def _member_row(row: rx.Var) -> rx.Component:
         rx.table.cell(rx.text.span(row["email"], class_name="wrap-anywhere"),
                       rx.cond(row["you"] == "yes", rx.badge("You", margin_left="0.5em", color_scheme="violet")),
                       min_width=_EMAIL_WIDTH),
-        rx.table.cell(_role_cell(row)),
-        rx.table.cell(row["last_active"], white_space="nowrap"),
-        rx.table.cell(row["joined"], white_space="nowrap"),
+        rx.table.cell(_role_cell(row), data_label="Role"),
+        rx.table.cell(row["last_active"], white_space="nowrap", data_label="Last active"),
+        rx.table.cell(row["joined"], white_space="nowrap", data_label="Joined"),
         rx.table.cell(rx.cond(
-            row["editable"] == "yes",
+            row["removable"] == "yes",
             rx.button("Remove", size="1", variant="soft", color_scheme="red", data_testid="member-remove",
                       aria_label="Remove " + row["email"], on_click=Team.ask("remove", row["id"], row["email"])),
         )),
@@ -73,12 +74,17 @@ def _members() -> rx.Component:
         rx.cond(SessionState.can_manage_members,
                 rx.text(Team.seats_line, size="2", color=MUTED, data_testid="seats-line")),
         rx.box(rx.table.root(_header("Email", "Role", "Last active", "Joined"),
-                             rx.table.body(rx.foreach(Team.members, _member_row)), width="100%"),
+                             rx.table.body(rx.foreach(Team.members, _member_row)), width="100%",
+                             class_name="stack-on-phone"),
                class_name="table-scroll", width="100%"),
         _pager("members", Team.member_page, Team.member_pages),
-        rx.hstack(rx.spacer(), rx.button("Leave workspace", variant="soft", color_scheme="gray",
-                                         on_click=Team.ask("leave", "", ""), data_testid="leave-workspace"),
-                  width="100%"),
+        rx.hstack(rx.spacer(),
+                  rx.cond(Team.leave_blocked != "", rx.text(Team.leave_blocked, size="2", color=MUTED,
+                                                            id="leave-blocked", data_testid="leave-blocked")),
+                  rx.button("Leave workspace", variant="soft", color_scheme="gray", disabled=Team.leave_blocked != "",
+                            aria_describedby=rx.cond(Team.leave_blocked != "", "leave-blocked", ""),
+                            on_click=Team.ask("leave", "", ""), data_testid="leave-workspace"),
+                  width="100%", align="center", spacing="3", wrap="wrap"),
     )
 
 
@@ -123,10 +129,10 @@ def _invite_row(row: rx.Var) -> rx.Component:
     expired = row["status"] == INVITATION_EXPIRED
     return rx.table.row(
         rx.table.cell(rx.text.span(row["email"], class_name="wrap-anywhere"), min_width=_EMAIL_WIDTH),
-        rx.table.cell(row["role_label"]),
-        rx.table.cell(row["invited_by"], class_name="wrap-anywhere", min_width=_EMAIL_WIDTH),
+        rx.table.cell(row["role_label"], data_label="Role"),
+        rx.table.cell(row["invited_by"], class_name="wrap-anywhere", min_width=_EMAIL_WIDTH, data_label="Invited by"),
         rx.table.cell(rx.cond(expired, rx.badge("Expired", color_scheme="red"),
-                              rx.text("Until ", row["expires"], white_space="nowrap"))),
+                              rx.text("Until ", row["expires"], white_space="nowrap")), data_label="Expires"),
         rx.table.cell(rx.hstack(
             rx.button("Resend", size="1", variant="soft", on_click=Team.resend(row["id"]),
                       aria_label="Resend the invitation to " + row["email"], data_testid="invite-resend"),
@@ -148,7 +154,8 @@ def _invitations() -> rx.Component:
         rx.cond(Team.invite_total == 0,
                 rx.text("No pending invitations.", color=MUTED, size="2", data_testid="invites-empty"),
                 rx.box(rx.table.root(_header("Email", "Role", "Invited by", "Expires"),
-                                     rx.table.body(rx.foreach(Team.invites, _invite_row)), width="100%"),
+                                     rx.table.body(rx.foreach(Team.invites, _invite_row)), width="100%",
+                                     class_name="stack-on-phone"),
                        class_name="table-scroll", width="100%")),
         _pager("invites", Team.invite_page, Team.invite_pages),
     )
@@ -168,19 +175,23 @@ def _confirm_dialog() -> rx.Component:
     def pick(index: int) -> rx.Var:
         return rx.match(Team.confirm_kind, *[(k, v[index]) for k, v in _CONFIRM.items()], "")
 
+    role = Team.confirm_kind == "role"  # its words come from the state (the role and what it may do)
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
-            rx.alert_dialog.title(pick(0)),
-            rx.alert_dialog.description(rx.cond(Team.confirm_email != "",
-                                                rx.text.strong(Team.confirm_email, class_name="wrap-anywhere")),
-                                        " ", pick(1)),
+            rx.alert_dialog.title(rx.cond(role, Team.confirm_title, pick(0)), class_name="wrap-anywhere"),
+            rx.alert_dialog.description(rx.cond(
+                role, Team.confirm_body,
+                rx.fragment(rx.cond(Team.confirm_email != "",
+                                    rx.text.strong(Team.confirm_email, class_name="wrap-anywhere")), " ", pick(1)))),
             rx.hstack(
                 rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray",
                                                  data_testid="confirm-cancel")),
-                rx.alert_dialog.action(rx.button(pick(2), color_scheme="red", on_click=Team.confirm,
+                rx.alert_dialog.action(rx.button(rx.cond(role, Team.confirm_button, pick(2)),
+                                                 color_scheme=rx.cond(role, "violet", "red"), on_click=Team.confirm,
                                                  data_testid="confirm-team-action")),
                 spacing="3", justify="end", margin_top="1em",
             ),
+            **dialog_focus(),  # Cancel first; back to the Remove button or role select when it closes
         ),
         open=Team.confirm_kind != "", on_open_change=Team.set_confirm_open,
     )

@@ -55,8 +55,8 @@ class InviteState(SessionState):
             return
         self.workspace_name, self.inviter = preview.workspace_name, preview.inviter_email or "A member"
         self.invited_email, self.role_label = preview.email, preview.role.title()
-        self.expires = format_date(preview.expires_at)
         self.problem = ENDED.get(InvitationStatus(preview.status), "")
+        self.expires = "" if self.problem else format_date(preview.expires_at)  # an ended link is valid no more
         self.is_invitee = self.visitor_email.lower() == preview.email.lower()
         self.checked = True
 

@@ -14,7 +14,7 @@ from saas_app.services.core.errors import AppError
 from saas_app.services.teams import invitations, members
 from saas_app.services.teams.invitations import InvitationView
 from saas_app.services.teams.members import MemberView
-from saas_app.services.teams.permissions import Role, assignable_roles
+from saas_app.services.teams.permissions import Role, assignable_roles, describe_role
 from saas_app.services.teams.status import InvitationStatus
 from saas_app.services.usage.plans import get_plan
 from saas_app.state.formatting import format_date
@@ -25,12 +25,22 @@ PAGE_SIZE = 50
 INVITATION_EXPIRED = InvitationStatus.EXPIRED.value  # the pending list marks these (pages import it from here)
 
 
-def member_rows(views: list[MemberView], giveable: list[str]) -> list[dict[str, str]]:
-    """Display rows; `editable` when the caller may change this member's role or remove them."""
+def member_rows(views: list[MemberView], giveable: list[str], own_role: bool = False) -> list[dict[str, str]]:
+    """Display rows; `editable` when the caller may change this member's role (their own only when
+    `own_role`: the services let them step down), `removable` when they may remove them."""
+    def editable(m: MemberView) -> bool:
+        return m.role in giveable and (own_role or not m.is_you)
+
     return [{"id": m.user_id, "email": m.email, "role": m.role, "role_label": m.role.title(),
              "joined": format_date(m.joined_at), "last_active": format_date(m.last_active_at),
-             "you": "yes" if m.is_you else "",
-             "editable": "yes" if m.role in giveable and not m.is_you else ""} for m in views]
+             "you": "yes" if m.is_you else "", "editable": "yes" if editable(m) else "",
+             "removable": "yes" if m.role in giveable and not m.is_you else ""} for m in views]
+
+
+def role_question(email: str, role: str) -> tuple[str, str, str]:
+    """The confirmation before giving `email` the role `role`: title, what the role may do, button."""
+    article = "an" if role[:1] in "aeiou" else "a"
+    return f"Make {email} {article} {role}?", describe_role(role), f"Make {role}"
 
 
 def invitation_rows(views: list[InvitationView]) -> list[dict[str, str]]:
@@ -67,9 +77,14 @@ class TeamState(SessionState):
     inviting: bool = False
     message: str = ""
     message_ok: bool = True
-    confirm_kind: str = ""  # remove | revoke | leave
+    confirm_kind: str = ""  # remove | revoke | leave | role
     confirm_id: str = ""
     confirm_email: str = ""
+    confirm_role: str = ""  # the role a "role" confirmation gives
+    confirm_title: str = ""  # a "role" confirmation's title, text and button
+    confirm_body: str = ""
+    confirm_button: str = ""
+    leave_blocked: str = ""  # why the caller cannot leave ("" when they can), shown by the disabled button
     _member_rows: list[dict[str, str]] = []
     _invite_rows: list[dict[str, str]] = []
 
@@ -95,10 +110,12 @@ class TeamState(SessionState):
         roles = [r.value for r in assignable_roles(principal.role)]
         self.giveable = [{"value": r, "label": r.title()} for r in roles]
         views = await self._call(members.list_members, principal=principal)
+        own_role = await self._call(members.may_change_own_role, principal=principal)
+        self.leave_blocked = await self._call(members.leave_refusal, principal=principal)
         pending: list[InvitationView] = []
         if self.can_manage_members:
             pending = await self._call(invitations.list_invitations, principal=principal)
-        self._member_rows, self._invite_rows = member_rows(views, roles), invitation_rows(pending)
+        self._member_rows, self._invite_rows = member_rows(views, roles, own_role), invitation_rows(pending)
         waiting = await self._call(invitations.count_pending, tenant_id=principal.tenant_id) if pending else 0
         self.seats_line = seats_text(len(views) + waiting, principal.plan)
         self._show_pages()
@@ -160,11 +177,19 @@ class TeamState(SessionState):
         await self._reload(principal)
 
     @rx.event
-    async def change_role(self, user_id: str, role: str):
-        """Give a member another role."""
+    def ask_role(self, user_id: str, role: str):
+        """A role chosen in a member's select: ask first (nothing changes until Confirm; the select
+        keeps showing the current role)."""
         row = next((r for r in self._member_rows if r["id"] == user_id), None)
-        done = f"{row['email'] if row else 'The member'} is now {role.title() if role else 'unchanged'}."
-        outcome = await self._act(members.change_role, done=done, user_id=user_id, role=role[:20])
+        self.members = list(self.members)  # the select shows the saved role again
+        if row is None or role == row["role"] or role not in {g["value"] for g in self.giveable}:
+            return
+        self.confirm_kind, self.confirm_id, self.confirm_email, self.confirm_role = "role", user_id, row["email"], role
+        self.confirm_title, self.confirm_body, self.confirm_button = role_question(row["email"], role)
+
+    async def _change_role(self, user_id: str, email: str, role: str) -> EventSpec | None:
+        outcome = await self._act(members.change_role, done=f"{email} is now {role.title()}.",
+                                  user_id=user_id, role=role[:20])
         return self._to_login() if outcome is None else self._say(outcome.ok, outcome.message)
 
     @rx.event
@@ -177,7 +202,8 @@ class TeamState(SessionState):
     @rx.event
     def ask(self, kind: str, target_id: str, email: str):
         """Open a confirmation: remove a member, revoke an invitation, or leave the workspace."""
-        self.confirm_kind, self.confirm_id, self.confirm_email = kind, target_id, email
+        if kind in ("remove", "revoke", "leave"):
+            self.confirm_kind, self.confirm_id, self.confirm_email = kind, target_id, email
 
     @rx.event
     def set_confirm_open(self, value: bool):
@@ -192,6 +218,8 @@ class TeamState(SessionState):
         self.confirm_kind = ""
         if kind == "leave":
             return await self._leave()
+        if kind == "role":
+            return await self._change_role(target, email, self.confirm_role)
         if kind == "remove":
             outcome = await self._act(members.remove_member, done=f"{email} was removed from the workspace.",
                                       user_id=target)

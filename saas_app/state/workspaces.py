@@ -29,6 +29,7 @@ from saas_app import routes
 from saas_app.services.auth.sessions import Principal, authenticate_browser_session
 from saas_app.services.teams import memberships, switching
 from saas_app.services.teams.access_changes import get_access_changes
+from saas_app.services.teams.memberships import WorkspaceView
 from saas_app.state.login import LoginState
 from saas_app.state.session import SessionState, show_error
 
@@ -79,8 +80,10 @@ class WorkspacesState(SessionState):
     _access_watch: str = ""  # the id of the tab's running access watch (a newer page load replaces it)
 
     async def _reload(self, principal: Principal) -> None:
-        views = await self._call(memberships.list_workspaces, user_id=principal.user_id,
-                                 current_tenant_id=principal.tenant_id)
+        self._show(await self._call(memberships.list_workspaces, user_id=principal.user_id,
+                                    current_tenant_id=principal.tenant_id))
+
+    def _show(self, views: list[WorkspaceView]) -> None:
         self.workspaces = [{"id": v.tenant_id, "name": v.name, "role": v.role.title(), "plan": v.plan_name,
                             "current": "yes" if v.current else ""} for v in views]
         current = next((v for v in views if v.current), None)
@@ -190,6 +193,12 @@ class WorkspacesState(SessionState):
                         return await self._lost_access(self.current_name, signed_out=member is not None)
                 if (principal.user_id, principal.tenant_id, principal.role) != (user_id, tenant_id, role):
                     return rx.call_script("window.location.reload()")  # another role or workspace: load again
+                # Same here, changed elsewhere (removed from another workspace, a role there): the menu follows.
+                views = await self._call(memberships.list_workspaces, user_id=user_id, current_tenant_id=tenant_id)
+                async with self:
+                    if self._access_watch != watch_id:
+                        return None
+                    self._show(views)
         except Exception:  # a page must never break: the next page load starts watching again
             log.exception("access watch stopped")
         finally:

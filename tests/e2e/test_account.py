@@ -75,11 +75,17 @@ def test_schedule_and_cancel_deletion(page: Page, live_app: LiveApp, sign_in: Ca
     sign_in(page, email)
     _open_account(page)
 
+    page.locator("#delete-workspace").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#confirm-email")).to_be_focused()  # focus moves into the dialog, to its field
+    page.get_by_role("alertdialog").get_by_role("button", name="Keep the workspace").click()
+    expect(page.locator("#delete-workspace")).to_be_focused()  # and back to the button when it closes
     page.locator("#delete-workspace").click()
     confirm = page.locator("#confirm-delete-workspace")
     expect(confirm).to_be_disabled()
     page.locator("#confirm-email").fill("someone-else@example.com")
     expect(confirm).to_be_disabled()
+    expect(page.locator("#confirm-email-hint")).to_have_text(f"Type {email} exactly to confirm.")
     page.locator("#confirm-email").fill(email)
     expect(confirm).to_be_enabled()
     confirm.click()
@@ -195,6 +201,7 @@ def test_a_member_sees_only_what_the_role_allows_and_deletes_their_own_account(
     screenshot(page, "24-account-member")
 
     page.locator("#delete-me").click()
+    expect(page.locator("#confirm-me-email")).to_be_focused()
     confirm = page.locator("#confirm-delete-me")
     expect(confirm).to_be_disabled()
     page.locator("#confirm-me-email").fill(email)

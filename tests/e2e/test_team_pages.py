@@ -80,8 +80,19 @@ def test_the_switcher_lists_creates_and_switches_workspaces(signed_in_page: Page
     expect(by_testid(page, "workspace-role")).to_have_text("Owner")
     switcher.press("Enter")  # keyboard: the menu opens and lists the workspaces
     expect(by_testid(page, "workspace-option")).to_have_count(1)
-    page.get_by_role("menuitem", name="Create workspace").click()
+    expect(by_testid(page, "workspace-option").first).to_be_focused()
+    page.keyboard.press("End")
+    expect(page.get_by_role("menuitem", name="Create workspace")).to_be_focused()
+    page.keyboard.press("Enter")  # "Create workspace" by keyboard: focus goes into the dialog, to the name
     dialog = page.get_by_role("dialog")
+    expect(by_testid(page, "new-workspace-name")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()  # Tab stays in the dialog
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    expect(switcher).to_be_focused()  # and comes back to the switcher
+    switcher.click()
+    page.get_by_role("menuitem", name="Create workspace").click()
     dialog.get_by_role("button", name="Create workspace").click()
     expect(by_testid(page, "create-workspace-error")).to_have_text("Give the workspace a name of 1 to 80 characters.")
     screenshot(page, "team-desktop-create-workspace")
@@ -113,6 +124,9 @@ def test_the_team_page_invites_resends_and_revokes(signed_in_page: Page, email: 
     expect(by_testid(page, "member-row")).to_contain_text("You")
     expect(by_testid(page, "seats-line")).to_have_text("1 of 1 seat used on Free")
     expect(by_testid(page, "invites-empty")).to_have_text("No pending invitations.")
+    expect(by_testid(page, "leave-workspace")).to_be_disabled()  # said before, not after a dialog
+    expect(by_testid(page, "leave-blocked")).to_have_text(
+        "You are the only member of this workspace, so you cannot leave it. Delete the workspace instead.")
 
     _invite(page, "not-an-address")
     expect(by_testid(page, "invite-error")).to_contain_text("email")
@@ -137,10 +151,15 @@ def test_the_team_page_invites_resends_and_revokes(signed_in_page: Page, email: 
     expect(by_testid(page, "team-message")).to_have_text("Invitation sent again.")
     mailbox.wait_for("friend@example.com", count=2)
 
-    row.get_by_role("button", name="Revoke the invitation to friend@example.com").click()
+    revoke = row.get_by_role("button", name="Revoke the invitation to friend@example.com")
+    revoke.focus()
+    page.keyboard.press("Enter")
     dialog = page.get_by_role("alertdialog")
     expect(dialog).to_contain_text("Revoke this invitation?")
-    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    expect(revoke).to_be_focused()  # back on the button that opened it
     expect(row).to_have_count(1)  # nothing happened
     row.get_by_role("button", name="Revoke the invitation to friend@example.com").click()
     page.get_by_role("alertdialog").get_by_role("button", name="Revoke").click()
@@ -201,8 +220,32 @@ def test_an_invited_member_joins_sees_what_a_member_may_and_loses_access_when_re
 
     _open_team(owner)
     row = by_testid(owner, "member-row").filter(has_text=member_address)
-    row.get_by_label(f"Role of {member_address}").select_option("admin")
+    select = row.get_by_label(f"Role of {member_address}")
+    select.select_option("owner")  # asks first, saying what an owner may do
+    dialog = owner.get_by_role("alertdialog")
+    expect(dialog).to_contain_text(f"Make {member_address} an owner?")
+    expect(dialog).to_contain_text("Owners can manage billing and delete the workspace")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_have_count(0)
+    expect(select).to_have_value("member")  # nothing changed
+    expect(by_testid(owner, "team-message")).to_have_count(0)
+    select.select_option("admin")
+    owner.get_by_role("alertdialog").get_by_role("button", name="Make admin").click()
     expect(by_testid(owner, "team-message")).to_have_text(f"{member_address} is now Admin.")
+    select.focus()
+    owner.keyboard.press("ArrowDown")  # arrowing through the select only asks
+    expect(owner.get_by_role("alertdialog")).to_contain_text(f"Make {member_address} a member?")
+    owner.keyboard.press("Escape")
+    expect(owner.get_by_role("alertdialog")).to_have_count(0)
+    expect(select).to_be_focused()  # back where the keyboard was
+    expect(select).to_have_value("admin")
+    owner.set_viewport_size(PHONE)  # a phone shows each member as a card, Remove included
+    remove = row.get_by_role("button", name=f"Remove {member_address}")
+    expect(remove).to_be_visible()
+    box = remove.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= PHONE["width"]
+    screenshot(owner, "team-phone-members")
+    owner.set_viewport_size(DESKTOP)
     # The member's open tab loads again by itself with the new role: Team now has the invite form.
     expect(by_testid(member, "workspace-role")).to_have_text("Admin")
     by_testid(member, "nav-team").click()

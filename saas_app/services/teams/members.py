@@ -25,7 +25,7 @@ from saas_app.services.teams.memberships import (
     lock_workspace,
     personal_workspace_name,
 )
-from saas_app.services.teams.permissions import Action, Role, require
+from saas_app.services.teams.permissions import Action, Role, can, require
 
 NOT_A_MEMBER = "That person is not a member of this workspace."
 LAST_OWNER = "A workspace needs at least one owner. Make someone else an owner first."
@@ -173,6 +173,24 @@ def remove_member(*, session: Session, principal: Principal, user_id: str, ctx: 
     notify_after_commit(session=session, user_ids=[user.id])
 
 
+def _sole_owner(session: Session, principal: Principal) -> bool:
+    return principal.role == Role.OWNER and count_owners(session=session, tenant_id=principal.tenant_id) <= 1
+
+
+def leave_refusal(*, session: Session, principal: Principal) -> str:
+    """Why the caller cannot leave their current workspace, in plain words ("" when they can): they
+    are its only member, or its last owner. `leave_workspace` refuses with this same message."""
+    if count_members(session=session, tenant_id=principal.tenant_id) <= 1:
+        return ONLY_MEMBER
+    return LAST_OWNER if _sole_owner(session, principal) else ""
+
+
+def may_change_own_role(*, session: Session, principal: Principal) -> bool:
+    """Whether the caller may give themselves another role (step down): they manage members and are
+    not the workspace's last owner (`change_role` refuses the last owner)."""
+    return can(principal.role, Action.MEMBERS_MANAGE) and not _sole_owner(session, principal)
+
+
 def leave_workspace(*, session: Session, principal: Principal, ctx: RequestContext) -> str:
     """The caller leaves their current workspace. Their other sessions there and their API keys there
     end; this session moves to the workspace they were most recently active in (a new personal
@@ -189,10 +207,9 @@ def leave_workspace(*, session: Session, principal: Principal, ctx: RequestConte
         raise Forbidden("An API key cannot leave a workspace; sign in to leave it.")
     lock_workspace(session=session, tenant_id=principal.tenant_id)
     membership = get_membership_or_raise(session=session, tenant_id=principal.tenant_id, user_id=principal.user_id)
-    if count_members(session=session, tenant_id=principal.tenant_id) <= 1:
-        raise Conflict(ONLY_MEMBER)
-    if membership.role == Role.OWNER and count_owners(session=session, tenant_id=principal.tenant_id) <= 1:
-        raise Conflict(LAST_OWNER)
+    refusal = leave_refusal(session=session, principal=principal)
+    if refusal:
+        raise Conflict(refusal)
     end_access(session=session, tenant_id=principal.tenant_id, user_id=principal.user_id,
                keep_session_id=principal.session_id)
     session.delete(membership)

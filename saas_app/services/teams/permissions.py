@@ -56,6 +56,14 @@ _REFUSALS: dict[Action, str] = {
 }
 
 
+# What each role may do, in a sentence (the confirmation before giving someone a role says it).
+_ROLE_SUMMARIES: dict[Role, str] = {
+    Role.OWNER: "Owners can manage billing and delete the workspace, as well as its members and API keys.",
+    Role.ADMIN: "Admins can manage members, invitations and API keys, but not billing or owners.",
+    Role.MEMBER: "Members can create and watch videos and see usage, but not manage the team.",
+}
+
+
 class HasRole(Protocol):
     """Anything that carries a role in a workspace (a `Principal`)."""
 
@@ -98,3 +106,8 @@ def assignable_roles(role: str) -> list[Role]:
     if can(role, Action.MEMBERS_MANAGE):
         return [Role.ADMIN, Role.MEMBER]
     return []
+
+
+def describe_role(role: str) -> str:
+    """What `role` may do, in one plain sentence ("Owners can manage billing and ...")."""
+    return _ROLE_SUMMARIES[role_of(role)]

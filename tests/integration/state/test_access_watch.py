@@ -8,14 +8,14 @@ import json
 from typing import Any
 
 import pytest
-from factories import CTX, make_principal
+from factories import CTX, make_principal, make_tenant, make_user
 from reflex_base.event import Event
 from reflex_base.event.processor.base_state_processor import BaseStateEventProcessor
 from sqlmodel import Session, select
 from state_tabs import WAIT, Tab, Updates, cookie_for, make_team, run_tabs, until
 
 from saas_app.db import session_scope
-from saas_app.models import AuthSession
+from saas_app.models import AuthSession, Membership
 from saas_app.services.auth import sessions as auth_sessions
 from saas_app.services.teams import members
 from saas_app.services.teams.access_changes import get_access_changes
@@ -135,3 +135,24 @@ def test_a_page_load_replaces_the_tabs_watch(session: Session) -> None:
     run_tabs(scenario)
 
 
+
+
+def test_the_switcher_drops_a_workspace_the_user_was_removed_from_elsewhere(session: Session) -> None:
+    tenant, _, member = make_team(session)  # mia's tab acts in Acme Studio
+    other = make_tenant(session, name="Side Project", plan="pro")
+    other_owner = make_user(session, other, email="sam@example.com")
+    session.add(Membership(tenant_id=other.id, user_id=member.id, role="member"))
+    session.commit()
+    cookie = cookie_for(session, member, tenant.id)
+
+    async def scenario(processor: BaseStateEventProcessor, updates: Updates) -> None:
+        tab = Tab(processor, cookie, "/library")
+        await tab.open(WorkspacesState.load)
+        assert sorted(w["name"] for w in updates.values("workspaces")[-1]) == ["Acme Studio", "Side Project"]
+        await asyncio.to_thread(_remove, member.id, make_principal(other_owner, other))
+        await until(lambda: [w["name"] for w in updates.values("workspaces")[-1]] == ["Acme Studio"],
+                    "the switcher to drop Side Project")
+        assert updates.frontend("_redirect") == [] and updates.frontend("_call_script") == []  # the page stays
+        await tab.close()
+
+    run_tabs(scenario)

@@ -32,8 +32,10 @@ def test_the_team_page_shows_managers_the_forms_and_seats_and_members_the_list(s
     async def scenario(processor: BaseStateEventProcessor, updates: Updates) -> None:
         await Tab(processor, owner_cookie, "/team").open(TeamState.load)
         rows = updates.values("members")[-1]
-        assert [(r["email"], r["role"], r["you"], r["editable"]) for r in rows] == [
-            ("olivia@example.com", "owner", "yes", ""), ("mia@example.com", "member", "", "yes")]
+        assert [(r["email"], r["role"], r["you"], r["editable"], r["removable"]) for r in rows] == [
+            ("olivia@example.com", "owner", "yes", "", ""), ("mia@example.com", "member", "", "yes", "yes")]
+        assert updates.values("leave_blocked")[-1] == (  # the last owner: the button says why it is off
+            "A workspace needs at least one owner. Make someone else an owner first.")
         assert updates.values("seats_line")[-1] == "2 of 5 seats used on Pro"
         assert [g["value"] for g in updates.values("giveable")[-1]] == ["owner", "admin", "member"]
         updates.deltas.clear()
@@ -144,10 +146,13 @@ def test_the_team_page_changes_roles_removes_after_confirming_and_leaves(session
     async def scenario(processor: BaseStateEventProcessor, updates: Updates) -> None:
         tab = Tab(processor, owner_cookie, "/team")
         await tab.open(TeamState.load)
-        await tab.run(TeamState.change_role(member.id, "admin"))
+        await tab.run(TeamState.ask_role(member.id, "admin"))
+        assert updates.values("confirm_kind")[-1] == "role"
+        await tab.run(TeamState.confirm)
         assert updates.values("message")[-1] == "mia@example.com is now Admin."
         assert [r["role"] for r in updates.values("members")[-1] if r["email"] == "mia@example.com"] == ["admin"]
-        await tab.run(TeamState.change_role(owner.id, "member"))  # your own row has no select; the service says no
+        await tab.run(TeamState.ask_role(owner.id, "member"))  # the last owner's own row has no select
+        await tab.run(TeamState.confirm)
         assert updates.values("message_ok")[-1] is False
 
         await tab.run(TeamState.ask("remove", member.id, "mia@example.com"))
@@ -225,5 +230,97 @@ def test_a_tab_left_on_another_workspace_does_not_act_and_loads_again(session: S
         with Session(get_engine()) as other:
             assert other.exec(select(Invitation)).all() == []
         assert emails_to(smtp, "newcomer@example.com") == 0
+
+    run_tabs(scenario)
+
+
+def test_a_withdrawn_invitation_page_shows_no_validity_date(session: Session, smtp: MailCatcher) -> None:
+    tenant, owner, _ = make_team(session)
+    before = emails_to(smtp, "ghost@example.com")
+    with Session(get_engine()) as other:
+        view = invitations.create_invitation(session=other, principal=make_principal(owner, tenant),
+                                             email="ghost@example.com", role="member", ctx=CTX)
+        other.commit()
+    token = invite_token(newest_email(smtp, "ghost@example.com", before))
+    path = f"/invite?token={token}"
+
+    async def scenario(processor: BaseStateEventProcessor, updates: Updates) -> None:
+        await Tab(processor, "", path, "/invite").open(InviteState.on_load)
+        assert updates.values("expires")[-1] != ""  # a live link says until when
+        with Session(get_engine()) as other:
+            invitations.revoke_invitation(session=other, principal=make_principal(owner, tenant),
+                                          invitation_id=view.id, ctx=CTX)
+            other.commit()
+        again = Tab(processor, "", path, "/invite")
+        await again.open(InviteState.on_load)
+        invite = await again.state(InviteState)
+        assert "withdrawn" in invite.problem
+        assert invite.expires == ""  # the page shows no "Valid until" then
+
+    run_tabs(scenario)
+
+
+def test_a_role_change_waits_for_the_confirmation(session: Session) -> None:
+    tenant, owner, member = make_team(session)
+    cookie = cookie_for(session, owner, tenant.id)
+
+    async def scenario(processor: BaseStateEventProcessor, updates: Updates) -> None:
+        tab = Tab(processor, cookie, "/team")
+        await tab.open(TeamState.load)
+        await tab.run(TeamState.ask_role(member.id, "owner"))  # chosen in the select (or one arrow key)
+        team = await tab.state(TeamState)
+        assert (team.confirm_kind, team.confirm_title, team.confirm_button) == (
+            "role", "Make mia@example.com an owner?", "Make owner")
+        assert team.confirm_body.startswith("Owners can manage billing and delete the workspace")
+        assert _role(member.id) == "member"  # nothing saved yet
+        await tab.run(TeamState.set_confirm_open(False))  # Cancel
+        assert updates.values("confirm_kind")[-1] == ""
+        assert [r["role"] for r in updates.values("members")[-1] if r["id"] == member.id] == ["member"]
+        assert _role(member.id) == "member"
+        await tab.run(TeamState.ask_role(member.id, "admin"))
+        assert (await tab.state(TeamState)).confirm_title == "Make mia@example.com an admin?"
+        await tab.run(TeamState.confirm)
+        assert _role(member.id) == "admin"
+        assert updates.values("message")[-1] == "mia@example.com is now Admin."
+
+    run_tabs(scenario)
+
+
+def _role(user_id: str) -> str:
+    with Session(get_engine()) as fresh:
+        return fresh.exec(select(Membership.role).where(Membership.user_id == user_id)).one()
+
+
+def test_an_owner_may_step_down_and_leave_once_another_owner_exists(session: Session) -> None:
+    tenant, owner, member = make_team(session)
+    cookie = cookie_for(session, owner, tenant.id)
+
+    async def scenario(processor: BaseStateEventProcessor, updates: Updates) -> None:
+        tab = Tab(processor, cookie, "/team")
+        await tab.open(TeamState.load)
+        assert [r["editable"] for r in updates.values("members")[-1] if r["you"]] == [""]
+        await tab.run(TeamState.ask_role(member.id, "owner"))
+        await tab.run(TeamState.confirm)
+        mine = [r for r in updates.values("members")[-1] if r["you"]]
+        assert [(r["editable"], r["removable"]) for r in mine] == [("yes", "")]  # a select, still no Remove
+        assert updates.values("leave_blocked")[-1] == ""
+        await tab.run(TeamState.ask_role(owner.id, "admin"))
+        assert (await tab.state(TeamState)).confirm_title == "Make olivia@example.com an admin?"
+        await tab.run(TeamState.confirm)
+        assert updates.values("message")[-1] == "olivia@example.com is now Admin."
+        assert _role(owner.id) == "admin"
+
+    run_tabs(scenario)
+
+
+def test_the_only_member_is_told_why_they_cannot_leave(session: Session) -> None:
+    tenant = make_tenant(session, name="Solo", plan="free")
+    owner = make_user(session, tenant, email="sole@example.com")
+    cookie = cookie_for(session, owner, tenant.id)
+
+    async def scenario(processor: BaseStateEventProcessor, updates: Updates) -> None:
+        await Tab(processor, cookie, "/team").open(TeamState.load)
+        assert updates.values("leave_blocked")[-1] == (
+            "You are the only member of this workspace, so you cannot leave it. Delete the workspace instead.")
 
     run_tabs(scenario)

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from saas_app import routes
 from saas_app.services.teams.invitations import InvitationView
 from saas_app.services.teams.members import MemberView
-from saas_app.services.teams.permissions import Role, assignable_roles
+from saas_app.services.teams.permissions import Role, assignable_roles, describe_role
 from saas_app.state.session import SessionState
-from saas_app.state.team import invitation_rows, member_rows, seats_text
+from saas_app.state.team import invitation_rows, member_rows, role_question, seats_text
 
 WHEN = datetime(2026, 11, 30, 9, 5, tzinfo=UTC)
 
@@ -69,3 +69,16 @@ def test_the_invitation_and_access_lost_links() -> None:
     assert routes.login_with_next("/invite?token=t", "x@y.com") == "/login?next=%2Finvite%3Ftoken%3Dt&address=x%40y.com"
     assert routes.login_with_next("/library") == "/login?next=%2Flibrary"
     assert routes.login_access_lost() == "/login?signed_out=access"
+
+
+def test_an_owner_may_get_a_select_on_their_own_row_but_never_a_remove_button() -> None:
+    views = [_member("o@x.com", "owner", is_you=True), _member("p@x.com", "owner")]
+    rows = member_rows(views, ["owner", "admin", "member"], own_role=True)
+    assert [(r["you"], r["editable"], r["removable"]) for r in rows if r["you"]] == [("yes", "yes", "")]
+
+
+def test_the_role_confirmation_says_what_the_role_may_do() -> None:
+    assert role_question("a@example.com", "owner") == (
+        "Make a@example.com an owner?", describe_role("owner"), "Make owner")
+    assert role_question("a@example.com", "member")[0] == "Make a@example.com a member?"
+    assert describe_role("owner").startswith("Owners can manage billing and delete the workspace")

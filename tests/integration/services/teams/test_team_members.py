@@ -227,3 +227,17 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner(session: Session
     assert outcomes == [members.LAST_OWNER, "changed"]
     roles = {_role(session, owner.tenant_id, p.user_id) for p in (owner, second)}
     assert roles == {"owner", "member"}
+
+
+def test_the_page_asks_the_same_rules_before_offering_leave_or_stepping_down(session: Session) -> None:
+    alone = signed_in(session, "solo@example.com")
+    assert members.leave_refusal(session=session, principal=alone) == members.ONLY_MEMBER
+    owner, admin, member = _team(session)
+    assert members.leave_refusal(session=session, principal=owner) == members.LAST_OWNER
+    assert members.leave_refusal(session=session, principal=member) == ""
+    assert [members.may_change_own_role(session=session, principal=p) for p in (owner, admin, member)] == [
+        False, True, False]  # the last owner may not step down; a member manages no roles
+    members.change_role(session=session, principal=owner, user_id=admin.user_id, role="owner", ctx=CTX)
+    session.commit()
+    assert members.may_change_own_role(session=session, principal=owner) is True
+    assert members.leave_refusal(session=session, principal=owner) == ""
