@@ -21,6 +21,7 @@ from e2e_helpers import (
     too_wide,
     url_re,
 )
+from e2e_renders import SHORT_SCENES, create_render
 from page_objects import Mailbox, by_testid
 from playwright.sync_api import Page, expect
 from team_flows import INVITE_RE
@@ -195,6 +196,7 @@ def test_an_invited_member_joins_sees_what_a_member_may_and_loses_access_when_re
     owner.set_viewport_size(DESKTOP)
     workspace = f"{email.split('@')[0]}'s workspace"
     _set_plan(live_app, email, "pro")
+    render_id = create_render(owner, "The owner's volcano video", SHORT_SCENES)  # what the member will see
     _open_team(owner)
     member_address = f"member-{email}"
     _invite(owner, member_address)
@@ -217,6 +219,8 @@ def test_an_invited_member_joins_sees_what_a_member_may_and_loses_access_when_re
     _check_page(member, "member-billing")
     member.goto("/library")
     expect(by_testid(member, "workspace-current")).to_have_text(workspace)
+    card = member.locator(f"[data-testid='library-card'][data-render-id='{render_id}']")
+    expect(card).to_contain_text("The owner's volcano video")  # the workspace's renders, made by the owner
 
     _open_team(owner)
     row = by_testid(owner, "member-row").filter(has_text=member_address)
