@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
-from e2e_helpers import LiveApp, screenshot, too_wide, url_re
+from e2e_helpers import LiveApp, axe_violations, screenshot, too_wide, url_re
 from e2e_renders import SHORT_SCENES
 from page_objects import NewRender, Shell, by_testid
 from playwright.sync_api import Page, expect
@@ -21,28 +20,8 @@ from saas_app.services.usage.plans import PLANS
 
 pytestmark = pytest.mark.e2e
 
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-BLOCKING = ("serious", "critical")
-
-# Every rule up to WCAG AA, the experimental ones too (label-content-name-mismatch is one of them).
-_RUN_AXE = """async () => {
-  const rules = axe.getRules().filter((rule) => !rule.tags.some((tag) => /aaa$/.test(tag)))
-    .map((rule) => rule.ruleId);
-  const options = {runOnly: {type: 'rule', values: rules}, resultTypes: ['violations']};
-  return (await axe.run(document, options)).violations;
-}"""
-
-
-def _axe(page: Page) -> list[dict[str, object]]:
-    """axe-core's serious and critical violations on the page as it is now."""
-    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        # Through eval (the page's CSP allows it for Reflex), not an inline <script> the CSP rightly blocks.
-        page.evaluate("source => { (0, eval)(source); }", AXE.read_text())
-    result = page.evaluate(_RUN_AXE)
-    return [{"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-            for v in result if v["impact"] in BLOCKING]
 
 
 def _settled(page: Page, path: str) -> None:
@@ -71,12 +50,12 @@ def test_axe_finds_no_serious_violation_on_any_page(new_page: Callable[[], Page]
     found: dict[str, list[dict[str, object]]] = {}
     for name, path in _pages(render_id):
         _settled(signed_in_page, path)
-        found[name] = _axe(signed_in_page)
+        found[name] = axe_violations(signed_in_page)
     visitor = new_page()
     for name, path in (("front", "/"), ("login", "/login")):
         visitor.goto(path)
         expect(visitor.locator("main")).to_be_visible()
-        found[name] = _axe(visitor)
+        found[name] = axe_violations(visitor)
     assert all(not v for v in found.values()), json.dumps({k: v for k, v in found.items() if v}, indent=1)
 
 
