@@ -29,6 +29,7 @@ from render_jobs import (
     submit,
     wait_step,
     wait_terminal,
+    wait_wound_up,
 )
 from shared_helpers import SettingsOverride
 from sqlmodel import Session, select
@@ -88,6 +89,7 @@ def test_a_full_disk_during_the_video_step_fails_plainly_and_leaves_no_partial_f
     wait_step(render_id, "video", "running", worker)
     _fill(small_disk)
     render = wait_terminal(render_id, worker)
+    wait_wound_up(redis_client, render.id, worker)  # partial files go after the status
 
     assert render.status == "failed", worker.log_tail()
     assert render.attempts == 1  # retrying on the same full disk would not help
@@ -135,6 +137,7 @@ def test_redis_restarted_mid_render_the_render_finishes_and_is_charged_once(
         server.stop()  # Redis goes away while ffmpeg encodes (its data is kept on disk) ...
         server.start()  # ... and comes back
         render = wait_terminal(render_id, worker, timeout=120)
+        wait_wound_up(own, render.id, worker)  # usage is published after the status
 
         assert render.status == "succeeded", (render.error, worker.log_tail())
         assert sorted(step_metrics(render.id)) == sorted(set(step_metrics(render.id)))
@@ -207,6 +210,7 @@ def test_postgres_restarted_mid_render_the_render_resumes_and_is_charged_once(
     own_postgres.start()  # ... and comes back
     get_engine().dispose()
     render = wait_terminal(render_id, worker, timeout=120)
+    wait_wound_up(redis_client, render.id, worker)  # usage is published after the status
 
     assert render.status == "succeeded", (render.error, worker.log_tail())
     assert sorted(step_metrics(render.id)) == sorted(set(step_metrics(render.id)))  # each charge once

@@ -26,6 +26,7 @@ from render_jobs import (
     wait_step,
     wait_terminal,
     wait_until,
+    wait_wound_up,
 )
 from sqlmodel import Session, col, update
 
@@ -55,6 +56,7 @@ def test_an_image_step_that_runs_past_its_timeout_fails_plainly_and_charges_no_i
 ) -> None:
     worker = chaos_worker(CHAOS_IMAGES="slow:1.5", RENDER_STEP_TIMEOUT_SECONDS="2", RENDER_MAX_RETRIES="0")
     render = wait_terminal(submit(session, principal, scenes=SCENES[:2]), worker)
+    wait_wound_up(redis_client, render.id, worker)  # the work files go after the status
 
     assert render.status == "failed", worker.log_tail()
     assert render.error.startswith("The images step did not finish within 2 seconds and was stopped.")
@@ -70,6 +72,7 @@ def test_images_that_fail_once_are_retried_and_charged_once(
 ) -> None:
     worker = chaos_worker(CHAOS_IMAGES=f"flaky:{tmp_path}")
     render = wait_terminal(submit(session, principal, scenes=SCENES[:2]), worker)
+    wait_wound_up(redis_client, render.id, worker)  # the work files go after the status
 
     assert render.status == "succeeded", (render.error, worker.log_tail())
     assert render.attempts == 2 and (tmp_path / f"failed-{render.id}").exists()
@@ -84,6 +87,7 @@ def test_images_that_keep_failing_fail_the_render_plainly_charging_only_what_was
 ) -> None:
     worker = chaos_worker(CHAOS_IMAGES="broken")
     render = wait_terminal(submit(session, principal, scenes=SCENES[:2]), worker)
+    wait_wound_up(redis_client, render.id, worker)  # the work files go after the status
 
     assert render.status == "failed" and render.attempts == 2, worker.log_tail()
     assert render.error.startswith(IMAGE_ENGINE_FAILED) and "Nothing more will be charged" in render.error
@@ -113,6 +117,7 @@ def test_without_a_speech_engine_the_second_engine_is_used_recorded_and_not_char
 ) -> None:
     worker = chaos_worker(CHAOS_SPEECH="no-engine")
     render = wait_terminal(submit(session, principal, scenes=SCENES[:2]), worker)
+    wait_wound_up(redis_client, render.id, worker)  # the work files go after the status
 
     assert render.status == "succeeded", (render.error, worker.log_tail())
     assert "speech engine was unavailable" in render.notes and "no speech was charged" in render.notes
@@ -128,6 +133,7 @@ def test_a_stuck_ffmpeg_is_killed_at_the_step_timeout_and_the_retry_succeeds(
 ) -> None:
     worker = chaos_worker(FFMPEG_BINARY=str(_stuck_once_ffmpeg(tmp_path)), RENDER_STEP_TIMEOUT_SECONDS="3")
     render = wait_terminal(submit(session, principal, scenes=SCENES[:1]), worker)
+    wait_wound_up(redis_client, render.id, worker)  # the work files go after the status
 
     assert render.status == "succeeded", (render.error, worker.log_tail())
     assert render.attempts == 2 and (tmp_path / "ffmpeg-hung-once").exists()
@@ -148,6 +154,7 @@ def test_a_step_retried_after_its_work_horse_was_killed_is_charged_once(
     horse = next(p for p in worker.descendants() if os.getpgid(p.pid) == p.pid)
     os.kill(horse.pid, signal.SIGKILL)  # mid-step: speech is done and charged, images half made
     render = wait_terminal(render_id, worker, timeout=120)
+    wait_wound_up(redis_client, render.id, worker)  # the work files go after the status
 
     assert render.status == "succeeded", (render.error, worker.log_tail())
     assert render.attempts == 2
